@@ -1,0 +1,194 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.accounts.models import Account, AccountAssociation, Contact, User
+from apps.accounts.services import contact_save
+from apps.core.contracts import Rejected
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_active", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "name"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "name"]}),
+        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
+    ]
+    filter_horizontal = ["groups"]
+
+
+class AssociationInline(admin.TabularInline):
+    model = AccountAssociation
+    extra = 0
+    readonly_fields = ["created_at"]
+    verbose_name = _("associated account")
+    verbose_name_plural = _("associated accounts (these decide what the contact sees)")
+
+
+class ContactAssociationInline(AssociationInline):
+    fields = ["account", "note", "created_at"]
+    autocomplete_fields = ["account"]
+
+
+class AccountContactInline(AssociationInline):
+    fields = ["contact", "note", "created_at"]
+    autocomplete_fields = ["contact"]
+    verbose_name = _("associated contact")
+    verbose_name_plural = _("associated contacts")
+
+
+class AssociationHistoryInline(admin.TabularInline):
+    """Who associated or removed which account, and when."""
+
+    model = AccountAssociation.history.model
+    fields = ["history_date", "history_user", "change", "account"]
+    readonly_fields = fields
+    ordering = ["-history_date"]
+    extra = 0
+    can_delete = False
+    verbose_name = _("association change")
+    verbose_name_plural = _("history of the associations")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("history_user", "account")
+
+    @admin.display(description=_("change"))
+    def change(self, obj):
+        return {"+": _("associated"), "~": _("changed"), "-": _("removed")}[obj.history_type]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ContactHistoryInline(AssociationHistoryInline):
+    fk_name = "contact"
+
+
+class AccountHistoryInline(AssociationHistoryInline):
+    fk_name = "account"
+    fields = ["history_date", "history_user", "change", "contact"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("contact__user")
+
+
+class ContactForm(forms.ModelForm):
+    email = forms.EmailField(label=_("email address"), help_text=_("The contact signs in with it."))
+    name = forms.CharField(label=_("name"), max_length=200, required=False)
+
+    class Meta:
+        model = Contact
+        fields = ["contact_id", "language"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["email"].initial = self.instance.user.email
+            self.fields["name"].initial = self.instance.user.name
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        taken = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.user_id)
+        if taken.exists():
+            raise forms.ValidationError(_("This address already belongs to another login."))
+        return email
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    list_display = ["contact_id", "email", "name", "language", "account_list"]
+    list_filter = ["language"]
+    search_fields = ["=contact_id", "user__email", "user__name"]
+    list_select_related = ["user"]
+    fields = ["contact_id", "email", "name", "language", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ContactAssociationInline, ContactHistoryInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("accounts")
+
+    @admin.display(description=_("email address"), ordering="user__email")
+    def email(self, obj):
+        return obj.user.email
+
+    @admin.display(description=_("name"), ordering="user__name")
+    def name(self, obj):
+        return obj.user.name
+
+    @admin.display(description=_("accounts"))
+    def account_list(self, obj):
+        return ", ".join(account.account_id for account in obj.accounts.all())
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = contact_save(
+                contact_id=form.cleaned_data["contact_id"],
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                language=form.cleaned_data["language"],
+                actor=request.user,
+                contact=obj if change else None,
+            )
+        except Rejected as rejected:  # a race with another edit; the form checked first
+            raise forms.ValidationError(rejected.errors) from None
+        obj.pk, obj.user_id = saved.pk, saved.user_id
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "name", "kind", "entitlements_link"]
+    list_filter = ["kind"]
+    search_fields = ["=account_id", "name"]
+    readonly_fields = ["created_at", "updated_at", "entitlements_link", "orders_link"]
+    fields = ["account_id", "name", "kind", "entitlements_link", "orders_link", "created_at", "updated_at"]
+    inlines = [AccountContactInline, AccountHistoryInline]
+
+    @admin.display(description=_("entitlements"))
+    def entitlements_link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:entitlements_entitlement_changelist")
+        return format_html('<a href="{}?accounts__account_id={}">{}</a>', url, obj.account_id, _("entitlements"))
+
+    @admin.display(description=_("sales orders"))
+    def orders_link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:orders_salesorder_changelist")
+        return format_html(
+            '<a href="{}?order_accounts__account__account_id={}">{}</a>', url, obj.account_id, _("sales orders")
+        )
+
+
+@admin.register(AccountAssociation)
+class AccountAssociationAdmin(SimpleHistoryAdmin):
+    list_display = ["contact", "contact_email", "account", "created_at"]
+    list_filter = ["account__kind", "created_at"]
+    search_fields = ["=contact__contact_id", "contact__user__email", "=account__account_id", "account__name"]
+    list_select_related = ["contact__user", "account"]
+    autocomplete_fields = ["contact", "account"]
+    readonly_fields = ["created_at"]
+
+    @admin.display(description=_("email address"), ordering="contact__user__email")
+    def contact_email(self, obj):
+        return obj.contact.user.email
+

@@ -1,0 +1,160 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from apps.core.models import TimeStampedModel
+
+account_id_validator = RegexValidator(r"^\d{4,20}$", _("An Account ID is 4 to 20 digits."))
+
+
+class KeyshipUserManager(UserManager):
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A login: Customer Care and Operations staff, and the end users behind contacts."""
+
+    email = models.EmailField(_("email address"), unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    is_staff = models.BooleanField(
+        _("staff status"), default=False, help_text=_("Can log in to the admin.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = KeyshipUserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email)
+
+
+class Account(TimeStampedModel):
+    """A customer or partner organisation, known by its Account ID."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        PARTNER = "partner", _("Partner")
+        DISTRIBUTOR = "distributor", _("Distributor")
+
+    account_id = models.CharField(
+        _("Account ID"), max_length=20, unique=True, validators=[account_id_validator]
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CUSTOMER)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["account_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["customer", "partner", "distributor"]),
+                name="account_kind_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.name}"
+
+
+class Contact(TimeStampedModel):
+    """A person with a portal login, known by a Contact ID.
+
+    Email and name live on the login (`user`), so a contact signs in with its own address.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        on_delete=models.PROTECT,
+        related_name="contact",
+    )
+    contact_id = models.CharField(_("Contact ID"), max_length=32, unique=True)
+    language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    accounts = models.ManyToManyField(
+        Account, through="AccountAssociation", related_name="contacts", verbose_name=_("accounts")
+    )
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["contact_id"]
+
+    def __str__(self):
+        return f"{self.contact_id} {self.user.email}"
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+
+class AccountAssociation(models.Model):
+    """Contact <-> account: the only thing that decides what a contact sees."""
+
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="associations"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="associations"
+    )
+    created_at = models.DateTimeField(_("associated since"), auto_now_add=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    history = HistoricalRecords(
+        verbose_name=_("association change"), verbose_name_plural=_("association changes")
+    )
+
+    class Meta:
+        verbose_name = _("account association")
+        verbose_name_plural = _("account associations")
+        ordering = ["contact_id", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "account"], name="association_unique_pair"),
+        ]
+
+    def __str__(self):
+        return f"{self.contact.contact_id} -> {self.account.account_id}"

@@ -1,0 +1,141 @@
+from django.db import transaction
+
+from apps.accounts.contracts import AccountsFile
+from apps.accounts.models import Account, AccountAssociation, Contact, User
+from apps.core.contracts import ImportResult, Rejected, validate
+from apps.core.services import audit_event_record, record_upsert
+
+
+def _login_for(*, email: str, name: str, contact: Contact | None) -> User:
+    """The login of a contact with this address: its own, or a new one without a password."""
+    taken = User.objects.filter(email__iexact=email)
+    if contact is not None:
+        taken = taken.exclude(pk=contact.user_id)
+    if taken.exists():
+        raise Rejected([f"email: {email} already belongs to another login"])
+    if contact is None:
+        # No password: the contact sets one through "forgot password" on the portal.
+        return User.objects.create_user(email=email, name=name)
+    user = contact.user
+    if (user.email, user.name) != (email, name):
+        user.email, user.name = email, name
+        user.save(update_fields=["email", "name"])
+    return user
+
+
+@transaction.atomic
+def contact_save(
+    *, contact_id: str, email: str, name: str, language: str, actor=None, contact=None
+) -> Contact:
+    """Create a contact with its login, or update one. One transaction, audited."""
+    user = _login_for(email=email, name=name, contact=contact)
+    if contact is None:
+        contact = Contact.objects.create(user=user, contact_id=contact_id, language=language)
+        action = "contact.created"
+    else:
+        contact.contact_id, contact.language = contact_id, language
+        contact.save(update_fields=["contact_id", "language", "updated_at"])
+        action = "contact.updated"
+    audit_event_record(actor=actor, action=action, target=contact, data={"email": email})
+    return contact
+
+
+def _file_problems(data: dict) -> list[str]:
+    problems = []
+    seen: dict[str, int] = {}
+    for index, row in enumerate(data["accounts"]):
+        if row["account_id"] in seen:
+            problems.append(
+                f"accounts[{index}].account_id: {row['account_id']} is already in "
+                f"accounts[{seen[row['account_id']]}]"
+            )
+        seen.setdefault(row["account_id"], index)
+    known = set(seen) | set(
+        Account.objects.filter(
+            account_id__in={a for c in data["contacts"] for a in c["account_ids"]}
+        ).values_list("account_id", flat=True)
+    )
+    ids: dict[str, int] = {}
+    emails: dict[str, int] = {}
+    for index, row in enumerate(data["contacts"]):
+        for key, value, first in (
+            ("contact_id", row["contact_id"], ids),
+            ("email", row["email"].lower(), emails),
+        ):
+            if value in first:
+                problems.append(
+                    f"contacts[{index}].{key}: {value} is already in contacts[{first[value]}]"
+                )
+            first.setdefault(value, index)
+        for position, account_id in enumerate(row["account_ids"]):
+            if account_id not in known:
+                problems.append(
+                    f"contacts[{index}].account_ids[{position}]: unknown Account ID {account_id}"
+                )
+        taken = (
+            User.objects.filter(email__iexact=row["email"])
+            .exclude(contact__contact_id=row["contact_id"])
+            .exists()
+        )
+        if taken:
+            problems.append(
+                f"contacts[{index}].email: {row['email']} already belongs to another login"
+            )
+    return problems
+
+
+@transaction.atomic
+def accounts_import(*, document, actor=None) -> ImportResult:
+    """Upsert accounts and contacts from the accounts file; all or nothing.
+
+    Accounts and contacts are matched on Account ID and Contact ID. A contact's
+    `account_ids` add associations; an import never removes one (that is Customer Care's
+    call, and recorded). Importing the same file twice changes nothing.
+    """
+    data = validate(AccountsFile, document)
+    problems = _file_problems(data)
+    if problems:
+        raise Rejected(problems)
+    result = ImportResult()
+    accounts = {}
+    for row in data["accounts"]:
+        account, outcome = record_upsert(
+            model=Account,
+            lookup={"account_id": row["account_id"]},
+            values={"name": row["name"], "kind": row["kind"]},
+        )
+        accounts[account.account_id] = account
+        if outcome != "unchanged":
+            audit_event_record(actor=actor, action=f"account.{outcome}", target=account)
+        result.add(f"account {account.account_id}", outcome)
+    for row in data["contacts"]:
+        contact = Contact.objects.select_related("user").filter(contact_id=row["contact_id"]).first()
+        before = None if contact is None else (contact.email, contact.name, contact.language)
+        after = (row["email"], row["name"], row["language"])
+        if before != after:
+            contact = contact_save(**_contact_fields(row), actor=actor, contact=contact)
+        added = account_associations_add(
+            contact=contact, account_ids=row["account_ids"], accounts=accounts
+        )
+        outcome = "created" if before is None else ("updated" if before != after or added else "unchanged")
+        result.add(f"contact {contact.contact_id}", outcome)
+    return result
+
+
+def _contact_fields(row: dict) -> dict:
+    return {key: row[key] for key in ("contact_id", "email", "name", "language")}
+
+
+def account_associations_add(*, contact: Contact, account_ids, accounts=None) -> int:
+    """Associate the contact with these accounts where it is not yet; returns how many."""
+    accounts = accounts or {}
+    existing = set(contact.associations.values_list("account__account_id", flat=True))
+    added = 0
+    for account_id in account_ids:
+        if account_id in existing:
+            continue
+        account = accounts.get(account_id) or Account.objects.get(account_id=account_id)
+        AccountAssociation.objects.create(contact=contact, account=account)
+        existing.add(account_id)
+        added += 1
+    return added

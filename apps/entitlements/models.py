@@ -1,0 +1,128 @@
+import datetime
+
+from django.db import models
+from django.db.models import Case, F, Q, Value, When
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import Account
+from apps.catalog.models import Product
+from apps.core import sealing
+from apps.core.models import TimeStampedModel
+from apps.orders.models import AccountRole, OrderLine
+
+
+class EntitlementStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    GRACE = "grace", _("In grace period")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+
+
+class EntitlementQuerySet(models.QuerySet):
+    def with_status(self, today: datetime.date):
+        """Annotate `status` from the dates, as of `today` in the business time zone."""
+        return self.annotate(
+            status=Case(
+                When(revoked_at__isnull=False, then=Value(EntitlementStatus.REVOKED)),
+                When(term_ends_on__isnull=True, then=Value(EntitlementStatus.ACTIVE)),
+                When(term_ends_on__gte=today, then=Value(EntitlementStatus.ACTIVE)),
+                When(grace_ends_on__gte=today, then=Value(EntitlementStatus.GRACE)),
+                default=Value(EntitlementStatus.EXPIRED),
+                output_field=models.CharField(),
+            )
+        )
+
+
+class Entitlement(TimeStampedModel):
+    """What a customer owns once an order line has shipped."""
+
+    ssrn = models.CharField(_("SSRN"), max_length=16, unique=True)
+    activation_code_digest = models.CharField(max_length=64, unique=True, editable=False)
+    activation_code_sealed = models.TextField(editable=False)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="entitlements"
+    )
+    order_line = models.OneToOneField(
+        OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="entitlement"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    accounts = models.ManyToManyField(
+        Account, through="EntitlementAccount", related_name="entitlements", verbose_name=_("accounts")
+    )
+    starts_on = models.DateField(_("start"))
+    term_ends_on = models.DateField(_("term end"), null=True, blank=True)
+    grace_ends_on = models.DateField(_("grace end"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = EntitlementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("entitlement")
+        verbose_name_plural = _("entitlements")
+        ordering = ["-created_at", "-id"]
+        permissions = [("view_activation_code", _("Can see activation codes"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="entitlement_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(term_ends_on__isnull=True, grace_ends_on__isnull=True)
+                | Q(term_ends_on__gte=F("starts_on"), grace_ends_on__isnull=True)
+                | Q(term_ends_on__gte=F("starts_on"), grace_ends_on__gte=F("term_ends_on")),
+                name="entitlement_dates_in_order",
+            ),
+        ]
+
+    def __str__(self):
+        return self.ssrn
+
+    @property
+    def activation_code(self) -> str:
+        """The activation code in clear. A secret: never log it."""
+        return sealing.unseal(self.activation_code_sealed)
+
+
+class EntitlementAccount(models.Model):
+    """An account that sees an entitlement, and in which role it was on the order."""
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="entitlement_accounts")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entitlement_roles"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
+
+    class Meta:
+        verbose_name = _("entitlement account")
+        verbose_name_plural = _("entitlement accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["entitlement", "account", "role"], name="entitlement_account_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.account.account_id} ({self.get_role_display()})"
+
+
+class Activation(models.Model):
+    """An entitlement bound to a device serial number, with the license key it produced."""
+
+    entitlement = models.ForeignKey(
+        Entitlement, verbose_name=_("entitlement"), on_delete=models.PROTECT, related_name="activations"
+    )
+    serial_number = models.CharField(_("serial number"), max_length=64, db_index=True)
+    license_key = models.TextField(_("license key"))
+    created_at = models.DateTimeField(_("activated at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("activation")
+        verbose_name_plural = _("activations")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A revoked activation frees its seat: the same serial may be activated again.
+            models.UniqueConstraint(
+                fields=["entitlement", "serial_number"],
+                condition=Q(revoked_at__isnull=True),
+                name="activation_one_live_per_serial",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entitlement.ssrn} @ {self.serial_number}"

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin import LargeTableAdmin
+from apps.lms.models import LegacyKey
+
+
+@admin.register(LegacyKey)
+class LegacyKeyAdmin(LargeTableAdmin):
+    # Keys are secrets: lists show them masked; the change page shows the whole key.
+    list_display = ["product", "masked_key", "state", "entitlement", "assigned_at"]
+    list_filter = ["state", "product"]
+    search_fields = ["=product__sku", "=entitlement__ssrn"]
+    list_select_related = ["product", "entitlement"]
+    autocomplete_fields = ["product"]
+    readonly_fields = ["state", "entitlement", "assigned_at", "created_at", "updated_at"]
+    fields = ["product", "license_key", "extra", *readonly_fields]
+
+    @admin.display(description=_("license key"))
+    def masked_key(self, obj):
+        return obj.masked

@@ -1,0 +1,58 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.catalog.models import Product
+from apps.core.models import TimeStampedModel
+from apps.entitlements.models import Entitlement
+
+
+class LegacyKeyState(models.TextChoices):
+    AVAILABLE = "available", _("Available")
+    ASSIGNED = "assigned", _("Assigned")
+
+
+class LegacyKey(TimeStampedModel):
+    """A license key from the legacy License Management System, in a pool per SKU."""
+
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="legacy_keys"
+    )
+    license_key = models.TextField(_("license key"), unique=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=LegacyKeyState.choices, default=LegacyKeyState.AVAILABLE
+    )
+    entitlement = models.ForeignKey(
+        Entitlement,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="legacy_keys",
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    extra = models.JSONField(_("further columns"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("legacy key")
+        verbose_name_plural = _("legacy keys")
+        ordering = ["product_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=LegacyKeyState.values), name="legacy_key_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state="available", entitlement__isnull=True, assigned_at__isnull=True)
+                | Q(state="assigned", entitlement__isnull=False, assigned_at__isnull=False),
+                name="legacy_key_assignment_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product"], condition=Q(state="available"), name="legacy_key_pool_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} {self.masked}"
+
+    @property
+    def masked(self) -> str:
+        key = self.license_key
+        return "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)

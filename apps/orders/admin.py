@@ -1,0 +1,64 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin import LargeTableAdmin
+from apps.orders.models import OrderAccount, OrderEmail, OrderLine, SalesOrder
+
+
+class OrderAccountInline(admin.TabularInline):
+    model = OrderAccount
+    extra = 0
+    autocomplete_fields = ["account"]
+
+
+class OrderEmailInline(admin.TabularInline):
+    model = OrderEmail
+    extra = 0
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["line_number", "product", "quantity", "requested_ship_date", "renews_ssrn", "status", "status_reason", "fulfilled_at"]
+    readonly_fields = ["status", "status_reason", "fulfilled_at"]
+    autocomplete_fields = ["product"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # lines are cancelled, never deleted
+
+
+@admin.register(SalesOrder)
+class SalesOrderAdmin(LargeTableAdmin):
+    list_display = ["order_number", "language", "account_list", "line_count", "created_at"]
+    list_filter = ["language", "created_at"]
+    search_fields = ["=order_number", "=order_accounts__account__account_id", "=emails__email"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [OrderAccountInline, OrderEmailInline, OrderLineInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("order_accounts__account", "lines")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "order_accounts__account__account_id" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description=_("accounts"))
+    def account_list(self, obj):
+        return ", ".join(f"{a.account.account_id} ({a.get_role_display()})" for a in obj.order_accounts.all())
+
+    @admin.display(description=_("lines"))
+    def line_count(self, obj):
+        return len(obj.lines.all())
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(LargeTableAdmin):
+    list_display = ["__str__", "product", "quantity", "requested_ship_date", "status", "status_reason", "fulfilled_at"]
+    list_filter = ["status", "requested_ship_date", "product__delivery_method"]
+    search_fields = ["=order__order_number", "=product__sku"]
+    list_select_related = ["order", "product"]
+    autocomplete_fields = ["order", "product"]
+    readonly_fields = ["status", "status_reason", "fulfilled_at", "created_at", "updated_at"]
+    date_hierarchy = "requested_ship_date"
+
+    def has_delete_permission(self, request, obj=None):
+        return False

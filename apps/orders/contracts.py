@@ -1,0 +1,66 @@
+"""The sales-order file, shared by `import_orders` and the API.
+
+A file holds {"orders": [...]} or one order on its own.
+"""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.accounts.models import account_id_validator
+from apps.orders.models import AccountRole, order_number_validator
+
+
+class OrderAccountIn(serializers.Serializer):
+    account_id = serializers.CharField(max_length=20, validators=[account_id_validator])
+    name = serializers.CharField(max_length=200)
+    role = serializers.ChoiceField(choices=AccountRole.choices)
+
+
+class OrderLineIn(serializers.Serializer):
+    line_number = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
+    renews_ssrn = serializers.CharField(max_length=20, allow_blank=True, allow_null=True, default="")
+
+    def validate_renews_ssrn(self, value):
+        return value or ""
+
+
+class OrderIn(serializers.Serializer):
+    order_number = serializers.CharField(max_length=32, validators=[order_number_validator])
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
+    accounts = OrderAccountIn(many=True, allow_empty=False)
+    emails = serializers.ListField(child=serializers.EmailField(), allow_empty=False)
+    lines = OrderLineIn(many=True, allow_empty=False, max_length=1000)
+
+    def validate_accounts(self, accounts):
+        roles = [account["role"] for account in accounts]
+        if AccountRole.END_CUSTOMER not in roles:
+            raise serializers.ValidationError("an order needs an end_customer account")
+        for index, role in enumerate(roles):
+            if role in roles[:index]:
+                raise serializers.ValidationError(
+                    f"accounts[{index}].role: {role} is already in accounts[{roles.index(role)}]"
+                )
+        return accounts
+
+    def validate_emails(self, emails):
+        # Each address receives the email once, whatever its case in the order.
+        unique = {}
+        for email in emails:
+            unique.setdefault(email.lower(), email)
+        return list(unique.values())
+
+    def validate_lines(self, lines):
+        numbers = [line["line_number"] for line in lines]
+        for index, number in enumerate(numbers):
+            if number in numbers[:index]:
+                raise serializers.ValidationError(
+                    f"lines[{index}].line_number: line {number} is already in lines[{numbers.index(number)}]"
+                )
+        return lines
+
+
+class OrdersFile(serializers.Serializer):
+    orders = OrderIn(many=True, allow_empty=False)

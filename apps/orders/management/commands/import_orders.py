@@ -1,0 +1,12 @@
+from apps.core.importing import JsonImportCommand
+from apps.orders.services import orders_import
+
+
+class Command(JsonImportCommand):
+    help = (
+        'Import sales orders from a JSON file ({"orders": [...]} or one order); '
+        "idempotent on the order number; all or nothing."
+    )
+
+    def run(self, document):
+        return orders_import(document=document)

@@ -1,0 +1,134 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import Account
+from apps.catalog.models import Product
+from apps.core.models import TimeStampedModel
+
+order_number_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", _("An order number is up to 32 letters, digits and dashes.")
+)
+
+
+class SalesOrder(TimeStampedModel):
+    """A sales order from the business system (ERP)."""
+
+    order_number = models.CharField(
+        _("order number"), max_length=32, unique=True, validators=[order_number_validator]
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    accounts = models.ManyToManyField(Account, through="OrderAccount", related_name="orders")
+
+    class Meta:
+        verbose_name = _("sales order")
+        verbose_name_plural = _("sales orders")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.order_number
+
+
+class AccountRole(models.TextChoices):
+    SOLD_TO = "sold_to", _("Sold to")
+    END_CUSTOMER = "end_customer", _("End customer")
+    PARTNER = "partner", _("Partner")
+    DISTRIBUTOR = "distributor", _("Distributor")
+
+
+class OrderAccount(models.Model):
+    """An account on an order, in one role. Its contacts see what the order ships."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="order_accounts")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="order_roles"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
+
+    class Meta:
+        verbose_name = _("order account")
+        verbose_name_plural = _("order accounts")
+        ordering = ["order_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "role"], name="order_account_one_per_role"),
+            models.CheckConstraint(condition=Q(role__in=AccountRole.values), name="order_account_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()}: {self.account.account_id}"
+
+
+class OrderEmail(models.Model):
+    """An address that receives the order's Fulfillment Emails."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="emails")
+    email = models.EmailField(_("email address"))
+
+    class Meta:
+        verbose_name = _("email address")
+        verbose_name_plural = _("email addresses")
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint("order", Lower("email"), name="order_email_unique_ci"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+
+class LineStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ON_HOLD = "on_hold", _("On hold")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    BLOCKED = "blocked", _("Blocked")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class OrderLine(TimeStampedModel):
+    """One product on an order, shipped on its requested ship date."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField(_("line"))
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="order_lines"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    requested_ship_date = models.DateField(_("requested ship date"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=LineStatus.choices, default=LineStatus.OPEN
+    )
+    status_reason = models.CharField(
+        _("reason"), max_length=300, blank=True, help_text=_("Why the line is blocked or on hold.")
+    )
+    fulfilled_at = models.DateTimeField(_("fulfilled at"), null=True, blank=True)
+    renews_ssrn = models.CharField(
+        _("renews SSRN"), max_length=20, blank=True, help_text=_("For a renewal: the entitlement it renews.")
+    )
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order_id", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_number"], name="order_line_number_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(status__in=LineStatus.values), name="order_line_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status="fulfilled", fulfilled_at__isnull=False)
+                | (~Q(status="fulfilled") & Q(fulfilled_at__isnull=True)),
+                name="order_line_fulfilled_has_time",
+            ),
+        ]
+        indexes = [
+            # The due-line sweep reads only open lines by date.
+            models.Index(
+                fields=["requested_ship_date"], condition=Q(status="open"), name="order_line_due_idx"
+            ),
+            models.Index(fields=["status", "requested_ship_date"], name="order_line_status_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.order.order_number}/{self.line_number}"

@@ -1,0 +1,184 @@
+from django.db import transaction
+
+from apps.accounts.models import Account
+from apps.catalog.models import Product
+from apps.core.contracts import ImportResult, Rejected, validate
+from apps.core.services import audit_event_record
+from apps.orders.contracts import OrdersFile
+from apps.orders.models import AccountRole, LineStatus, OrderAccount, OrderEmail, OrderLine, SalesOrder
+
+
+class Conflict(Rejected):
+    """The order exists and the new body would change what has already shipped."""
+
+
+_ACCOUNT_KIND = {AccountRole.PARTNER: "partner", AccountRole.DISTRIBUTOR: "distributor"}
+_LINE_FIELDS = ("product_id", "quantity", "requested_ship_date", "renews_ssrn")
+
+
+def _line_problems(data: dict, products: dict[str, Product], path: str) -> list[str]:
+    problems = []
+    for index, line in enumerate(data["lines"]):
+        product = products.get(line["sku"])
+        where = f"{path}lines[{index}]"
+        if product is None:
+            problems.append(f'{where}.sku: unknown SKU "{line["sku"]}"')
+        elif not product.is_active:
+            problems.append(f'{where}.sku: "{line["sku"]}" is no longer sold')
+        elif product.renews_id and not line["renews_ssrn"]:
+            problems.append(f'{where}.renews_ssrn: "{product.sku}" is a renewal; name the SSRN it renews')
+        elif not product.renews_id and line["renews_ssrn"]:
+            problems.append(f'{where}.renews_ssrn: "{product.sku}" is not a renewal SKU')
+    return problems
+
+
+def _snapshot(order: SalesOrder) -> dict:
+    """What an order body says, in a form that compares equal for the same body."""
+    return {
+        "language": order.language,
+        "accounts": sorted((a.account.account_id, a.role) for a in order.order_accounts.all()),
+        "emails": sorted(e.email.lower() for e in order.emails.all()),
+    }
+
+
+def _wanted(data: dict) -> dict:
+    return {
+        "language": data["language"],
+        "accounts": sorted((a["account_id"], a["role"]) for a in data["accounts"]),
+        "emails": sorted(e.lower() for e in data["emails"]),
+    }
+
+
+def _account_for(row: dict) -> Account:
+    # The accounts file is the master of account data: an order only adds missing ones.
+    account, _ = Account.objects.get_or_create(
+        account_id=row["account_id"],
+        defaults={"name": row["name"], "kind": _ACCOUNT_KIND.get(row["role"], "customer")},
+    )
+    return account
+
+
+def _conflicts(order: SalesOrder, data: dict, products: dict[str, Product], path: str) -> list[str]:
+    existing = {line.line_number: line for line in order.lines.all()}
+    wanted = {line["line_number"]: line for line in data["lines"]}
+    shipped = [n for n, line in existing.items() if line.status == LineStatus.FULFILLED]
+    problems = []
+    if shipped and _snapshot(order) != _wanted(data):
+        problems.append(
+            f"{path}order_number: order {order.order_number} has fulfilled lines; "
+            "its language, accounts and emails can no longer change"
+        )
+    for number, line in sorted(existing.items()):
+        if line.status not in (LineStatus.FULFILLED, LineStatus.CANCELLED):
+            continue
+        new = wanted.get(number)
+        same = new is not None and _line_values(new, products) == {f: getattr(line, f) for f in _LINE_FIELDS}
+        if not same:
+            problems.append(
+                f"{path}lines: line {number} of order {order.order_number} is {line.status} "
+                "and cannot change"
+            )
+    return problems
+
+
+def _line_values(line: dict, products: dict[str, Product]) -> dict:
+    return {
+        "product_id": products[line["sku"]].pk,
+        "quantity": line["quantity"],
+        "requested_ship_date": line["requested_ship_date"],
+        "renews_ssrn": line["renews_ssrn"],
+    }
+
+
+def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], actor) -> bool:
+    changed = False
+    if _snapshot(order) != _wanted(data):
+        order.language = data["language"]
+        order.save(update_fields=["language", "updated_at"])
+        order.order_accounts.all().delete()
+        OrderAccount.objects.bulk_create(
+            OrderAccount(order=order, account=_account_for(row), role=row["role"]) for row in data["accounts"]
+        )
+        order.emails.all().delete()
+        OrderEmail.objects.bulk_create(OrderEmail(order=order, email=email) for email in data["emails"])
+        changed = True
+    existing = {line.line_number: line for line in order.lines.all()}
+    for row in data["lines"]:
+        values = _line_values(row, products)
+        line = existing.pop(row["line_number"], None)
+        if line is None:
+            OrderLine.objects.create(order=order, line_number=row["line_number"], **values)
+            changed = True
+        elif values != {f: getattr(line, f) for f in _LINE_FIELDS}:
+            for field, value in values.items():
+                setattr(line, field, value)
+            line.save(update_fields=[*_LINE_FIELDS, "updated_at"])
+            changed = True
+    for line in existing.values():  # open lines the ERP no longer sends
+        if line.status not in (LineStatus.FULFILLED, LineStatus.CANCELLED):
+            line.status, line.status_reason = LineStatus.CANCELLED, "removed from the order by the ERP"
+            line.save(update_fields=["status", "status_reason", "updated_at"])
+            changed = True
+    return changed
+
+
+def sales_order_upsert(*, data: dict, actor=None, path: str = "") -> tuple[SalesOrder, str]:
+    """Create or update one validated order; returns (order, created|updated|unchanged).
+
+    Idempotent on the order number: the same body again writes nothing. A body that
+    would change a fulfilled or cancelled line, or an order that has shipped, raises
+    Conflict. Call inside a transaction (the import and the API each hold one).
+    """
+    skus = {line["sku"] for line in data["lines"]}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    problems = _line_problems(data, products, path)
+    if problems:
+        raise Rejected(problems)
+    order = (
+        SalesOrder.objects.select_for_update()
+        .filter(order_number=data["order_number"])
+        .first()
+    )
+    if order is None:
+        order = SalesOrder.objects.create(order_number=data["order_number"], language=data["language"])
+        _order_apply(order, data, products, actor)
+        audit_event_record(actor=actor, action="order.created", target=order)
+        return order, "created"
+    conflicts = _conflicts(order, data, products, path)
+    if conflicts:
+        raise Conflict(conflicts)
+    if not _order_apply(order, data, products, actor):
+        return order, "unchanged"
+    audit_event_record(actor=actor, action="order.updated", target=order)
+    return order, "updated"
+
+
+@transaction.atomic
+def orders_import(*, document, actor=None) -> ImportResult:
+    """Upsert every order of an orders file; all or nothing.
+
+    Every order is validated before anything is written; any error in any order
+    rolls the whole file back.
+    """
+    if isinstance(document, dict) and "orders" not in document:
+        document = {"orders": [document]}
+    orders = validate(OrdersFile, document)["orders"]
+    numbers = [order["order_number"] for order in orders]
+    problems = [
+        f"orders[{i}].order_number: {n} is already in orders[{numbers.index(n)}]"
+        for i, n in enumerate(numbers)
+        if n in numbers[:i]
+    ]
+    result = ImportResult()
+    for index, data in enumerate(orders):
+        try:
+            order, outcome = sales_order_upsert(data=data, actor=actor, path=f"orders[{index}].")
+        except Rejected as rejected:
+            problems += rejected.errors
+            continue
+        result.add(f"order {order.order_number}", outcome)
+    if problems:
+        # Keep looking after the first bad order so the report is complete, then undo.
+        raise Rejected(problems)
+    return result
+

@@ -1,0 +1,21 @@
+"""Test settings: the base settings with fast hashing, in-memory mail and eager-free Celery.
+
+DATABASE_URL and CELERY_BROKER_URL still come from the environment, so `.ci/run` points
+the suite at PostgreSQL and Redis.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "keyship-test-secret-key"
+ACTIVATION_CODE_KEY = "keyship-test-activation-code-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Tests that need a service fail instead of skipping when this is set (.ci/run sets it).
+REQUIRE_SERVICES = env.bool("KEYSHIP_REQUIRE_SERVICES", default=False)
