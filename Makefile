@@ -1,0 +1,40 @@
+# Keyship: `make run` serves it on embedded defaults; `make test` runs the whole suite.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+PORT ?= 8000
+
+.PHONY: install run test lint messages clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/system-packages
+	scripts/system-packages
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+messages: install
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+run: install messages
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py seed_demo > var/seed.log
+	@echo
+	@echo "  Keyship:  http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Admin:    admin@keyship.example / keyship-admin"
+	@echo "            care@keyship.example / keyship-care (Customer Care), ops@keyship.example / keyship-ops (Operations)"
+	@echo "  Portal:   alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo"
+	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
+	@echo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
+
+test: install messages
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var staticfiles

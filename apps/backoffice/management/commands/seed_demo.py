@@ -1,0 +1,97 @@
+import datetime
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.accounts.services import accounts_import
+from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
+from apps.catalog.services import catalog_import
+from apps.core.dates import business_today
+from apps.orders.models import SalesOrder
+from apps.orders.services import sales_order_upsert
+from apps.orders.contracts import OrderIn
+from apps.core.contracts import validate
+
+DEMO = Path(__file__).resolve().parent.parent.parent / "demo"
+PORTAL_PASSWORD = "keyship-demo"
+STAFF = [
+    # email, name, password, superuser, group
+    ("admin@keyship.example", "Keyship Admin", "keyship-admin", True, None),
+    ("care@keyship.example", "Casey Care", "keyship-care", False, CUSTOMER_CARE),
+    ("ops@keyship.example", "Olivia Ops", "keyship-ops", False, OPERATIONS),
+]
+PORTAL_USERS = ["alice@northwind.example", "bob@blueharbor.example"]
+
+
+def _demo_orders(today: datetime.date) -> list[dict]:
+    accounts = [
+        {"account_id": "0100012345", "name": "Northwind Networks", "role": "end_customer"},
+        {"account_id": "0200054321", "name": "Blue Harbor Integrators", "role": "partner"},
+        {"account_id": "0300077777", "name": "Meridian Distribution", "role": "distributor"},
+    ]
+    emails = ["alice@northwind.example", "orders@blueharbor.example"]
+
+    def order(number, lines):
+        return {"order_number": number, "language": "en", "accounts": accounts, "emails": emails, "lines": [
+            {"line_number": n, "sku": sku, "quantity": qty, "requested_ship_date": day.isoformat()}
+            for n, (sku, qty, day) in enumerate(lines, start=1)
+        ]}
+
+    return [
+        order("DEMO-1001", [("KS-TD-SUB-1Y", 2, today - datetime.timedelta(days=3)),
+                            ("KS-ADV-RTG", 1, today - datetime.timedelta(days=3))]),
+        order("DEMO-1002", [("KS-ADV-RTG", 4, today), ("KS-HER-DOC", 1, today),
+                            ("KS-HER-NOACT", 1, today), ("KS-PAPER-CHS", 1, today)]),
+        order("DEMO-1003", [("KS-TD-SUB-1Y", 10, today + datetime.timedelta(days=14)),
+                            ("KS-HER-KEY", 2, today + datetime.timedelta(days=14)),
+                            ("KS-LMS-VPN", 1, today + datetime.timedelta(days=30))]),
+    ]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load demo data: accounts, contacts with portal logins, staff logins, a product for "
+        "every delivery method and orders due in the past, today and in the future. "
+        "Safe to run again: it adds only what is missing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="run even with DEBUG off (the demo passwords are public)"
+        )
+
+    @transaction.atomic
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo is for development: its passwords are public. Use --force to run it anyway.")
+        for name, service in (("catalog.json", catalog_import), ("accounts.json", accounts_import)):
+            result = service(document=json.loads((DEMO / name).read_text()))
+            for what, outcome in result.rows:
+                self.stdout.write(f"{what}: {outcome}")
+        for email in PORTAL_USERS:
+            user = User.objects.get(email=email)
+            if not user.has_usable_password():
+                user.set_password(PORTAL_PASSWORD)
+                user.save(update_fields=["password"])
+        for email, name, password, superuser, group in STAFF:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email, name=name, password=password, is_staff=True, is_superuser=superuser
+                )
+                self.stdout.write(f"staff login {email}: created")
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+        # Orders are added once: their dates are relative to the day of the first seed, and
+        # lines that have shipped since must not be changed by a later seed.
+        for data in _demo_orders(business_today()):
+            if SalesOrder.objects.filter(order_number=data["order_number"]).exists():
+                self.stdout.write(f"order {data['order_number']}: unchanged")
+                continue
+            order, outcome = sales_order_upsert(data=validate(OrderIn, data))
+            self.stdout.write(f"order {order.order_number}: {outcome}")
