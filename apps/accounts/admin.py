@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -49,10 +50,18 @@ class AccountContactInline(AssociationInline):
     verbose_name_plural = _("associated contacts")
 
 
+class AssociationHistoryFormSet(BaseInlineFormSet):
+    @classmethod
+    def get_default_prefix(cls):
+        # The historical rows point back with related_name="+", which leaves no prefix.
+        return "association_history"
+
+
 class AssociationHistoryInline(admin.TabularInline):
     """Who associated or removed which account, and when."""
 
     model = AccountAssociation.history.model
+    formset = AssociationHistoryFormSet
     fields = ["history_date", "history_user", "change", "account"]
     readonly_fields = fields
     ordering = ["-history_date"]
@@ -159,7 +168,15 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["=account_id", "name"]
     readonly_fields = ["created_at", "updated_at", "entitlements_link", "orders_link"]
-    fields = ["account_id", "name", "kind", "entitlements_link", "orders_link", "created_at", "updated_at"]
+    fields = [
+        "account_id",
+        "name",
+        "kind",
+        "entitlements_link",
+        "orders_link",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [AccountContactInline, AccountHistoryInline]
 
     @admin.display(description=_("entitlements"))
@@ -167,7 +184,9 @@ class AccountAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         url = reverse("admin:entitlements_entitlement_changelist")
-        return format_html('<a href="{}?accounts__account_id={}">{}</a>', url, obj.account_id, _("entitlements"))
+        return format_html(
+            '<a href="{}?accounts__account_id={}">{}</a>', url, obj.account_id, _("entitlements")
+        )
 
     @admin.display(description=_("sales orders"))
     def orders_link(self, obj):
@@ -175,7 +194,10 @@ class AccountAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:orders_salesorder_changelist")
         return format_html(
-            '<a href="{}?order_accounts__account__account_id={}">{}</a>', url, obj.account_id, _("sales orders")
+            '<a href="{}?order_accounts__account__account_id={}">{}</a>',
+            url,
+            obj.account_id,
+            _("sales orders"),
         )
 
 
@@ -183,7 +205,12 @@ class AccountAdmin(admin.ModelAdmin):
 class AccountAssociationAdmin(SimpleHistoryAdmin):
     list_display = ["contact", "contact_email", "account", "created_at"]
     list_filter = ["account__kind", "created_at"]
-    search_fields = ["=contact__contact_id", "contact__user__email", "=account__account_id", "account__name"]
+    search_fields = [
+        "=contact__contact_id",
+        "contact__user__email",
+        "=account__account_id",
+        "account__name",
+    ]
     list_select_related = ["contact__user", "account"]
     autocomplete_fields = ["contact", "account"]
     readonly_fields = ["created_at"]
@@ -191,4 +218,3 @@ class AccountAssociationAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("email address"), ordering="contact__user__email")
     def contact_email(self, obj):
         return obj.contact.user.email
-

@@ -109,7 +109,9 @@ def accounts_import(*, document, actor=None) -> ImportResult:
             audit_event_record(actor=actor, action=f"account.{outcome}", target=account)
         result.add(f"account {account.account_id}", outcome)
     for row in data["contacts"]:
-        contact = Contact.objects.select_related("user").filter(contact_id=row["contact_id"]).first()
+        contact = (
+            Contact.objects.select_related("user").filter(contact_id=row["contact_id"]).first()
+        )
         before = None if contact is None else (contact.email, contact.name, contact.language)
         after = (row["email"], row["name"], row["language"])
         if before != after:
@@ -117,7 +119,11 @@ def accounts_import(*, document, actor=None) -> ImportResult:
         added = account_associations_add(
             contact=contact, account_ids=row["account_ids"], accounts=accounts
         )
-        outcome = "created" if before is None else ("updated" if before != after or added else "unchanged")
+        outcome = (
+            "created"
+            if before is None
+            else ("updated" if before != after or added else "unchanged")
+        )
         result.add(f"contact {contact.contact_id}", outcome)
     return result
 

@@ -9,16 +9,26 @@ class ProductIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(allow_blank=True, default="")
-    delivery_method = serializers.ChoiceField(choices=DeliveryMethod.choices, default=DeliveryMethod.JAL)
-    license_type = serializers.ChoiceField(choices=LicenseType.choices, default=LicenseType.PERPETUAL)
-    term_months = serializers.IntegerField(min_value=1, max_value=600, allow_null=True, default=None)
-    renews_sku = serializers.CharField(max_length=64, allow_null=True, allow_blank=True, default=None)
+    delivery_method = serializers.ChoiceField(
+        choices=DeliveryMethod.choices, default=DeliveryMethod.JAL
+    )
+    license_type = serializers.ChoiceField(
+        choices=LicenseType.choices, default=LicenseType.PERPETUAL
+    )
+    term_months = serializers.IntegerField(
+        min_value=1, max_value=600, allow_null=True, default=None
+    )
+    renews_sku = serializers.CharField(
+        max_length=64, allow_null=True, allow_blank=True, default=None
+    )
     instructions_url = serializers.URLField(allow_blank=True, default="")
 
     def validate(self, data):
         subscription = data["license_type"] == LicenseType.SUBSCRIPTION
         if subscription and not data["term_months"]:
-            raise serializers.ValidationError({"term_months": "a subscription needs a term in months"})
+            raise serializers.ValidationError(
+                {"term_months": "a subscription needs a term in months"}
+            )
         if not subscription and data["term_months"]:
             raise serializers.ValidationError({"term_months": "a perpetual license has no term"})
         if data["renews_sku"] and not subscription:

@@ -26,7 +26,10 @@ class Product(TimeStampedModel):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     delivery_method = models.CharField(
-        _("delivery method"), max_length=32, choices=DeliveryMethod.choices, default=DeliveryMethod.JAL
+        _("delivery method"),
+        max_length=32,
+        choices=DeliveryMethod.choices,
+        default=DeliveryMethod.JAL,
     )
     license_type = models.CharField(
         _("license type"), max_length=16, choices=LicenseType.choices, default=LicenseType.PERPETUAL
@@ -54,10 +57,14 @@ class Product(TimeStampedModel):
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(delivery_method__in=DeliveryMethod.values), name="product_delivery_method_valid"
+                condition=Q(delivery_method__in=DeliveryMethod.values),
+                name="product_delivery_method_valid",
             ),
             models.CheckConstraint(
-                condition=(Q(license_type="subscription") & Q(term_months__gt=0))
+                # NULL > 0 is not false in SQL: a missing term must be refused explicitly.
+                condition=Q(
+                    license_type="subscription", term_months__isnull=False, term_months__gt=0
+                )
                 | (Q(license_type="perpetual") & Q(term_months__isnull=True)),
                 name="product_term_matches_license_type",
             ),

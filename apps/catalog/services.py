@@ -11,7 +11,9 @@ def _file_problems(products: list[dict]) -> list[str]:
     first: dict[str, int] = {}
     for index, row in enumerate(products):
         if row["sku"] in first:
-            problems.append(f"products[{index}].sku: {row['sku']} is already in products[{first[row['sku']]}]")
+            problems.append(
+                f"products[{index}].sku: {row['sku']} is already in products[{first[row['sku']]}]"
+            )
         first.setdefault(row["sku"], index)
     renewed = {row["renews_sku"] for row in products if row["renews_sku"]}
     stored = dict(Product.objects.filter(sku__in=renewed).values_list("sku", "license_type"))
@@ -41,7 +43,17 @@ def catalog_import(*, document, actor=None) -> ImportResult:
     saved: dict[str, Product] = {}
     # Renewal SKUs point at other rows: store every product first, then the links.
     for row in products:
-        fields = {k: row[k] for k in ("name", "description", "delivery_method", "license_type", "term_months", "instructions_url")}
+        fields = {
+            k: row[k]
+            for k in (
+                "name",
+                "description",
+                "delivery_method",
+                "license_type",
+                "term_months",
+                "instructions_url",
+            )
+        }
         product, outcome = record_upsert(model=Product, lookup={"sku": row["sku"]}, values=fields)
         saved[product.sku] = product
         result.add(f"product {product.sku}", outcome)
@@ -54,7 +66,7 @@ def catalog_import(*, document, actor=None) -> ImportResult:
             product.save(update_fields=["renews", "updated_at"])
             if result.rows[index][1] == "unchanged":
                 result.rows[index] = (result.rows[index][0], "updated")
-    for (what, outcome), row in zip(result.rows, products, strict=True):
+    for (_, outcome), row in zip(result.rows, products, strict=True):
         if outcome != "unchanged":
             audit_event_record(actor=actor, action=f"product.{outcome}", target=saved[row["sku"]])
     return result

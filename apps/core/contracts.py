@@ -25,6 +25,8 @@ def flatten_errors(detail, path: str = "") -> list[str]:
         for key, value in detail.items():
             if key == "non_field_errors":
                 lines += flatten_errors(value, path)
+            elif isinstance(key, int) or str(key).isdigit():  # a row of a list
+                lines += flatten_errors(value, f"{path}[{key}]")
             else:
                 lines += flatten_errors(value, f"{path}.{key}" if path else str(key))
         return lines

@@ -38,15 +38,37 @@ class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Entitlement)
 class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
-    list_display = ["ssrn", "product", "quantity", "status_display", "starts_on", "term_ends_on", "order_line"]
+    list_display = [
+        "ssrn",
+        "product",
+        "quantity",
+        "status_display",
+        "starts_on",
+        "term_ends_on",
+        "order_line",
+    ]
     list_filter = [StatusFilter, "product__delivery_method", "product__license_type", "starts_on"]
     # An activation code is never stored in clear: get_search_results finds it by digest.
-    search_fields = ["=order_line__order__order_number", "=activations__serial_number", "=accounts__account_id"]
+    search_fields = [
+        "=order_line__order__order_number",
+        "=activations__serial_number",
+        "=accounts__account_id",
+    ]
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, ActivationInline]
     fields = [
-        "ssrn", "activation_code", "product", "order_line", "quantity", "status_display",
-        "starts_on", "term_ends_on", "grace_ends_on", "revoked_at", "created_at", "updated_at",
+        "ssrn",
+        "activation_code",
+        "product",
+        "order_line",
+        "quantity",
+        "status_display",
+        "starts_on",
+        "term_ends_on",
+        "grace_ends_on",
+        "revoked_at",
+        "created_at",
+        "updated_at",
     ]
     readonly_fields = fields
 
@@ -57,7 +79,10 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term:
-            for match in (entitlement_by_ssrn(text=term), entitlement_by_activation_code(text=term)):
+            for match in (
+                entitlement_by_ssrn(text=term),
+                entitlement_by_activation_code(text=term),
+            ):
                 results = results | queryset.filter(pk__in=match.values("pk"))
         return results, may_have_duplicates
 

@@ -43,11 +43,17 @@ class Entitlement(TimeStampedModel):
         Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="entitlements"
     )
     order_line = models.OneToOneField(
-        OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="entitlement"
+        OrderLine,
+        verbose_name=_("order line"),
+        on_delete=models.PROTECT,
+        related_name="entitlement",
     )
     quantity = models.PositiveIntegerField(_("quantity"))
     accounts = models.ManyToManyField(
-        Account, through="EntitlementAccount", related_name="entitlements", verbose_name=_("accounts")
+        Account,
+        through="EntitlementAccount",
+        related_name="entitlements",
+        verbose_name=_("accounts"),
     )
     starts_on = models.DateField(_("start"))
     term_ends_on = models.DateField(_("term end"), null=True, blank=True)
@@ -62,11 +68,24 @@ class Entitlement(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         permissions = [("view_activation_code", _("Can see activation codes"))]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="entitlement_quantity_positive"),
             models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="entitlement_quantity_positive"
+            ),
+            models.CheckConstraint(
+                # Perpetual: no term end and no grace. Otherwise start <= term end <= grace end;
+                # each date is named non-null because a comparison with NULL passes a CHECK.
                 condition=Q(term_ends_on__isnull=True, grace_ends_on__isnull=True)
-                | Q(term_ends_on__gte=F("starts_on"), grace_ends_on__isnull=True)
-                | Q(term_ends_on__gte=F("starts_on"), grace_ends_on__gte=F("term_ends_on")),
+                | Q(
+                    term_ends_on__isnull=False,
+                    term_ends_on__gte=F("starts_on"),
+                    grace_ends_on__isnull=True,
+                )
+                | Q(
+                    term_ends_on__isnull=False,
+                    grace_ends_on__isnull=False,
+                    term_ends_on__gte=F("starts_on"),
+                    grace_ends_on__gte=F("term_ends_on"),
+                ),
                 name="entitlement_dates_in_order",
             ),
         ]
@@ -83,9 +102,14 @@ class Entitlement(TimeStampedModel):
 class EntitlementAccount(models.Model):
     """An account that sees an entitlement, and in which role it was on the order."""
 
-    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="entitlement_accounts")
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="entitlement_accounts"
+    )
     account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entitlement_roles"
+        Account,
+        verbose_name=_("account"),
+        on_delete=models.PROTECT,
+        related_name="entitlement_roles",
     )
     role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
 
@@ -93,7 +117,9 @@ class EntitlementAccount(models.Model):
         verbose_name = _("entitlement account")
         verbose_name_plural = _("entitlement accounts")
         constraints = [
-            models.UniqueConstraint(fields=["entitlement", "account", "role"], name="entitlement_account_unique"),
+            models.UniqueConstraint(
+                fields=["entitlement", "account", "role"], name="entitlement_account_unique"
+            ),
         ]
 
     def __str__(self):
@@ -104,7 +130,10 @@ class Activation(models.Model):
     """An entitlement bound to a device serial number, with the license key it produced."""
 
     entitlement = models.ForeignKey(
-        Entitlement, verbose_name=_("entitlement"), on_delete=models.PROTECT, related_name="activations"
+        Entitlement,
+        verbose_name=_("entitlement"),
+        on_delete=models.PROTECT,
+        related_name="activations",
     )
     serial_number = models.CharField(_("serial number"), max_length=64, db_index=True)
     license_key = models.TextField(_("license key"))

@@ -38,7 +38,9 @@ class LegacyKey(TimeStampedModel):
         verbose_name_plural = _("legacy keys")
         ordering = ["product_id", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=LegacyKeyState.values), name="legacy_key_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=LegacyKeyState.values), name="legacy_key_state_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(state="available", entitlement__isnull=True, assigned_at__isnull=True)
                 | Q(state="assigned", entitlement__isnull=False, assigned_at__isnull=False),
@@ -46,7 +48,9 @@ class LegacyKey(TimeStampedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["product"], condition=Q(state="available"), name="legacy_key_pool_idx"),
+            models.Index(
+                fields=["product"], condition=Q(state="available"), name="legacy_key_pool_idx"
+            ),
         ]
 
     def __str__(self):

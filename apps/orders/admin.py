@@ -19,7 +19,16 @@ class OrderEmailInline(admin.TabularInline):
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
-    fields = ["line_number", "product", "quantity", "requested_ship_date", "renews_ssrn", "status", "status_reason", "fulfilled_at"]
+    fields = [
+        "line_number",
+        "product",
+        "quantity",
+        "requested_ship_date",
+        "renews_ssrn",
+        "status",
+        "status_reason",
+        "fulfilled_at",
+    ]
     readonly_fields = ["status", "status_reason", "fulfilled_at"]
     autocomplete_fields = ["product"]
 
@@ -39,11 +48,15 @@ class SalesOrderAdmin(LargeTableAdmin):
         return super().get_queryset(request).prefetch_related("order_accounts__account", "lines")
 
     def lookup_allowed(self, lookup, value, request=None):
-        return lookup == "order_accounts__account__account_id" or super().lookup_allowed(lookup, value, request)
+        return lookup == "order_accounts__account__account_id" or super().lookup_allowed(
+            lookup, value, request
+        )
 
     @admin.display(description=_("accounts"))
     def account_list(self, obj):
-        return ", ".join(f"{a.account.account_id} ({a.get_role_display()})" for a in obj.order_accounts.all())
+        return ", ".join(
+            f"{a.account.account_id} ({a.get_role_display()})" for a in obj.order_accounts.all()
+        )
 
     @admin.display(description=_("lines"))
     def line_count(self, obj):
@@ -52,7 +65,15 @@ class SalesOrderAdmin(LargeTableAdmin):
 
 @admin.register(OrderLine)
 class OrderLineAdmin(LargeTableAdmin):
-    list_display = ["__str__", "product", "quantity", "requested_ship_date", "status", "status_reason", "fulfilled_at"]
+    list_display = [
+        "__str__",
+        "product",
+        "quantity",
+        "requested_ship_date",
+        "status",
+        "status_reason",
+        "fulfilled_at",
+    ]
     list_filter = ["status", "requested_ship_date", "product__delivery_method"]
     search_fields = ["=order__order_number", "=product__sku"]
     list_select_related = ["order", "product"]

@@ -10,6 +10,17 @@ from apps.accounts.models import account_id_validator
 from apps.orders.models import AccountRole, order_number_validator
 
 
+def _refuse_repeats(values: list, field: str, rows: str) -> None:
+    """A ValidationError at each row whose `field` repeats an earlier row's."""
+    errors = {
+        index: {field: [f"{value} is already in {rows}[{values.index(value)}]"]}
+        for index, value in enumerate(values)
+        if value in values[:index]
+    }
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 class OrderAccountIn(serializers.Serializer):
     account_id = serializers.CharField(max_length=20, validators=[account_id_validator])
     name = serializers.CharField(max_length=200)
@@ -21,7 +32,9 @@ class OrderLineIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
-    renews_ssrn = serializers.CharField(max_length=20, allow_blank=True, allow_null=True, default="")
+    renews_ssrn = serializers.CharField(
+        max_length=20, allow_blank=True, allow_null=True, default=""
+    )
 
     def validate_renews_ssrn(self, value):
         return value or ""
@@ -38,11 +51,7 @@ class OrderIn(serializers.Serializer):
         roles = [account["role"] for account in accounts]
         if AccountRole.END_CUSTOMER not in roles:
             raise serializers.ValidationError("an order needs an end_customer account")
-        for index, role in enumerate(roles):
-            if role in roles[:index]:
-                raise serializers.ValidationError(
-                    f"accounts[{index}].role: {role} is already in accounts[{roles.index(role)}]"
-                )
+        _refuse_repeats(roles, "role", "accounts")
         return accounts
 
     def validate_emails(self, emails):
@@ -53,12 +62,7 @@ class OrderIn(serializers.Serializer):
         return list(unique.values())
 
     def validate_lines(self, lines):
-        numbers = [line["line_number"] for line in lines]
-        for index, number in enumerate(numbers):
-            if number in numbers[:index]:
-                raise serializers.ValidationError(
-                    f"lines[{index}].line_number: line {number} is already in lines[{numbers.index(number)}]"
-                )
+        _refuse_repeats([line["line_number"] for line in lines], "line_number", "lines")
         return lines
 
 

@@ -20,7 +20,9 @@ class SalesOrder(TimeStampedModel):
     order_number = models.CharField(
         _("order number"), max_length=32, unique=True, validators=[order_number_validator]
     )
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
     accounts = models.ManyToManyField(Account, through="OrderAccount", related_name="orders")
 
     class Meta:
@@ -54,7 +56,9 @@ class OrderAccount(models.Model):
         ordering = ["order_id", "role"]
         constraints = [
             models.UniqueConstraint(fields=["order", "role"], name="order_account_one_per_role"),
-            models.CheckConstraint(condition=Q(role__in=AccountRole.values), name="order_account_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role__in=AccountRole.values), name="order_account_role_valid"
+            ),
         ]
 
     def __str__(self):
@@ -105,7 +109,10 @@ class OrderLine(TimeStampedModel):
     )
     fulfilled_at = models.DateTimeField(_("fulfilled at"), null=True, blank=True)
     renews_ssrn = models.CharField(
-        _("renews SSRN"), max_length=20, blank=True, help_text=_("For a renewal: the entitlement it renews.")
+        _("renews SSRN"),
+        max_length=20,
+        blank=True,
+        help_text=_("For a renewal: the entitlement it renews."),
     )
 
     class Meta:
@@ -113,9 +120,15 @@ class OrderLine(TimeStampedModel):
         verbose_name_plural = _("order lines")
         ordering = ["order_id", "line_number"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "line_number"], name="order_line_number_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
-            models.CheckConstraint(condition=Q(status__in=LineStatus.values), name="order_line_status_valid"),
+            models.UniqueConstraint(
+                fields=["order", "line_number"], name="order_line_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=LineStatus.values), name="order_line_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(status="fulfilled", fulfilled_at__isnull=False)
                 | (~Q(status="fulfilled") & Q(fulfilled_at__isnull=True)),
@@ -125,9 +138,13 @@ class OrderLine(TimeStampedModel):
         indexes = [
             # The due-line sweep reads only open lines by date.
             models.Index(
-                fields=["requested_ship_date"], condition=Q(status="open"), name="order_line_due_idx"
+                fields=["requested_ship_date"],
+                condition=Q(status="open"),
+                name="order_line_due_idx",
             ),
-            models.Index(fields=["status", "requested_ship_date"], name="order_line_status_date_idx"),
+            models.Index(
+                fields=["status", "requested_ship_date"], name="order_line_status_date_idx"
+            ),
         ]
 
     def __str__(self):

@@ -5,7 +5,14 @@ from apps.catalog.models import Product
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record
 from apps.orders.contracts import OrdersFile
-from apps.orders.models import AccountRole, LineStatus, OrderAccount, OrderEmail, OrderLine, SalesOrder
+from apps.orders.models import (
+    AccountRole,
+    LineStatus,
+    OrderAccount,
+    OrderEmail,
+    OrderLine,
+    SalesOrder,
+)
 
 
 class Conflict(Rejected):
@@ -26,7 +33,9 @@ def _line_problems(data: dict, products: dict[str, Product], path: str) -> list[
         elif not product.is_active:
             problems.append(f'{where}.sku: "{line["sku"]}" is no longer sold')
         elif product.renews_id and not line["renews_ssrn"]:
-            problems.append(f'{where}.renews_ssrn: "{product.sku}" is a renewal; name the SSRN it renews')
+            problems.append(
+                f'{where}.renews_ssrn: "{product.sku}" is a renewal; name the SSRN it renews'
+            )
         elif not product.renews_id and line["renews_ssrn"]:
             problems.append(f'{where}.renews_ssrn: "{product.sku}" is not a renewal SKU')
     return problems
@@ -72,7 +81,9 @@ def _conflicts(order: SalesOrder, data: dict, products: dict[str, Product], path
         if line.status not in (LineStatus.FULFILLED, LineStatus.CANCELLED):
             continue
         new = wanted.get(number)
-        same = new is not None and _line_values(new, products) == {f: getattr(line, f) for f in _LINE_FIELDS}
+        same = new is not None and _line_values(new, products) == {
+            f: getattr(line, f) for f in _LINE_FIELDS
+        }
         if not same:
             problems.append(
                 f"{path}lines: line {number} of order {order.order_number} is {line.status} "
@@ -97,10 +108,13 @@ def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], ac
         order.save(update_fields=["language", "updated_at"])
         order.order_accounts.all().delete()
         OrderAccount.objects.bulk_create(
-            OrderAccount(order=order, account=_account_for(row), role=row["role"]) for row in data["accounts"]
+            OrderAccount(order=order, account=_account_for(row), role=row["role"])
+            for row in data["accounts"]
         )
         order.emails.all().delete()
-        OrderEmail.objects.bulk_create(OrderEmail(order=order, email=email) for email in data["emails"])
+        OrderEmail.objects.bulk_create(
+            OrderEmail(order=order, email=email) for email in data["emails"]
+        )
         changed = True
     existing = {line.line_number: line for line in order.lines.all()}
     for row in data["lines"]:
@@ -116,7 +130,10 @@ def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], ac
             changed = True
     for line in existing.values():  # open lines the ERP no longer sends
         if line.status not in (LineStatus.FULFILLED, LineStatus.CANCELLED):
-            line.status, line.status_reason = LineStatus.CANCELLED, "removed from the order by the ERP"
+            line.status, line.status_reason = (
+                LineStatus.CANCELLED,
+                "removed from the order by the ERP",
+            )
             line.save(update_fields=["status", "status_reason", "updated_at"])
             changed = True
     return changed
@@ -134,13 +151,11 @@ def sales_order_upsert(*, data: dict, actor=None, path: str = "") -> tuple[Sales
     problems = _line_problems(data, products, path)
     if problems:
         raise Rejected(problems)
-    order = (
-        SalesOrder.objects.select_for_update()
-        .filter(order_number=data["order_number"])
-        .first()
-    )
+    order = SalesOrder.objects.select_for_update().filter(order_number=data["order_number"]).first()
     if order is None:
-        order = SalesOrder.objects.create(order_number=data["order_number"], language=data["language"])
+        order = SalesOrder.objects.create(
+            order_number=data["order_number"], language=data["language"]
+        )
         _order_apply(order, data, products, actor)
         audit_event_record(actor=actor, action="order.created", target=order)
         return order, "created"
@@ -170,15 +185,16 @@ def orders_import(*, document, actor=None) -> ImportResult:
         if n in numbers[:i]
     ]
     result = ImportResult()
+    only_conflicts = not problems
     for index, data in enumerate(orders):
         try:
             order, outcome = sales_order_upsert(data=data, actor=actor, path=f"orders[{index}].")
         except Rejected as rejected:
             problems += rejected.errors
+            only_conflicts = only_conflicts and isinstance(rejected, Conflict)
             continue
         result.add(f"order {order.order_number}", outcome)
     if problems:
         # Keep looking after the first bad order so the report is complete, then undo.
-        raise Rejected(problems)
+        raise (Conflict if only_conflicts else Rejected)(problems)
     return result
-

@@ -11,11 +11,11 @@ from apps.accounts.models import User
 from apps.accounts.services import accounts_import
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.services import catalog_import
+from apps.core.contracts import validate
 from apps.core.dates import business_today
+from apps.orders.contracts import OrderIn
 from apps.orders.models import SalesOrder
 from apps.orders.services import sales_order_upsert
-from apps.orders.contracts import OrderIn
-from apps.core.contracts import validate
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo"
 PORTAL_PASSWORD = "keyship-demo"
@@ -37,19 +37,47 @@ def _demo_orders(today: datetime.date) -> list[dict]:
     emails = ["alice@northwind.example", "orders@blueharbor.example"]
 
     def order(number, lines):
-        return {"order_number": number, "language": "en", "accounts": accounts, "emails": emails, "lines": [
-            {"line_number": n, "sku": sku, "quantity": qty, "requested_ship_date": day.isoformat()}
-            for n, (sku, qty, day) in enumerate(lines, start=1)
-        ]}
+        return {
+            "order_number": number,
+            "language": "en",
+            "accounts": accounts,
+            "emails": emails,
+            "lines": [
+                {
+                    "line_number": n,
+                    "sku": sku,
+                    "quantity": qty,
+                    "requested_ship_date": day.isoformat(),
+                }
+                for n, (sku, qty, day) in enumerate(lines, start=1)
+            ],
+        }
 
     return [
-        order("DEMO-1001", [("KS-TD-SUB-1Y", 2, today - datetime.timedelta(days=3)),
-                            ("KS-ADV-RTG", 1, today - datetime.timedelta(days=3))]),
-        order("DEMO-1002", [("KS-ADV-RTG", 4, today), ("KS-HER-DOC", 1, today),
-                            ("KS-HER-NOACT", 1, today), ("KS-PAPER-CHS", 1, today)]),
-        order("DEMO-1003", [("KS-TD-SUB-1Y", 10, today + datetime.timedelta(days=14)),
-                            ("KS-HER-KEY", 2, today + datetime.timedelta(days=14)),
-                            ("KS-LMS-VPN", 1, today + datetime.timedelta(days=30))]),
+        order(
+            "DEMO-1001",
+            [
+                ("KS-TD-SUB-1Y", 2, today - datetime.timedelta(days=3)),
+                ("KS-ADV-RTG", 1, today - datetime.timedelta(days=3)),
+            ],
+        ),
+        order(
+            "DEMO-1002",
+            [
+                ("KS-ADV-RTG", 4, today),
+                ("KS-HER-DOC", 1, today),
+                ("KS-HER-NOACT", 1, today),
+                ("KS-PAPER-CHS", 1, today),
+            ],
+        ),
+        order(
+            "DEMO-1003",
+            [
+                ("KS-TD-SUB-1Y", 10, today + datetime.timedelta(days=14)),
+                ("KS-HER-KEY", 2, today + datetime.timedelta(days=14)),
+                ("KS-LMS-VPN", 1, today + datetime.timedelta(days=30)),
+            ],
+        ),
     ]
 
 
@@ -62,13 +90,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--force", action="store_true", help="run even with DEBUG off (the demo passwords are public)"
+            "--force",
+            action="store_true",
+            help="run even with DEBUG off (the demo passwords are public)",
         )
 
     @transaction.atomic
     def handle(self, *args, force=False, **options):
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo is for development: its passwords are public. Use --force to run it anyway.")
+            raise CommandError(
+                "seed_demo is for development: its passwords are public. "
+                "Use --force to run it anyway."
+            )
         for name, service in (("catalog.json", catalog_import), ("accounts.json", accounts_import)):
             result = service(document=json.loads((DEMO / name).read_text()))
             for what, outcome in result.rows:

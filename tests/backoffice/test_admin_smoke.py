@@ -1,0 +1,74 @@
+"""Every admin page a member of staff can reach answers, for every registered model."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from apps.core.models import AuditEvent
+from apps.entitlements.models import Activation, Entitlement
+from tests.factories.accounts import (
+    AccountAssociationFactory,
+    AccountFactory,
+    ContactFactory,
+    UserFactory,
+)
+from tests.factories.catalog import ProductFactory
+from tests.factories.core import AuditEventFactory
+from tests.factories.entitlements import ActivationFactory, EntitlementAccountFactory
+from tests.factories.lms import LegacyKeyFactory
+from tests.factories.orders import OrderAccountFactory, OrderEmailFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+MODELS = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+@pytest.fixture
+def one_of_everything():
+    association = AccountAssociationFactory()
+    association.contact.user.name = "Alice"
+    association.contact.user.save()
+    line = OrderLineFactory()
+    OrderAccountFactory(order=line.order)
+    OrderEmailFactory(order=line.order)
+    activation = ActivationFactory()
+    EntitlementAccountFactory(entitlement=activation.entitlement)
+    LegacyKeyFactory()
+    AuditEventFactory()
+    ProductFactory()
+    AccountFactory()
+    ContactFactory()
+    UserFactory()
+
+
+def _url(model, view, *args):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_changelist_and_search_answer(admin_client, one_of_everything, model):
+    assert admin_client.get(_url(model, "changelist")).status_code == 200
+    assert admin_client.get(_url(model, "changelist"), {"q": "0100000001"}).status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_add_page_answers_where_adding_is_allowed(admin_client, one_of_everything, model):
+    # Entitlements, activations and audit events are written by services only.
+    expected = 403 if model in (AuditEvent, Entitlement, Activation) else 200
+
+    assert admin_client.get(_url(model, "add")).status_code == expected
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_change_page_answers(admin_client, one_of_everything, model):
+    obj = model.objects.first()
+
+    response = admin_client.get(_url(model, "change", obj.pk))
+
+    assert response.status_code == 200
+
+
+def test_the_index_offers_the_find_box(admin_client):
+    response = admin_client.get(reverse("admin:index"))
+
+    assert b'action="/admin/find/"' in response.content
