@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean
+.PHONY: install run test lint messages clean bench-admin
 
 install: $(VENV)/.installed
 
@@ -38,3 +38,6 @@ lint: install
 
 clean:
 	rm -rf var staticfiles
+
+bench-admin: install
+	$(BIN)/python benchmarks/admin_changelists.py

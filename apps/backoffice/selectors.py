@@ -1,10 +1,8 @@
 from dataclasses import dataclass, field
 
-from django.db.models import Q
-
 from apps.accounts.models import Contact
 from apps.entitlements.models import Entitlement
-from apps.entitlements.selectors import entitlement_by_activation_code, entitlement_by_ssrn
+from apps.entitlements.selectors import entitlement_ids_for_term
 from apps.orders.models import SalesOrder
 
 # A search box answers a person: more than this many hits of one kind means "be more precise".
@@ -31,36 +29,38 @@ def record_search(*, query: str, user) -> SearchResults:
     """
     term = query.strip()
     results = SearchResults()
-    matches = (
-        entitlement_by_ssrn(text=term)
-        | entitlement_by_activation_code(text=term)
-        | Entitlement.objects.filter(
-            Q(order_line__order__order_number__iexact=term)
-            | Q(activations__serial_number=term)
-            | Q(accounts__account_id=term)
-        )
-    )
+    entitlement_ids = entitlement_ids_for_term(term=term, limit=LIMIT)
     if user.has_perm("entitlements.view_entitlement"):
         results.entitlements = list(
-            Entitlement.objects.filter(pk__in=matches.values("pk"))
+            Entitlement.objects.filter(pk__in=entitlement_ids)
             .select_related("product", "order_line__order")
-            .order_by("-created_at")[:LIMIT]
+            .order_by("-id")[:LIMIT]
         )
     if user.has_perm("orders.view_salesorder"):
-        orders = SalesOrder.objects.filter(
-            Q(order_number__iexact=term)
-            | Q(order_accounts__account__account_id=term)
-            | Q(emails__email__iexact=term)
-            | Q(lines__entitlement__in=matches.values("pk"))
+        order_ids = _ids(
+            LIMIT,
+            SalesOrder.objects.filter(order_number=term),
+            SalesOrder.objects.filter(order_accounts__account__account_id=term),
+            SalesOrder.objects.filter(emails__email__lower=term.lower()),
+            SalesOrder.objects.filter(lines__entitlement__in=entitlement_ids),
         )
-        results.orders = list(
-            SalesOrder.objects.filter(pk__in=orders.values("pk")).order_by("-created_at")[:LIMIT]
-        )
+        results.orders = list(SalesOrder.objects.filter(pk__in=order_ids).order_by("-id")[:LIMIT])
     if user.has_perm("accounts.view_contact"):
-        contacts = Contact.objects.filter(
-            Q(contact_id__iexact=term) | Q(user__email__iexact=term) | Q(accounts__account_id=term)
+        contact_ids = _ids(
+            LIMIT,
+            Contact.objects.filter(contact_id=term),
+            Contact.objects.filter(user__email__lower=term.lower()),
+            Contact.objects.filter(associations__account__account_id=term),
         )
         results.contacts = list(
-            Contact.objects.filter(pk__in=contacts.values("pk")).select_related("user")[:LIMIT]
+            Contact.objects.filter(pk__in=contact_ids).select_related("user").order_by("contact_id")
         )
     return results
+
+
+def _ids(limit: int, *queries) -> set[int]:
+    # Each key on its own index, then the union (see entitlement_ids_for_term).
+    ids: set[int] = set()
+    for query in queries:
+        ids.update(query.values_list("pk", flat=True)[:limit])
+    return ids

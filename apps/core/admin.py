@@ -31,11 +31,42 @@ class EstimatedCountPaginator(Paginator):
 
 
 class LargeTableAdmin(admin.ModelAdmin):
-    """A changelist for a table that grows with the business: no full counts, lean pages."""
+    """A changelist for a table that grows with the business: no full counts, lean pages,
+    and a search that finds rows by exact keys.
+
+    Django's own search ORs its lookups across joins, which makes PostgreSQL scan the whole
+    table. Here each lookup of `search_lookups` runs alone, on its own index, and the page
+    shows the union of their rows. A lookup that ends in `__lower` is given the term in lower
+    case, to meet an index on LOWER(column).
+    """
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+    search_lookups: list[str] = []
+    # A search box answers a person: past this many rows per key, they narrow it down.
+    search_limit = 1000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Shows the search box and serves autocompletes; get_search_results does the work.
+        self.search_fields = list(self.search_lookups)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(pk__in=self.search_ids(term)), False
+
+    def search_ids(self, term: str) -> set:
+        ids = set()
+        manager = self.model._default_manager
+        for lookup in self.search_lookups:
+            value = term.lower() if lookup.endswith("__lower") else term
+            ids.update(
+                manager.filter(**{lookup: value}).values_list("pk", flat=True)[: self.search_limit]
+            )
+        return ids
 
 
 class ReadOnlyAdminMixin:
@@ -55,7 +86,8 @@ class ReadOnlyAdminMixin:
 class AuditEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = ["created_at", "actor_display", "action", "target_type", "target_id", "message"]
     list_filter = ["action", "target_type"]
-    search_fields = ["=target_id", "action", "=actor__email"]
+    search_lookups = ["target_id", "actor__email__lower"]
+    search_help_text = _("The id of the object, or the email address of who did it.")
     list_select_related = ["actor"]
     fields = ["created_at", "actor", "action", "target_type", "target_id", "message", "data"]
     readonly_fields = fields

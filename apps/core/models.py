@@ -33,8 +33,8 @@ class AuditEvent(models.Model):
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["target_id", "target_type"], name="audit_event_target_idx")]
 
     def __str__(self):
         return f"{self.action} {self.target_type} {self.target_id}"

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin
 from apps.core.dates import business_today
 from apps.entitlements.models import Activation, Entitlement, EntitlementAccount, EntitlementStatus
-from apps.entitlements.selectors import entitlement_by_activation_code, entitlement_by_ssrn
+from apps.entitlements.selectors import entitlement_ids_for_term
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -48,12 +48,10 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "order_line",
     ]
     list_filter = [StatusFilter, "product__delivery_method", "product__license_type", "starts_on"]
-    # An activation code is never stored in clear: get_search_results finds it by digest.
-    search_fields = [
-        "=order_line__order__order_number",
-        "=activations__serial_number",
-        "=accounts__account_id",
-    ]
+    search_lookups = ["ssrn"]  # the box; search_ids reads every key
+    search_help_text = _(
+        "An SSRN, an activation code, an order number, a device serial number or an Account ID."
+    )
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, ActivationInline]
     fields = [
@@ -75,16 +73,8 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_status(business_today())
 
-    def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if term:
-            for match in (
-                entitlement_by_ssrn(text=term),
-                entitlement_by_activation_code(text=term),
-            ):
-                results = results | queryset.filter(pk__in=match.values("pk"))
-        return results, may_have_duplicates
+    def search_ids(self, term):
+        return entitlement_ids_for_term(term=term, limit=self.search_limit)
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "accounts__account_id" or super().lookup_allowed(lookup, value, request)
@@ -110,7 +100,8 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = ["entitlement", "serial_number", "created_at", "revoked_at"]
     list_filter = ["created_at"]
-    search_fields = ["=serial_number", "=entitlement__ssrn"]
+    search_lookups = ["serial_number", "entitlement__ssrn"]
+    search_help_text = _("A device serial number or an SSRN.")
     list_select_related = ["entitlement"]
     fields = ["entitlement", "serial_number", "license_key", "created_at", "revoked_at"]
     readonly_fields = fields

@@ -65,7 +65,7 @@ class Entitlement(TimeStampedModel):
     class Meta:
         verbose_name = _("entitlement")
         verbose_name_plural = _("entitlements")
-        ordering = ["-created_at", "-id"]
+        ordering = ["-id"]  # newest first, on the primary key's index
         permissions = [("view_activation_code", _("Can see activation codes"))]
         constraints = [
             models.CheckConstraint(
@@ -143,7 +143,7 @@ class Activation(models.Model):
     class Meta:
         verbose_name = _("activation")
         verbose_name_plural = _("activations")
-        ordering = ["-created_at", "-id"]
+        ordering = ["-id"]
         constraints = [
             # A revoked activation frees its seat: the same serial may be activated again.
             models.UniqueConstraint(

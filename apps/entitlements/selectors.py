@@ -19,3 +19,26 @@ def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
     parsed = parse_code(text)
     value = parsed.value if parsed.kind == CodeKind.SSRN else text.strip().upper()
     return Entitlement.objects.filter(ssrn=value)
+
+
+def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
+    """Entitlements that a typed key names: SSRN, activation code, order number, device
+    serial number or Account ID.
+
+    Each key is looked up alone, on its own index, and the ids are united: one query that
+    ORs these joins makes PostgreSQL scan every entitlement.
+    """
+    term = term.strip()
+    if not term:
+        return set()
+    queries = [
+        entitlement_by_ssrn(text=term),
+        entitlement_by_activation_code(text=term),
+        Entitlement.objects.filter(order_line__order__order_number=term),
+        Entitlement.objects.filter(activations__serial_number=term),
+        Entitlement.objects.filter(entitlement_accounts__account__account_id=term),
+    ]
+    ids: set[int] = set()
+    for query in queries:
+        ids.update(query.values_list("pk", flat=True)[:limit])
+    return ids

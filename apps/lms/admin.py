@@ -10,7 +10,8 @@ class LegacyKeyAdmin(LargeTableAdmin):
     # Keys are secrets: lists show them masked; the change page shows the whole key.
     list_display = ["product", "masked_key", "state", "entitlement", "assigned_at"]
     list_filter = ["state", "product"]
-    search_fields = ["=product__sku", "=entitlement__ssrn"]
+    search_lookups = ["product__sku", "entitlement__ssrn"]
+    search_help_text = _("A SKU, or the SSRN a key was assigned to.")
     list_select_related = ["product", "entitlement"]
     autocomplete_fields = ["product"]
     readonly_fields = ["state", "entitlement", "assigned_at", "created_at", "updated_at"]

@@ -40,7 +40,8 @@ class OrderLineInline(admin.TabularInline):
 class SalesOrderAdmin(LargeTableAdmin):
     list_display = ["order_number", "language", "account_list", "line_count", "created_at"]
     list_filter = ["language", "created_at"]
-    search_fields = ["=order_number", "=order_accounts__account__account_id", "=emails__email"]
+    search_lookups = ["order_number", "order_accounts__account__account_id", "emails__email__lower"]
+    search_help_text = _("An order number, an Account ID or an email address.")
     readonly_fields = ["created_at", "updated_at"]
     inlines = [OrderAccountInline, OrderEmailInline, OrderLineInline]
 
@@ -75,11 +76,13 @@ class OrderLineAdmin(LargeTableAdmin):
         "fulfilled_at",
     ]
     list_filter = ["status", "requested_ship_date", "product__delivery_method"]
-    search_fields = ["=order__order_number", "=product__sku"]
+    search_lookups = ["order__order_number", "product__sku"]
+    search_help_text = _("An order number or a SKU.")
     list_select_related = ["order", "product"]
     autocomplete_fields = ["order", "product"]
     readonly_fields = ["status", "status_reason", "fulfilled_at", "created_at", "updated_at"]
-    date_hierarchy = "requested_ship_date"
+    ordering = ["-id"]  # newest first, on the primary key's index
+    # No date_hierarchy: it aggregates the dates of every line on each page view.
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -28,7 +28,7 @@ class SalesOrder(TimeStampedModel):
     class Meta:
         verbose_name = _("sales order")
         verbose_name_plural = _("sales orders")
-        ordering = ["-created_at", "-id"]
+        ordering = ["-id"]
 
     def __str__(self):
         return self.order_number
@@ -78,6 +78,7 @@ class OrderEmail(models.Model):
         constraints = [
             models.UniqueConstraint("order", Lower("email"), name="order_email_unique_ci"),
         ]
+        indexes = [models.Index(Lower("email"), name="order_email_lower_idx")]
 
     def __str__(self):
         return self.email
