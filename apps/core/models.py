@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,3 +39,19 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.target_type} {self.target_id}"
+
+
+class QueuedWork(models.Model):
+    """A piece of follow-up work kept as a row: the row, not a Celery message, is the truth.
+
+    A worker takes the row under a lease; a rescuer puts back rows whose lease ran out (a
+    killed worker) and rows whose next attempt is due (a lost message).
+    """
+
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        abstract = True

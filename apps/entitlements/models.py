@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.models import Account
 from apps.catalog.models import Product
 from apps.core import sealing
-from apps.core.models import TimeStampedModel
+from apps.core.models import QueuedWork, TimeStampedModel
 from apps.orders.models import AccountRole, OrderLine
 
 
@@ -155,3 +155,70 @@ class Activation(models.Model):
 
     def __str__(self):
         return f"{self.entitlement.ssrn} @ {self.serial_number}"
+
+
+class CertificateStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RENDERING = "rendering", _("Rendering")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+def certificate_path(certificate, filename):
+    return f"certificates/{certificate.entitlement.ssrn}/v{certificate.version}.pdf"
+
+
+class Certificate(QueuedWork):
+    """A Software Entitlement Certificate: a PDF rendered from the entitlement, versioned so
+    that a reissue never overwrites what a customer already received."""
+
+    entitlement = models.ForeignKey(
+        Entitlement,
+        verbose_name=_("entitlement"),
+        on_delete=models.CASCADE,
+        related_name="certificates",
+    )
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=CertificateStatus.choices,
+        default=CertificateStatus.QUEUED,
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    file = models.FileField(_("PDF"), upload_to=certificate_path, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "version"], name="certificate_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CertificateStatus.values), name="certificate_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="ready") | Q(rendered_at__isnull=False),
+                name="certificate_ready_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["queued", "rendering"]),
+                name="certificate_work_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entitlement.ssrn} v{self.version}"
+
+    @property
+    def filename(self) -> str:
+        return f"Keyship-Entitlement-Certificate-{self.entitlement.ssrn}.pdf"

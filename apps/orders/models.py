@@ -84,6 +84,22 @@ class OrderEmail(models.Model):
         return self.email
 
 
+class Shipment(models.Model):
+    """The lines of one order fulfilled together: they travel in one Fulfillment Email."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.PROTECT, related_name="shipments")
+    shipped_on = models.DateField(_("shipped on"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.order.order_number} {self.shipped_on:%Y-%m-%d} #{self.pk}"
+
+
 class LineStatus(models.TextChoices):
     OPEN = "open", _("Open")
     ON_HOLD = "on_hold", _("On hold")
@@ -115,6 +131,14 @@ class OrderLine(TimeStampedModel):
         blank=True,
         help_text=_("For a renewal: the entitlement it renews."),
     )
+    shipment = models.ForeignKey(
+        Shipment,
+        verbose_name=_("shipment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lines",
+    )
 
     class Meta:
         verbose_name = _("order line")
@@ -131,9 +155,9 @@ class OrderLine(TimeStampedModel):
                 condition=Q(status__in=LineStatus.values), name="order_line_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status="fulfilled", fulfilled_at__isnull=False)
-                | (~Q(status="fulfilled") & Q(fulfilled_at__isnull=True)),
-                name="order_line_fulfilled_has_time",
+                condition=Q(status="fulfilled", fulfilled_at__isnull=False, shipment__isnull=False)
+                | (~Q(status="fulfilled") & Q(fulfilled_at__isnull=True, shipment__isnull=True)),
+                name="order_line_fulfilled_in_shipment",
             ),
         ]
         indexes = [

@@ -31,6 +31,8 @@ if not DEBUG:
         if not globals()[_name]:
             raise ImproperlyConfigured(f"{_name} must be set when DEBUG is off.")
 
+# The public address of this site, for links in emails and certificates.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.entitlements",
     "apps.lms",
+    "apps.notifications",
+    "apps.fulfillment",
     "apps.backoffice",
 ]
 
@@ -142,7 +146,10 @@ if DEBUG:
 WHITENOISE_USE_FINDERS = DEBUG
 
 # E-mail -----------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+vars().update(env.email_url("EMAIL_URL", default="filemail://"))
+if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 - set by the line above
+    # django-environ reads filemail:///path as a relative path: name the folder here.
+    EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Keyship <licensing@keyship.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
@@ -174,12 +181,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "fulfillment"
 CELERY_TASK_ROUTES = {
+    # Rendering the certificates of a shipment is PDF work, whatever app schedules it.
+    "apps.fulfillment.tasks.shipment_documents_task": {"queue": "pdf"},
     "apps.fulfillment.*": {"queue": "fulfillment"},
     "apps.entitlements.*": {"queue": "pdf"},
     "apps.notifications.*": {"queue": "mail"},
 }
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Ship dates are never Celery ETAs: the sweep reads them from the database every minute.
+    "fulfil-due-lines": {"task": "apps.fulfillment.tasks.fulfil_due_task", "schedule": 60.0},
+    "rescue-queued-work": {
+        "task": "apps.fulfillment.tasks.queued_work_rescue_task",
+        "schedule": 60.0,
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
 )
@@ -192,6 +208,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every rendering step at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # Security in production -------------------------------------------------------------------

@@ -3,10 +3,10 @@ import datetime
 import factory
 
 from apps.core import codes, sealing
-from apps.entitlements.models import Activation, Entitlement, EntitlementAccount
+from apps.entitlements.models import Activation, Certificate, Entitlement, EntitlementAccount
 from apps.orders.models import AccountRole, LineStatus
 from tests.factories.accounts import AccountFactory
-from tests.factories.orders import OrderLineFactory
+from tests.factories.orders import OrderLineFactory, ShipmentFactory
 
 
 class EntitlementFactory(factory.django.DjangoModelFactory):
@@ -24,6 +24,7 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
         OrderLineFactory,
         status=LineStatus.FULFILLED,
         fulfilled_at=factory.LazyFunction(lambda: datetime.datetime.now(datetime.UTC)),
+        shipment=factory.SubFactory(ShipmentFactory, order=factory.SelfAttribute("..order")),
     )
     product = factory.SelfAttribute("order_line.product")
     quantity = factory.SelfAttribute("order_line.quantity")
@@ -46,3 +47,10 @@ class ActivationFactory(factory.django.DjangoModelFactory):
     entitlement = factory.SubFactory(EntitlementFactory)
     serial_number = factory.Sequence(lambda n: f"SN{n:08d}")
     license_key = factory.Sequence(lambda n: f"license-key-{n}")
+
+
+class CertificateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Certificate
+
+    entitlement = factory.SubFactory(EntitlementFactory)

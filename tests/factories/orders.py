@@ -2,7 +2,14 @@ import datetime
 
 import factory
 
-from apps.orders.models import AccountRole, OrderAccount, OrderEmail, OrderLine, SalesOrder
+from apps.orders.models import (
+    AccountRole,
+    OrderAccount,
+    OrderEmail,
+    OrderLine,
+    SalesOrder,
+    Shipment,
+)
 from tests.factories.accounts import AccountFactory
 from tests.factories.catalog import ProductFactory
 
@@ -41,3 +48,11 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     quantity = 1
     requested_ship_date = factory.LazyFunction(datetime.date.today)
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shipment
+
+    order = factory.SubFactory(SalesOrderFactory)
+    shipped_on = factory.LazyFunction(datetime.date.today)

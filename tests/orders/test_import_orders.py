@@ -10,6 +10,7 @@ from apps.core.contracts import Rejected
 from apps.orders.models import LineStatus, OrderLine, SalesOrder
 from apps.orders.services import Conflict, orders_import
 from tests.factories.catalog import ProductFactory
+from tests.factories.orders import ShipmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -98,8 +99,11 @@ def test_open_lines_follow_the_new_body(products):
 
 def test_a_fulfilled_line_cannot_change(products):
     orders_import(document=order())
-    OrderLine.objects.filter(line_number=10).update(
-        status=LineStatus.FULFILLED, fulfilled_at=timezone.now()
+    line = OrderLine.objects.get(line_number=10)
+    OrderLine.objects.filter(pk=line.pk).update(
+        status=LineStatus.FULFILLED,
+        fulfilled_at=timezone.now(),
+        shipment=ShipmentFactory(order=line.order),
     )
     changed = order()
     changed["lines"][0]["quantity"] = 5

@@ -1,0 +1,164 @@
+import datetime
+import hashlib
+import logging
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core import codes, sealing
+from apps.core.backoff import MAX_ATTEMPTS, retry_delay
+from apps.core.services import audit_event_record
+from apps.entitlements.models import (
+    Certificate,
+    CertificateStatus,
+    Entitlement,
+    EntitlementAccount,
+    certificate_path,
+)
+from apps.entitlements.pdf import certificate_pdf
+from apps.entitlements.terms import initial_term
+from apps.orders.models import OrderLine
+
+logger = logging.getLogger(__name__)
+
+
+def entitlements_create_for_lines(
+    *, lines: list[OrderLine], starts_on: datetime.date, order_accounts: dict[int, list]
+) -> list[Entitlement]:
+    """Create one entitlement per shipped line, with fresh codes, the order's accounts and a
+    certificate to render. Bulk writes: call inside the fulfilment transaction.
+
+    `order_accounts` maps an order id to its OrderAccount rows. The order line's one-to-one
+    key makes a second entitlement for the same line impossible.
+    """
+    entitlements = []
+    for line in lines:
+        code = codes.new_activation_code()
+        term_end, grace_end = initial_term(starts_on, line.product.term_months)
+        entitlements.append(
+            Entitlement(
+                ssrn=codes.new_ssrn(),
+                activation_code_digest=sealing.code_digest(code),
+                activation_code_sealed=sealing.seal(code),
+                product=line.product,
+                order_line=line,
+                quantity=line.quantity,
+                starts_on=starts_on,
+                term_ends_on=term_end,
+                grace_ends_on=grace_end,
+            )
+        )
+    Entitlement.objects.bulk_create(entitlements)
+    EntitlementAccount.objects.bulk_create(
+        EntitlementAccount(entitlement=entitlement, account_id=role.account_id, role=role.role)
+        for entitlement in entitlements
+        for role in order_accounts[entitlement.order_line.order_id]
+    )
+    Certificate.objects.bulk_create(
+        Certificate(entitlement=entitlement, language=entitlement.order_line.order.language)
+        for entitlement in entitlements
+    )
+    return entitlements
+
+
+# How long a worker may take to render one certificate before the rescuer hands it on.
+RENDER_LEASE = datetime.timedelta(minutes=5)
+
+
+def _certificate_locked(certificate_id: int) -> Certificate | None:
+    return (
+        Certificate.objects.select_for_update(of=("self",))
+        .select_related("entitlement__product", "entitlement__order_line__order")
+        .filter(pk=certificate_id)
+        .first()
+    )
+
+
+def certificate_render(*, certificate_id: int) -> Certificate | None:
+    """Render and store one certificate.
+
+    Three short transactions: take the row under a lease, render outside any transaction
+    (seconds of CPU must not hold a row lock), then store the PDF and mark it ready. Safe to
+    run twice: a ready or failed certificate is left alone, a certificate another worker is
+    rendering is left to it until its lease runs out, and rendering the same data again
+    gives the same PDF.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        certificate = _certificate_locked(certificate_id)
+        if certificate is None or certificate.status in (
+            CertificateStatus.READY,
+            CertificateStatus.FAILED,
+        ):
+            return certificate
+        leased = certificate.lease_expires_at and certificate.lease_expires_at > now
+        if certificate.status == CertificateStatus.RENDERING and leased:
+            return certificate
+        certificate.status = CertificateStatus.RENDERING
+        certificate.attempts += 1
+        certificate.lease_expires_at = now + RENDER_LEASE
+        certificate.save(update_fields=["status", "attempts", "lease_expires_at"])
+    try:
+        pdf = certificate_pdf(certificate)
+    except Exception as error:
+        logger.exception("certificate %s could not be rendered", certificate_id)
+        return _certificate_failed(certificate_id, error)
+    with transaction.atomic():
+        certificate = _certificate_locked(certificate_id)
+        if certificate is None or certificate.status != CertificateStatus.RENDERING:
+            return certificate
+        name = certificate_path(certificate, "")
+        if default_storage.exists(name):  # a render of a worker that died after storing
+            default_storage.delete(name)
+        certificate.file.save(name, ContentFile(pdf), save=False)
+        certificate.sha256 = hashlib.sha256(pdf).hexdigest()
+        certificate.status = CertificateStatus.READY
+        certificate.rendered_at = timezone.now()
+        certificate.lease_expires_at = None
+        certificate.last_error = ""
+        certificate.save()
+    return certificate
+
+
+def _certificate_failed(certificate_id: int, error: Exception) -> Certificate | None:
+    with transaction.atomic():
+        certificate = _certificate_locked(certificate_id)
+        if certificate is None or certificate.status != CertificateStatus.RENDERING:
+            return certificate
+        certificate.last_error = f"{error.__class__.__name__}: {error}"[:1000]
+        certificate.lease_expires_at = None
+        if certificate.attempts >= MAX_ATTEMPTS:
+            certificate.status = CertificateStatus.FAILED
+        else:
+            certificate.status = CertificateStatus.QUEUED
+            certificate.next_attempt_at = timezone.now() + retry_delay(certificate.attempts)
+        certificate.save()
+    return certificate
+
+
+@transaction.atomic
+def certificate_reissue(*, entitlement: Entitlement, actor, reason: str) -> Certificate:
+    """A new version of the entitlement's certificate, queued for rendering; audited."""
+    latest = entitlement.certificates.order_by("-version").first()
+    certificate = Certificate.objects.create(
+        entitlement=entitlement,
+        version=(latest.version + 1) if latest else 1,
+        language=entitlement.order_line.order.language,
+        reason=reason,
+    )
+    audit_event_record(
+        actor=actor,
+        action="certificate.reissued",
+        target=entitlement,
+        message=f"certificate version {certificate.version}: {reason}",
+    )
+    transaction.on_commit(lambda: _render_later(certificate.pk))
+    return certificate
+
+
+def _render_later(certificate_id: int) -> None:
+    from apps.entitlements.tasks import certificate_render_task
+
+    certificate_render_task.delay(certificate_id)

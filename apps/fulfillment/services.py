@@ -1,0 +1,296 @@
+"""Shipping due order lines: entitlements, certificates to render, emails to send."""
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.dates import business_today
+from apps.core.models import AuditEvent
+from apps.entitlements.models import Certificate, CertificateStatus
+from apps.entitlements.services import certificate_render, entitlements_create_for_lines
+from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
+from apps.notifications.emails import new_message_id
+from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
+
+logger = logging.getLogger(__name__)
+
+# Orders claimed per transaction. Large enough that bulk writes amortise the round trips,
+# small enough that a transaction holds its row locks for well under a second and that
+# several sweepers share the work.
+BATCH_SIZE = 100
+
+
+@dataclass
+class SweepReport:
+    shipped: list[OrderLine] = field(default_factory=list)
+    blocked: list[OrderLine] = field(default_factory=list)
+    shipments: list[int] = field(default_factory=list)
+
+
+def _blocking_reason(line: OrderLine, roles: list) -> str:
+    if not line.product.is_active:
+        return f'product "{line.product.sku}" is no longer sold'
+    if line.renews_ssrn:
+        return f"renewal of {line.renews_ssrn}: renewals are shipped by the subscription timer"
+    if not any(role.role == AccountRole.END_CUSTOMER for role in roles):
+        return "the order has no end customer account"
+    return ""
+
+
+def _ship_orders(
+    *, orders: list[SalesOrder], lines: list[OrderLine], shipped_on, actor
+) -> SweepReport:
+    """Ship `lines` (locked, of the locked `orders`) in the current transaction."""
+    now = timezone.now()
+    report = SweepReport()
+    roles = {order.pk: list(order.order_accounts.all()) for order in orders}
+    recipients = {order.pk: [e.email for e in order.emails.all()] for order in orders}
+    shippable: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        reason = _blocking_reason(line, roles[line.order_id])
+        if reason:
+            line.status, line.status_reason = LineStatus.BLOCKED, reason
+            report.blocked.append(line)
+        else:
+            shippable.setdefault(line.order_id, []).append(line)
+    shipments = {
+        order_id: Shipment(order_id=order_id, shipped_on=shipped_on) for order_id in shippable
+    }
+    Shipment.objects.bulk_create(shipments.values())
+    for order_id, order_lines in shippable.items():
+        for line in order_lines:
+            line.status, line.status_reason = LineStatus.FULFILLED, ""
+            line.fulfilled_at, line.shipment = now, shipments[order_id]
+            report.shipped.append(line)
+    entitlements = entitlements_create_for_lines(
+        lines=report.shipped, starts_on=shipped_on, order_accounts=roles
+    )
+    languages = {order.pk: order.language for order in orders}
+    EmailDelivery.objects.bulk_create(
+        EmailDelivery(
+            shipment=shipment,
+            email=email,
+            language=languages[order_id],
+            message_id=new_message_id(),
+            next_attempt_at=now,
+        )
+        for order_id, shipment in shipments.items()
+        for email in recipients[order_id]
+    )
+    OrderLine.objects.bulk_update(
+        report.shipped + report.blocked,
+        ["status", "status_reason", "fulfilled_at", "shipment", "updated_at"],
+    )
+    ssrns = {entitlement.order_line_id: entitlement.ssrn for entitlement in entitlements}
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor,
+                action="line.fulfilled",
+                target_type="orders.orderline",
+                target_id=str(line.pk),
+                message=f"{line} shipped as {ssrns[line.pk]}",
+                data={"shipment": line.shipment_id, "ssrn": ssrns[line.pk]},
+            )
+            for line in report.shipped
+        ]
+        + [
+            AuditEvent(
+                actor=actor,
+                action="line.blocked",
+                target_type="orders.orderline",
+                target_id=str(line.pk),
+                message=f"{line} blocked: {line.status_reason}",
+            )
+            for line in report.blocked
+        ]
+    )
+    report.shipments = [shipment.pk for shipment in shipments.values()]
+    return report
+
+
+def _lock_orders(order_ids) -> list[SalesOrder]:
+    # The order row is the lock of its lines: the ERP's changes, Operations' actions and
+    # every sweeper take it first, so they never interleave on one order.
+    return list(
+        SalesOrder.objects.filter(pk__in=order_ids)
+        .select_for_update(skip_locked=True, of=("self",))
+        .prefetch_related("order_accounts", "emails")
+        .order_by("pk")
+    )
+
+
+def _locked_lines(orders, lines_query) -> list[OrderLine]:
+    return list(
+        lines_query.filter(order__in=orders)
+        .select_related("product", "order")
+        .select_for_update(of=("self",))
+        .order_by("order_id", "line_number")
+    )
+
+
+def _after_commit(report: SweepReport) -> None:
+    from apps.fulfillment.tasks import shipment_documents_task
+
+    for shipment_id in report.shipments:
+        transaction.on_commit(lambda pk=shipment_id: shipment_documents_task.delay(pk))
+
+
+def _ship_batch(*, order_ids, lines_query, shipped_on, actor) -> tuple[SweepReport, set[int]]:
+    """Ship the claimable orders of `order_ids` in one transaction; returns the report and the
+    orders another sweeper holds."""
+    with transaction.atomic():
+        orders = _lock_orders(order_ids)
+        taken = set(order_ids) - {order.pk for order in orders}
+        if not orders:
+            return SweepReport(), taken
+        lines = _locked_lines(orders, lines_query)
+        report = _ship_orders(orders=orders, lines=lines, shipped_on=shipped_on, actor=actor)
+        _after_commit(report)
+    return report, taken
+
+
+def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> list[OrderLine]:
+    """Keep an order that cannot ship apart from the rest: its due lines become blocked."""
+    reason = f"could not ship ({error.__class__.__name__}); see the worker log"
+    with transaction.atomic():
+        orders = _lock_orders([order_id])
+        lines = _locked_lines(orders, lines_query) if orders else []
+        for line in lines:
+            line.status, line.status_reason = LineStatus.BLOCKED, reason
+            line.save(update_fields=["status", "status_reason", "updated_at"])
+            AuditEvent.objects.create(
+                actor=actor,
+                action="line.blocked",
+                target_type="orders.orderline",
+                target_id=str(line.pk),
+                message=f"{line} blocked: {reason}",
+            )
+    return lines
+
+
+def order_lines_fulfil_due(
+    *, through: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor=None
+) -> SweepReport:
+    """Ship every open line due by `through` (default: today in the business time zone).
+
+    Orders are claimed in batches with SELECT ... FOR UPDATE SKIP LOCKED, one transaction per
+    batch, so any number of sweeps may run at once and each order ships in exactly one of
+    them. A line that cannot ship becomes `blocked` with its reason; when a whole batch
+    fails, its orders are tried one by one, so that one bad order holds up nothing else.
+    Lines always ship today: the subscription timer starts on the day a line really ships.
+    Idempotent: a shipped line is no longer open.
+    """
+    through = through or business_today()
+    shipped_on = business_today()
+    lines_query = order_lines_due(through=through)
+    report = SweepReport()
+    skipped: set[int] = set()
+    while True:
+        candidates = list(
+            sales_orders_with_due_lines(through=through)
+            .exclude(pk__in=skipped)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not candidates:
+            break
+        try:
+            batches = [
+                _ship_batch(
+                    order_ids=candidates,
+                    lines_query=lines_query,
+                    shipped_on=shipped_on,
+                    actor=actor,
+                )
+            ]
+        except Exception:
+            logger.exception(
+                "a batch of %d orders failed; shipping them one by one", len(candidates)
+            )
+            batches = []
+            for order_id in candidates:
+                try:
+                    batches.append(
+                        _ship_batch(
+                            order_ids=[order_id],
+                            lines_query=lines_query,
+                            shipped_on=shipped_on,
+                            actor=actor,
+                        )
+                    )
+                except Exception as error:
+                    logger.exception("order %s could not ship; its due lines are blocked", order_id)
+                    blocked = _block_order_lines(
+                        order_id=order_id, lines_query=lines_query, error=error, actor=actor
+                    )
+                    batches.append((SweepReport(blocked=blocked), set()))
+        for batch, taken in batches:
+            # Orders another sweeper holds are theirs: this sweep does not ask for them again.
+            skipped |= taken
+            report.shipped += batch.shipped
+            report.blocked += batch.blocked
+            report.shipments += batch.shipments
+            if batch.shipped or batch.blocked:
+                logger.info("shipped %d lines, blocked %d", len(batch.shipped), len(batch.blocked))
+    return report
+
+
+def order_lines_ship_now(*, lines: list[OrderLine], actor) -> SweepReport:
+    """Ship these open lines today, whatever their requested ship date ("ship now")."""
+    with transaction.atomic():
+        orders = _lock_orders({line.order_id for line in lines})
+        locked = _locked_lines(
+            orders,
+            OrderLine.objects.filter(pk__in=[line.pk for line in lines], status=LineStatus.OPEN),
+        )
+        report = _ship_orders(orders=orders, lines=locked, shipped_on=business_today(), actor=actor)
+        _after_commit(report)
+    return report
+
+
+def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
+    """Render the shipment's certificates that are not ready; returns the deliveries that
+    can now be sent. Safe to run twice (certificate_render is)."""
+    pending = Certificate.objects.filter(
+        entitlement__order_line__shipment_id=shipment_id,
+        status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING],
+    ).values_list("pk", flat=True)
+    for certificate_id in list(pending):
+        certificate_render(certificate_id=certificate_id)
+    return list(
+        EmailDelivery.objects.filter(
+            shipment_id=shipment_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY]
+        ).values_list("pk", flat=True)
+    )
+
+
+# Rows handed back to the workers per rescue: a minute's work for a few workers, so that a
+# backlog drains over several rescues instead of flooding the broker at once.
+RESCUE_BATCH = 500
+
+
+def queued_work_rescue(*, now: datetime.datetime | None = None) -> tuple[list[int], list[int]]:
+    """Find certificates and emails that no worker is doing: due for (another) attempt,
+    or in flight past their lease (a killed worker, a lost message). Returns their ids
+    (certificates, deliveries); the caller sends them to the workers again. Sending one
+    twice is harmless: each task takes its row under a lease."""
+    now = now or timezone.now()
+    certificates = list(
+        Certificate.objects.filter(
+            Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
+            | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
+        ).values_list("pk", flat=True)[:RESCUE_BATCH]
+    )
+    deliveries = list(
+        EmailDelivery.objects.filter(
+            Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
+        ).values_list("pk", flat=True)[:RESCUE_BATCH]
+    )
+    return certificates, deliveries

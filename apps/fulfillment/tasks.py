@@ -1,0 +1,34 @@
+from celery import shared_task
+
+from apps.entitlements.tasks import certificate_render_task
+from apps.fulfillment.services import (
+    order_lines_fulfil_due,
+    queued_work_rescue,
+    shipment_documents_prepare,
+)
+from apps.notifications.tasks import email_delivery_send_task
+
+
+@shared_task
+def fulfil_due_task() -> None:
+    """The sweep (every minute, from beat): ship every due line. Any number may run at once."""
+    order_lines_fulfil_due()
+
+
+@shared_task
+def shipment_documents_task(shipment_id: int) -> None:
+    """Render a shipment's certificates (pdf queue), then hand its emails to the mail queue.
+    Safe to run twice."""
+    for delivery_id in shipment_documents_prepare(shipment_id=shipment_id):
+        email_delivery_send_task.delay(delivery_id)
+
+
+@shared_task
+def queued_work_rescue_task() -> None:
+    """Every minute, from beat: give the workers again what a lost message or a killed
+    worker left behind, and what is due for another attempt."""
+    certificates, deliveries = queued_work_rescue()
+    for certificate_id in certificates:
+        certificate_render_task.delay(certificate_id)
+    for delivery_id in deliveries:
+        email_delivery_send_task.delay(delivery_id)

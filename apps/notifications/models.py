@@ -1,0 +1,87 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import QueuedWork
+from apps.orders.models import Shipment
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    RETRY = "retry", _("Waiting to retry")
+    FAILED = "failed", _("Failed")
+
+
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+
+
+class EmailDelivery(QueuedWork):
+    """One Fulfillment Email of one shipment to one address.
+
+    queued -> sending -> sent, or retry (a 4xx reply, a lost connection) -> sending ..., or
+    failed (a 5xx reply, or the attempts are used up). The Message-ID is fixed when the row
+    is made, so a copy sent twice is recognisable as the same message.
+    """
+
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    email = models.EmailField(_("recipient"))
+    language = models.CharField(_("language"), max_length=8, default="en")
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    message_id = models.CharField(_("Message-ID"), max_length=200, unique=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    resend_of = models.ForeignKey(
+        "self",
+        verbose_name=_("resend of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resends",
+    )
+    reason = models.CharField(_("reason for resending"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("email delivery")
+        verbose_name_plural = _("email deliveries")
+        ordering = ["-id"]
+        constraints = [
+            # Each address gets a shipment's email once; a resend is a new row with a reason.
+            models.UniqueConstraint(
+                "shipment",
+                Lower("email"),
+                condition=Q(resend_of__isnull=True),
+                name="delivery_once_per_recipient",
+            ),
+            models.CheckConstraint(
+                condition=Q(resend_of__isnull=True) | ~Q(reason=""),
+                name="delivery_resend_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="delivery_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["queued", "sending", "retry"]),
+                name="delivery_work_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.shipment} -> {self.email}"
