@@ -29,3 +29,16 @@ def staff_user(db):
     from tests.factories.accounts import UserFactory
 
     return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def smtp(settings):
+    """An SMTP server on this machine, with Django's SMTP backend pointed at it."""
+    from tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield server.sink

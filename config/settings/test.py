@@ -19,3 +19,6 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 # Tests that need a service fail instead of skipping when this is set (.ci/run sets it).
 REQUIRE_SERVICES = env.bool("KEYSHIP_REQUIRE_SERVICES", default=False)
+# Tasks run in the test's own process as soon as they are queued; the tests of the worker
+# and the broker start a real Celery worker on Redis.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,111 @@
+"""Fulfillment Emails over a real SMTP server: retries on 4xx, failure on 5xx, rescue."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
+from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.notifications.services import email_delivery_resend, email_delivery_send
+from tests.fulfillment.helpers import order_with_lines
+from tests.smtp import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+
+
+def ship_one_order():
+    order_with_lines(dates=[NOW.date()])
+    order_lines_fulfil_due()
+    return EmailDelivery.objects.get()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_4xx_reply_is_retried_later_and_then_sent_once(smtp):
+    smtp.refusals.append("451 4.3.0 Mailbox temporarily unavailable")
+
+    delivery = ship_one_order()
+
+    assert delivery.status == DeliveryStatus.RETRY
+    assert delivery.attempts == 1 and "451" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()
+    assert smtp.messages == []
+    assert queued_work_rescue() == ([], [])  # not before its time
+    later = delivery.next_attempt_at + datetime.timedelta(seconds=1)
+    assert queued_work_rescue(now=later)[1] == [delivery.pk]
+    with time_machine.travel(later, tick=False):
+        delivery = email_delivery_send(delivery_id=delivery.pk)
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
+    assert len(smtp.messages) == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_5xx_reply_fails_the_delivery_for_good(smtp):
+    smtp.refusals.append("550 5.1.1 No such user")
+
+    delivery = ship_one_order()
+
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "550" in delivery.last_error
+    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1)) == ([], [])
+    assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
+    assert smtp.messages == []
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_unreachable_server_is_retried_and_the_attempts_are_bounded(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+
+    delivery = ship_one_order()
+    assert delivery.status == DeliveryStatus.RETRY
+    for _ in range(20):
+        with time_machine.travel(delivery.next_attempt_at, tick=False):
+            delivery = email_delivery_send(delivery_id=delivery.pk)
+        if delivery.status == DeliveryStatus.FAILED:
+            break
+
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempts == 9
+    assert "ConnectionRefusedError" in delivery.last_error
+
+
+@time_machine.travel(NOW, tick=False)
+def test_sending_twice_sends_once(smtp):
+    delivery = ship_one_order()
+
+    email_delivery_send(delivery_id=delivery.pk)
+    email_delivery_send(delivery_id=delivery.pk)
+
+    assert len(smtp.messages) == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_delivery_whose_worker_died_is_rescued_after_its_lease(smtp):
+    delivery = ship_one_order()
+    smtp.messages.clear()
+    # As a worker killed before the server accepted the message leaves it.
+    EmailDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENDING, sent_at=None, lease_expires_at=NOW + datetime.timedelta(minutes=3)
+    )
+
+    assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING  # still leased
+    assert queued_work_rescue(now=NOW + datetime.timedelta(minutes=4))[1] == [delivery.pk]
+    with time_machine.travel(NOW + datetime.timedelta(minutes=4), tick=False):
+        assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENT
+    assert len(smtp.messages) == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_resend_is_a_new_delivery_with_its_reason(smtp, admin_user):
+    delivery = ship_one_order()
+
+    resend = email_delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
+
+    assert resend.pk != delivery.pk and resend.resend_of == delivery
+    assert EmailDelivery.objects.get(pk=resend.pk).status == DeliveryStatus.SENT
+    assert len(smtp.messages) == 2
+    assert smtp.messages[0]["Message-ID"] != smtp.messages[1]["Message-ID"]
