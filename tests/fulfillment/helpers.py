@@ -13,15 +13,21 @@ from tests.factories.orders import (
 def order_with_lines(*, dates, emails=("buyer@northwind.example",), product=None, language="en"):
     """An order with an end customer and a partner, these addresses, and a line per date."""
     order = SalesOrderFactory(language=language)
-    OrderAccountFactory(order=order, role=AccountRole.END_CUSTOMER, account__name="Northwind Networks")
+    OrderAccountFactory(
+        order=order, role=AccountRole.END_CUSTOMER, account__name="Northwind Networks"
+    )
     OrderAccountFactory(order=order, role=AccountRole.PARTNER, account__name="Blue Harbor")
     for address in emails:
         OrderEmailFactory(order=order, email=address)
     product = product or ProductFactory(
-        name="Threat Defense", description="Intrusion prevention for one gateway.", subscription=True
+        name="Threat Defense",
+        description="Intrusion prevention for one gateway.",
+        subscription=True,
     )
     for number, day in enumerate(dates, start=1):
-        OrderLineFactory(order=order, line_number=number, product=product, quantity=2, requested_ship_date=day)
+        OrderLineFactory(
+            order=order, line_number=number, product=product, quantity=2, requested_ship_date=day
+        )
     return order
 
 

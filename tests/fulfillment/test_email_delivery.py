@@ -89,10 +89,14 @@ def test_a_delivery_whose_worker_died_is_rescued_after_its_lease(smtp):
     smtp.messages.clear()
     # As a worker killed before the server accepted the message leaves it.
     EmailDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SENDING, sent_at=None, lease_expires_at=NOW + datetime.timedelta(minutes=3)
+        status=DeliveryStatus.SENDING,
+        sent_at=None,
+        lease_expires_at=NOW + datetime.timedelta(minutes=3),
     )
 
-    assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING  # still leased
+    assert (
+        email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING
+    )  # still leased
     assert queued_work_rescue(now=NOW + datetime.timedelta(minutes=4))[1] == [delivery.pk]
     with time_machine.travel(NOW + datetime.timedelta(minutes=4), tick=False):
         assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENT
@@ -103,7 +107,9 @@ def test_a_delivery_whose_worker_died_is_rescued_after_its_lease(smtp):
 def test_a_resend_is_a_new_delivery_with_its_reason(smtp, admin_user):
     delivery = ship_one_order()
 
-    resend = email_delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
+    resend = email_delivery_resend(
+        delivery=delivery, actor=admin_user, reason="customer lost the email"
+    )
 
     assert resend.pk != delivery.pk and resend.resend_of == delivery
     assert EmailDelivery.objects.get(pk=resend.pk).status == DeliveryStatus.SENT

@@ -33,12 +33,19 @@ def test_a_due_order_reaches_every_address_once_with_its_certificates(smtp):
     report = order_lines_fulfil_due()
 
     lines = list(order.lines.order_by("line_number"))
-    assert [line.status for line in lines] == [LineStatus.FULFILLED, LineStatus.FULFILLED, LineStatus.OPEN]
+    assert [line.status for line in lines] == [
+        LineStatus.FULFILLED,
+        LineStatus.FULFILLED,
+        LineStatus.OPEN,
+    ]
     assert len(report.shipped) == 2 and len(report.shipments) == 1
     entitlements = list(Entitlement.objects.order_by("order_line__line_number"))
     assert {e.certificates.get().status for e in entitlements} == {CertificateStatus.READY}
     # One email per recipient for the shipment, both lines in it.
-    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == ["buyer@northwind.example", "ops@blueharbor.example"]
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == [
+        "buyer@northwind.example",
+        "ops@blueharbor.example",
+    ]
     message = smtp.to("buyer@northwind.example")[0]
     assert order.order_number in message["Subject"] and "Threat Defense" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
@@ -58,13 +65,18 @@ def test_a_due_order_reaches_every_address_once_with_its_certificates(smtp):
     attachments = list(message.iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf", "application/pdf"]
     for entitlement, attachment in zip(entitlements, attachments, strict=True):
-        assert attachment.get_filename() == f"Keyship-Entitlement-Certificate-{entitlement.ssrn}.pdf"
+        assert (
+            attachment.get_filename() == f"Keyship-Entitlement-Certificate-{entitlement.ssrn}.pdf"
+        )
         words = pdf_text(attachment.get_content())
         assert entitlement.ssrn in words and entitlement.activation_code in words
         assert "Northwind Networks" in words
     deliveries = list(EmailDelivery.objects.all())
     assert {d.status for d in deliveries} == {DeliveryStatus.SENT}
-    assert message["Message-ID"] == EmailDelivery.objects.get(email="buyer@northwind.example").message_id
+    assert (
+        message["Message-ID"]
+        == EmailDelivery.objects.get(email="buyer@northwind.example").message_id
+    )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -132,7 +144,11 @@ def test_an_order_that_breaks_its_batch_is_kept_apart(smtp, monkeypatch):
 @pytest.mark.parametrize(
     ("zone", "moment", "due"),
     [
-        ("America/Los_Angeles", "2026-12-01T07:59:59+00:00", False),  # 23:59:59 on 30 November there
+        (
+            "America/Los_Angeles",
+            "2026-12-01T07:59:59+00:00",
+            False,
+        ),  # 23:59:59 on 30 November there
         ("America/Los_Angeles", "2026-12-01T08:00:00+00:00", True),  # midnight of 1 December there
         ("Asia/Tokyo", "2026-11-30T14:59:59+00:00", False),
         ("Asia/Tokyo", "2026-11-30T15:00:00+00:00", True),
@@ -140,7 +156,9 @@ def test_an_order_that_breaks_its_batch_is_kept_apart(smtp, monkeypatch):
         ("UTC", "2026-12-01T00:00:00+00:00", True),
     ],
 )
-def test_a_line_is_due_once_its_ship_date_has_begun_in_the_business_time_zone(settings, smtp, zone, moment, due):
+def test_a_line_is_due_once_its_ship_date_has_begun_in_the_business_time_zone(
+    settings, smtp, zone, moment, due
+):
     settings.FULFILLMENT_TIME_ZONE = zone
     order = order_with_lines(dates=[datetime.date(2026, 12, 1)])
 
