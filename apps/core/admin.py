@@ -95,3 +95,24 @@ class AuditEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     @admin.display(description=_("who"))
     def actor_display(self, obj):
         return obj.actor or _("a scheduled job")
+
+
+def reason_or_form(modeladmin, request, queryset, *, title: str, action: str):
+    """For an admin action that needs a reason: (reason, None) once the form is posted with
+    one, else (None, the page that asks for it)."""
+    from django.contrib.admin import helpers
+    from django.template.response import TemplateResponse
+
+    reason = request.POST.get("reason", "").strip()
+    if request.POST.get("confirm") and reason:
+        return reason[:200], None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "objects": queryset,
+        "action": action,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "missing": bool(request.POST.get("confirm")),
+    }
+    return None, TemplateResponse(request, "admin/keyship_reason.html", context)

@@ -1,10 +1,23 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin
+from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
 from apps.core.dates import business_today
-from apps.entitlements.models import Activation, Entitlement, EntitlementAccount, EntitlementStatus
+from apps.entitlements.models import (
+    Activation,
+    Certificate,
+    CertificateStatus,
+    Entitlement,
+    EntitlementAccount,
+    EntitlementStatus,
+)
 from apps.entitlements.selectors import entitlement_ids_for_term
+from apps.entitlements.services import certificate_reissue, certificates_retry
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -36,6 +49,34 @@ class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+def certificate_link(certificate: Certificate) -> str:
+    if certificate.status != CertificateStatus.READY:
+        return certificate.get_status_display()
+    url = reverse("admin:entitlements_certificate_download", args=[certificate.pk])
+    return format_html('<a href="{}">{}</a>', url, _("download PDF"))
+
+
+class CertificateInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Certificate
+    fields = [
+        "version",
+        "status",
+        "reason",
+        "created_at",
+        "rendered_at",
+        "attempts",
+        "last_error",
+        "pdf",
+    ]
+    readonly_fields = fields
+    extra = 0
+    ordering = ["-version"]
+
+    @admin.display(description=_("PDF"))
+    def pdf(self, obj):
+        return certificate_link(obj)
+
+
 @admin.register(Entitlement)
 class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
@@ -53,7 +94,8 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "An SSRN, an activation code, an order number, a device serial number or an Account ID."
     )
     list_select_related = ["product", "order_line__order"]
-    inlines = [EntitlementAccountInline, ActivationInline]
+    inlines = [EntitlementAccountInline, ActivationInline, CertificateInline]
+    actions = ["reissue_certificates"]
     fields = [
         "ssrn",
         "activation_code",
@@ -75,6 +117,22 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
     def search_ids(self, term):
         return entitlement_ids_for_term(term=term, limit=self.search_limit)
+
+    def has_reissue_permission(self, request):
+        return request.user.has_perm("entitlements.reissue_certificate")
+
+    @admin.action(description=_("Reissue the certificate (a new version)"), permissions=["reissue"])
+    def reissue_certificates(self, request, queryset):
+        reason, page = reason_or_form(
+            self, request, queryset, title=_("Reissue certificates"), action="reissue_certificates"
+        )
+        if page:
+            return page
+        for entitlement in queryset.select_related("order_line__order"):
+            certificate_reissue(entitlement=entitlement, actor=request.user, reason=reason)
+        self.message_user(
+            request, _("Reissued: %(count)d.") % {"count": queryset.count()}, messages.SUCCESS
+        )
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "accounts__account_id" or super().lookup_allowed(lookup, value, request)
@@ -105,3 +163,71 @@ class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_select_related = ["entitlement"]
     fields = ["entitlement", "serial_number", "license_key", "created_at", "revoked_at"]
     readonly_fields = fields
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+    """The rendering queue: what waits, what failed and why; retry; download."""
+
+    list_display = [
+        "__str__",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "rendered_at",
+        "last_error",
+        "pdf",
+    ]
+    list_filter = ["status"]
+    search_lookups = ["entitlement__ssrn"]
+    search_help_text = _("An SSRN.")
+    list_select_related = ["entitlement"]
+    fields = [
+        "entitlement",
+        "version",
+        "status",
+        "language",
+        "reason",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "last_error",
+        "created_at",
+        "rendered_at",
+        "sha256",
+        "pdf",
+    ]
+    readonly_fields = fields
+    actions = ["retry_now"]
+
+    @admin.display(description=_("PDF"))
+    def pdf(self, obj):
+        return certificate_link(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("entitlements.change_certificate")
+
+    @admin.action(description=_("Render failed certificates again"), permissions=["change"])
+    def retry_now(self, request, queryset):
+        retried = certificates_retry(
+            certificate_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(request, _("Queued again: %(count)d.") % {"count": len(retried)})
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_view)
+        return [
+            path("<int:pk>/download/", download, name="entitlements_certificate_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk):
+        """The PDF, to staff who may view entitlements: never from a public URL."""
+        if not request.user.has_perm("entitlements.view_entitlement"):
+            raise PermissionDenied
+        certificate = get_object_or_404(Certificate.objects.select_related("entitlement"), pk=pk)
+        if certificate.status != CertificateStatus.READY:
+            raise Http404("This certificate is not rendered yet.")
+        return FileResponse(
+            certificate.file.open("rb"), as_attachment=True, filename=certificate.filename
+        )

@@ -66,7 +66,10 @@ class Entitlement(TimeStampedModel):
         verbose_name = _("entitlement")
         verbose_name_plural = _("entitlements")
         ordering = ["-id"]  # newest first, on the primary key's index
-        permissions = [("view_activation_code", _("Can see activation codes"))]
+        permissions = [
+            ("view_activation_code", _("Can see activation codes")),
+            ("reissue_certificate", _("Can reissue certificates")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="entitlement_quantity_positive"

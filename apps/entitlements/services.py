@@ -162,3 +162,24 @@ def _render_later(certificate_id: int) -> None:
     from apps.entitlements.tasks import certificate_render_task
 
     certificate_render_task.delay(certificate_id)
+
+
+@transaction.atomic
+def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
+    """Give failed certificates a fresh set of attempts, now; audited."""
+    certificates = list(
+        Certificate.objects.select_for_update()
+        .select_related("entitlement")
+        .filter(pk__in=certificate_ids, status=CertificateStatus.FAILED)
+    )
+    for certificate in certificates:
+        certificate.status, certificate.attempts = CertificateStatus.QUEUED, 0
+        certificate.next_attempt_at, certificate.lease_expires_at = timezone.now(), None
+        certificate.save(
+            update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"]
+        )
+        audit_event_record(
+            actor=actor, action="certificate.retried", target=certificate.entitlement
+        )
+        transaction.on_commit(lambda pk=certificate.pk: _render_later(pk))
+    return certificates

@@ -163,3 +163,25 @@ def _send_later(delivery_id: int) -> None:
     from apps.notifications.tasks import email_delivery_send_task
 
     email_delivery_send_task.delay(delivery_id)
+
+
+@transaction.atomic
+def email_deliveries_retry(*, delivery_ids, actor) -> list[EmailDelivery]:
+    """Send failed or waiting deliveries again now, with a fresh set of attempts; audited."""
+    deliveries = list(
+        EmailDelivery.objects.select_for_update(of=("self",))
+        .select_related("shipment__order")
+        .filter(pk__in=delivery_ids, status__in=[DeliveryStatus.FAILED, DeliveryStatus.RETRY])
+    )
+    for delivery in deliveries:
+        delivery.status, delivery.attempts = DeliveryStatus.QUEUED, 0
+        delivery.next_attempt_at, delivery.lease_expires_at = timezone.now(), None
+        delivery.save(update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"])
+        audit_event_record(
+            actor=actor,
+            action="email.retried",
+            target=delivery.shipment.order,
+            message=delivery.email,
+        )
+        transaction.on_commit(lambda pk=delivery.pk: _send_later(pk))
+    return deliveries

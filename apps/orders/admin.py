@@ -1,8 +1,11 @@
+"""The order admins' common parts. They are registered by apps/fulfillment/admin.py, which
+adds what Operations does with orders (ship now, shipments, emails)."""
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin
-from apps.orders.models import OrderAccount, OrderEmail, OrderLine, SalesOrder
+from apps.orders.models import OrderAccount, OrderEmail, OrderLine
 
 
 class OrderAccountInline(admin.TabularInline):
@@ -36,8 +39,7 @@ class OrderLineInline(admin.TabularInline):
         return False  # lines are cancelled, never deleted
 
 
-@admin.register(SalesOrder)
-class SalesOrderAdmin(LargeTableAdmin):
+class SalesOrderAdminBase(LargeTableAdmin):
     list_display = ["order_number", "language", "account_list", "line_count", "created_at"]
     list_filter = ["language", "created_at"]
     search_lookups = ["order_number", "order_accounts__account__account_id", "emails__email__lower"]
@@ -64,8 +66,7 @@ class SalesOrderAdmin(LargeTableAdmin):
         return len(obj.lines.all())
 
 
-@admin.register(OrderLine)
-class OrderLineAdmin(LargeTableAdmin):
+class OrderLineAdminBase(LargeTableAdmin):
     list_display = [
         "__str__",
         "product",
@@ -80,7 +81,14 @@ class OrderLineAdmin(LargeTableAdmin):
     search_help_text = _("An order number or a SKU.")
     list_select_related = ["order", "product"]
     autocomplete_fields = ["order", "product"]
-    readonly_fields = ["status", "status_reason", "fulfilled_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "status_reason",
+        "fulfilled_at",
+        "shipment",
+        "created_at",
+        "updated_at",
+    ]
     ordering = ["-id"]  # newest first, on the primary key's index
     # No date_hierarchy: it aggregates the dates of every line on each page view.
 

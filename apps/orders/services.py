@@ -198,3 +198,40 @@ def orders_import(*, document, actor=None) -> ImportResult:
         # Keep looking after the first bad order so the report is complete, then undo.
         raise (Conflict if only_conflicts else Rejected)(problems)
     return result
+
+
+# Which states each Operations action moves a line from, and to.
+_TRANSITIONS = {
+    "hold": ((LineStatus.OPEN, LineStatus.BLOCKED), LineStatus.ON_HOLD),
+    "release": ((LineStatus.ON_HOLD, LineStatus.BLOCKED), LineStatus.OPEN),
+    "cancel": ((LineStatus.OPEN, LineStatus.ON_HOLD, LineStatus.BLOCKED), LineStatus.CANCELLED),
+}
+
+
+@transaction.atomic
+def order_lines_transition(*, line_ids, action: str, actor, reason: str = "") -> list[OrderLine]:
+    """Hold, release or cancel lines that have not shipped; returns the lines it changed.
+
+    Takes each order's row lock first, as the sweep does, so an action and a shipment of
+    the same order never interleave; a line that shipped meanwhile is left as it is.
+    Released lines ship on the next sweep once they are due. One audit event per line.
+    """
+    sources, target = _TRANSITIONS[action]
+    order_ids = set(OrderLine.objects.filter(pk__in=line_ids).values_list("order_id", flat=True))
+    list(SalesOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
+    lines = list(
+        OrderLine.objects.select_for_update()
+        .select_related("order")
+        .filter(pk__in=line_ids, status__in=sources)
+    )
+    for line in lines:
+        line.status = target
+        line.status_reason = reason if target != LineStatus.OPEN else ""
+        line.save(update_fields=["status", "status_reason", "updated_at"])
+        audit_event_record(
+            actor=actor,
+            action=f"line.{action}",
+            target=line,
+            message=f"{line}: {reason}".strip(": "),
+        )
+    return lines

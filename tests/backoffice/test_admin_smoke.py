@@ -5,7 +5,9 @@ from django.contrib import admin
 from django.urls import reverse
 
 from apps.core.models import AuditEvent
-from apps.entitlements.models import Activation, Entitlement
+from apps.entitlements.models import Activation, Certificate, Entitlement
+from apps.notifications.models import EmailDelivery
+from apps.orders.models import Shipment
 from tests.factories.accounts import (
     AccountAssociationFactory,
     AccountFactory,
@@ -14,8 +16,13 @@ from tests.factories.accounts import (
 )
 from tests.factories.catalog import ProductFactory
 from tests.factories.core import AuditEventFactory
-from tests.factories.entitlements import ActivationFactory, EntitlementAccountFactory
+from tests.factories.entitlements import (
+    ActivationFactory,
+    CertificateFactory,
+    EntitlementAccountFactory,
+)
 from tests.factories.lms import LegacyKeyFactory
+from tests.factories.notifications import EmailDeliveryFactory
 from tests.factories.orders import OrderAccountFactory, OrderEmailFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +41,8 @@ def one_of_everything():
     activation = ActivationFactory()
     EntitlementAccountFactory(entitlement=activation.entitlement)
     LegacyKeyFactory()
+    CertificateFactory(entitlement=activation.entitlement)
+    EmailDeliveryFactory(shipment=activation.entitlement.order_line.shipment)
     AuditEventFactory()
     ProductFactory()
     AccountFactory()
@@ -54,7 +63,11 @@ def test_changelist_and_search_answer(admin_client, one_of_everything, model):
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_add_page_answers_where_adding_is_allowed(admin_client, one_of_everything, model):
     # Entitlements, activations and audit events are written by services only.
-    expected = 403 if model in (AuditEvent, Entitlement, Activation) else 200
+    expected = (
+        403
+        if model in (AuditEvent, Entitlement, Activation, Certificate, EmailDelivery, Shipment)
+        else 200
+    )
 
     assert admin_client.get(_url(model, "add")).status_code == expected
 
