@@ -2,6 +2,7 @@ import datetime
 import hashlib
 import logging
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -63,10 +64,6 @@ def entitlements_create_for_lines(
     return entitlements
 
 
-# How long a worker may take to render one certificate before the rescuer hands it on.
-RENDER_LEASE = datetime.timedelta(minutes=5)
-
-
 def _certificate_locked(certificate_id: int) -> Certificate | None:
     return (
         Certificate.objects.select_for_update(of=("self",))
@@ -98,7 +95,9 @@ def certificate_render(*, certificate_id: int) -> Certificate | None:
             return certificate
         certificate.status = CertificateStatus.RENDERING
         certificate.attempts += 1
-        certificate.lease_expires_at = now + RENDER_LEASE
+        certificate.lease_expires_at = now + datetime.timedelta(
+            seconds=settings.CERTIFICATE_RENDER_LEASE
+        )
         certificate.save(update_fields=["status", "attempts", "lease_expires_at"])
     try:
         pdf = certificate_pdf(certificate)

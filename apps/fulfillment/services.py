@@ -4,6 +4,7 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -77,7 +78,9 @@ def _ship_orders(
             email=email,
             language=languages[order_id],
             message_id=new_message_id(),
-            next_attempt_at=now,
+            # The shipment's task sends it once the certificates are ready; the rescuer
+            # looks only after that, in case the task was lost.
+            next_attempt_at=now + datetime.timedelta(seconds=settings.EMAIL_DOCUMENTS_WAIT),
         )
         for order_id, shipment in shipments.items()
         for email in recipients[order_id]
@@ -265,7 +268,7 @@ def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
         certificate_render(certificate_id=certificate_id)
     return list(
         EmailDelivery.objects.filter(
-            shipment_id=shipment_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY]
+            shipment_id=shipment_id, status=DeliveryStatus.QUEUED
         ).values_list("pk", flat=True)
     )
 
@@ -276,21 +279,28 @@ RESCUE_BATCH = 500
 
 
 def queued_work_rescue(*, now: datetime.datetime | None = None) -> tuple[list[int], list[int]]:
-    """Find certificates and emails that no worker is doing: due for (another) attempt,
-    or in flight past their lease (a killed worker, a lost message). Returns their ids
-    (certificates, deliveries); the caller sends them to the workers again. Sending one
-    twice is harmless: each task takes its row under a lease."""
+    """Find the work no worker is doing: certificates and emails due for (another) attempt,
+    or in flight past their lease (a killed worker, a lost message).
+
+    Returns (shipments whose certificates must be rendered, emails to send); the caller
+    hands them to the workers again. Certificates go back through their shipment, so that
+    its emails follow them. Handing out one twice is harmless: each task takes its row
+    under a lease.
+    """
     now = now or timezone.now()
-    certificates = list(
-        Certificate.objects.filter(
-            Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
-            | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
-        ).values_list("pk", flat=True)[:RESCUE_BATCH]
+    stuck = Certificate.objects.filter(
+        Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
+        | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
+    )
+    shipments = sorted(
+        set(stuck.values_list("entitlement__order_line__shipment_id", flat=True)[:RESCUE_BATCH])
     )
     deliveries = list(
         EmailDelivery.objects.filter(
             Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)
             | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
-        ).values_list("pk", flat=True)[:RESCUE_BATCH]
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:RESCUE_BATCH]
     )
-    return certificates, deliveries
+    return shipments, deliveries

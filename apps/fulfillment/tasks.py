@@ -1,6 +1,5 @@
 from celery import shared_task
 
-from apps.entitlements.tasks import certificate_render_task
 from apps.fulfillment.services import (
     order_lines_fulfil_due,
     queued_work_rescue,
@@ -27,8 +26,8 @@ def shipment_documents_task(shipment_id: int) -> None:
 def queued_work_rescue_task() -> None:
     """Every minute, from beat: give the workers again what a lost message or a killed
     worker left behind, and what is due for another attempt."""
-    certificates, deliveries = queued_work_rescue()
-    for certificate_id in certificates:
-        certificate_render_task.delay(certificate_id)
+    shipments, deliveries = queued_work_rescue()
+    for shipment_id in shipments:
+        shipment_documents_task.delay(shipment_id)
     for delivery_id in deliveries:
         email_delivery_send_task.delay(delivery_id)

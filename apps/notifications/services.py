@@ -21,11 +21,6 @@ from apps.notifications.models import FINAL, DeliveryStatus, EmailDelivery
 
 logger = logging.getLogger(__name__)
 
-# Longer than one SMTP conversation may take (EMAIL_TIMEOUT), so a live send is never
-# taken over; short enough that a killed worker's email goes out again within minutes.
-SEND_LEASE = datetime.timedelta(minutes=3)
-WAIT_FOR_DOCUMENTS = datetime.timedelta(minutes=1)
-
 _connections: dict = {}
 
 
@@ -96,12 +91,16 @@ def email_delivery_send(*, delivery_id: int) -> EmailDelivery | None:
             return delivery
         if not _documents_ready(delivery):
             # Not an attempt: the certificates are still rendering.
-            delivery.next_attempt_at = now + WAIT_FOR_DOCUMENTS
+            delivery.next_attempt_at = now + datetime.timedelta(
+                seconds=settings.EMAIL_DOCUMENTS_WAIT
+            )
             delivery.save(update_fields=["next_attempt_at"])
             return delivery
         delivery.status = DeliveryStatus.SENDING
         delivery.attempts += 1
-        delivery.lease_expires_at = now + SEND_LEASE
+        # EMAIL_SEND_LEASE outlasts one SMTP conversation (EMAIL_TIMEOUT), so a live send
+        # is never taken over; a killed worker's email goes out again soon after it ends.
+        delivery.lease_expires_at = now + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE)
         delivery.save(update_fields=["status", "attempts", "lease_expires_at"])
     try:
         _send(fulfillment_message(delivery))

@@ -188,6 +188,12 @@ CELERY_TASK_ROUTES = {
     "apps.notifications.*": {"queue": "mail"},
 }
 CELERY_TIMEZONE = "UTC"
+# Seconds a worker holds a certificate to render or an email to send before the rescuer may
+# give it to another worker (a killed worker never says it stopped), and how long an email
+# waits for its certificates before it is looked at again.
+CERTIFICATE_RENDER_LEASE = env.int("CERTIFICATE_RENDER_LEASE", default=300)
+EMAIL_SEND_LEASE = env.int("EMAIL_SEND_LEASE", default=180)
+EMAIL_DOCUMENTS_WAIT = env.int("EMAIL_DOCUMENTS_WAIT", default=60)
 CELERY_BEAT_SCHEDULE = {
     # Ship dates are never Celery ETAs: the sweep reads them from the database every minute.
     "fulfil-due-lines": {"task": "apps.fulfillment.tasks.fulfil_due_task", "schedule": 60.0},

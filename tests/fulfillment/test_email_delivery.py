@@ -33,7 +33,7 @@ def test_a_4xx_reply_is_retried_later_and_then_sent_once(smtp):
     assert delivery.attempts == 1 and "451" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now()
     assert smtp.messages == []
-    assert queued_work_rescue() == ([], [])  # not before its time
+    assert queued_work_rescue()[1] == []  # not before its time
     later = delivery.next_attempt_at + datetime.timedelta(seconds=1)
     assert queued_work_rescue(now=later)[1] == [delivery.pk]
     with time_machine.travel(later, tick=False):
@@ -50,7 +50,7 @@ def test_a_5xx_reply_fails_the_delivery_for_good(smtp):
 
     assert delivery.status == DeliveryStatus.FAILED
     assert "550" in delivery.last_error
-    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1)) == ([], [])
+    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1))[1] == []
     assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
     assert smtp.messages == []
 
