@@ -24,11 +24,13 @@ LEASE = 3  # seconds: how soon the rescuer may hand a killed worker's row to ano
 
 def _worker_env(smtp_port: int, media) -> dict:
     db = connection.settings_dict
+    login = f"{db['USER']}:{db['PASSWORD'] or ''}"
+    database = f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DEBUG": "true",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "MEDIA_ROOT": str(media),
