@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean bench-admin
+.PHONY: install run test lint messages clean bench-admin bench-fulfillment
 
 install: $(VENV)/.installed
 
@@ -41,3 +41,6 @@ clean:
 
 bench-admin: install
 	$(BIN)/python benchmarks/admin_changelists.py
+
+bench-fulfillment: install
+	$(BIN)/python benchmarks/fulfillment.py

@@ -58,7 +58,7 @@ def verification_url(ssrn: str) -> str:
 def certificate_context(certificate: Certificate) -> dict:
     entitlement = certificate.entitlement
     line = entitlement.order_line
-    roles = list(entitlement.entitlement_accounts.all())
+    roles = list(entitlement.entitlement_accounts.select_related("account").order_by("id"))
     holder = next((r for r in roles if r.role == AccountRole.END_CUSTOMER), None)
     url = verification_url(entitlement.ssrn)
     return {
@@ -72,7 +72,7 @@ def certificate_context(certificate: Certificate) -> dict:
         "other_accounts": [r for r in roles if r is not holder],
         "issued_on": certificate.created_at.date() if certificate.created_at else business_today(),
         "verification_url": url,
-        "verification_qr": segno.make(url, error="m").svg_data_uri(scale=3, border=0),
+        "verification_qr": segno.make(url, error="l").svg_data_uri(scale=3, border=0),
     }
 
 

@@ -5,7 +5,9 @@ from apps.fulfillment.services import (
     queued_work_rescue,
     shipment_documents_prepare,
 )
-from apps.notifications.tasks import email_delivery_send_task
+from apps.notifications.tasks import email_deliveries_send_task
+
+SEND_BATCH = 50
 
 
 @shared_task
@@ -18,8 +20,9 @@ def fulfil_due_task() -> None:
 def shipment_documents_task(shipment_id: int) -> None:
     """Render a shipment's certificates (pdf queue), then hand its emails to the mail queue.
     Safe to run twice."""
-    for delivery_id in shipment_documents_prepare(shipment_id=shipment_id):
-        email_delivery_send_task.delay(delivery_id)
+    deliveries = shipment_documents_prepare(shipment_id=shipment_id)
+    if deliveries:
+        email_deliveries_send_task.delay(deliveries)
 
 
 @shared_task
@@ -29,5 +32,6 @@ def queued_work_rescue_task() -> None:
     shipments, deliveries = queued_work_rescue()
     for shipment_id in shipments:
         shipment_documents_task.delay(shipment_id)
-    for delivery_id in deliveries:
-        email_delivery_send_task.delay(delivery_id)
+    # In batches: one task sends its emails over one SMTP connection.
+    for start in range(0, len(deliveries), SEND_BATCH):
+        email_deliveries_send_task.delay(deliveries[start : start + SEND_BATCH])

@@ -18,15 +18,6 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def shipment_entitlements(shipment_id: int) -> list[Entitlement]:
-    return list(
-        Entitlement.objects.filter(order_line__shipment_id=shipment_id)
-        .select_related("product", "order_line__order")
-        .prefetch_related("entitlement_accounts__account")
-        .order_by("order_line__line_number")
-    )
-
-
 def latest_certificates(entitlements: list[Entitlement]) -> dict[int, Certificate | None]:
     """The newest ready certificate of each entitlement (None where none is ready yet)."""
     latest: dict[int, Certificate | None] = {e.pk: None for e in entitlements}
@@ -38,29 +29,61 @@ def latest_certificates(entitlements: list[Entitlement]) -> dict[int, Certificat
     return latest
 
 
-def fulfillment_message(delivery: EmailDelivery, connection=None) -> EmailMultiAlternatives:
-    """The email for one delivery, in the order's language, with every certificate attached."""
-    entitlements = shipment_entitlements(delivery.shipment_id)
-    certificates = latest_certificates(entitlements)
+class ShipmentContents:
+    """What shipments' emails carry (licenses and certificate PDFs), read once per batch of
+    emails, in a few queries for all its shipments."""
+
+    def __init__(self, shipment_ids=()):
+        self._shipments: dict[int, tuple[list[dict], list[tuple[str, bytes]]]] = {}
+        if shipment_ids:
+            self._load(set(shipment_ids))
+
+    def _load(self, shipment_ids: set[int]) -> None:
+        entitlements = list(
+            Entitlement.objects.filter(order_line__shipment_id__in=shipment_ids)
+            .select_related("product", "order_line")
+            .prefetch_related("entitlement_accounts__account")
+            .order_by("order_line__line_number")
+        )
+        certificates = latest_certificates(entitlements)
+        for shipment_id in shipment_ids:
+            self._shipments[shipment_id] = ([], [])
+        for entitlement in entitlements:
+            licenses, attachments = self._shipments[entitlement.order_line.shipment_id]
+            licenses.append(
+                {
+                    "entitlement": entitlement,
+                    "product": entitlement.product,
+                    "activation_code": entitlement.activation_code,
+                    "accounts": [
+                        role.account.account_id for role in entitlement.entitlement_accounts.all()
+                    ],
+                }
+            )
+            certificate = certificates[entitlement.pk]
+            with certificate.file.open("rb") as pdf:
+                attachments.append((certificate.filename, pdf.read()))
+
+    def __getitem__(self, shipment_id: int) -> tuple[list[dict], list[tuple[str, bytes]]]:
+        if shipment_id not in self._shipments:
+            self._load({shipment_id})
+        return self._shipments[shipment_id]
+
+
+def fulfillment_message(
+    delivery: EmailDelivery, contents: ShipmentContents | None = None
+) -> EmailMultiAlternatives:
+    """The email for one delivery, in its language, with every certificate attached."""
+    licenses, attachments = (contents or ShipmentContents())[delivery.shipment_id]
     order = delivery.shipment.order
     context = {
         "order": order,
         "shipment": delivery.shipment,
-        "licenses": [
-            {
-                "entitlement": entitlement,
-                "product": entitlement.product,
-                "activation_code": entitlement.activation_code,
-                "accounts": [
-                    role.account.account_id for role in entitlement.entitlement_accounts.all()
-                ],
-            }
-            for entitlement in entitlements
-        ],
+        "licenses": licenses,
         "portal_url": settings.SITE_URL,
     }
     with translation.override(delivery.language):
-        names = ", ".join(dict.fromkeys(e.product.name for e in entitlements))
+        names = ", ".join(dict.fromkeys(item["product"].name for item in licenses))
         subject = _("Your licenses for order %(order)s: %(products)s") % {
             "order": order.order_number,
             "products": names,
@@ -72,11 +95,8 @@ def fulfillment_message(delivery: EmailDelivery, connection=None) -> EmailMultiA
         body=text,
         to=[delivery.email],
         headers={"Message-ID": delivery.message_id},
-        connection=connection,
     )
     message.attach_alternative(html, "text/html")
-    for entitlement in entitlements:
-        certificate = certificates[entitlement.pk]
-        with certificate.file.open("rb") as pdf:
-            message.attach(certificate.filename, pdf.read(), "application/pdf")
+    for filename, pdf in attachments:
+        message.attach(filename, pdf, "application/pdf")
     return message

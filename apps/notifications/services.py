@@ -7,17 +7,14 @@ import smtplib
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
-from apps.notifications.emails import (
-    fulfillment_message,
-    latest_certificates,
-    new_message_id,
-    shipment_entitlements,
-)
-from apps.notifications.models import FINAL, DeliveryStatus, EmailDelivery
+from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
+from apps.notifications.emails import ShipmentContents, fulfillment_message, new_message_id
+from apps.notifications.models import DeliveryStatus, EmailDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -60,63 +57,88 @@ def _is_permanent(error: Exception) -> bool:
 
 
 def _locked(delivery_id: int) -> EmailDelivery | None:
-    return (
-        EmailDelivery.objects.select_for_update(of=("self",))
-        .select_related("shipment__order")
-        .filter(pk=delivery_id)
-        .first()
+    return EmailDelivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id).first()
+
+
+def _documents_missing() -> Exists:
+    """The shipment has an entitlement without a ready certificate."""
+    ready = Certificate.objects.filter(entitlement=OuterRef("pk"), status=CertificateStatus.READY)
+    return Exists(
+        Entitlement.objects.filter(order_line__shipment=OuterRef("shipment")).exclude(Exists(ready))
     )
 
 
-def _documents_ready(delivery: EmailDelivery) -> bool:
-    certificates = latest_certificates(shipment_entitlements(delivery.shipment_id))
-    return bool(certificates) and all(certificates.values())
+def _claim(*, delivery_ids, limit: int, now) -> list[EmailDelivery]:
+    """Take up to `limit` sendable deliveries under a lease, in one short transaction.
+
+    These ids, or else those due. SKIP LOCKED lets any number of workers claim at once
+    without waiting for each other or taking the same row. A delivery whose certificates
+    are not all ready waits (not an attempt) and is looked at again after
+    EMAIL_DOCUMENTS_WAIT.
+    """
+    due = Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY])
+    if delivery_ids is None:
+        due &= Q(next_attempt_at__lte=now)
+    stuck = Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
+    with transaction.atomic():
+        rows = (
+            EmailDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("shipment__order")
+            .filter(due | stuck)
+        )
+        if delivery_ids is not None:
+            rows = rows.filter(pk__in=delivery_ids)
+        rows = list(rows.annotate(waiting=_documents_missing()).order_by("pk")[:limit])
+        waiting = [row.pk for row in rows if row.waiting]
+        if waiting:
+            EmailDelivery.objects.filter(pk__in=waiting).update(
+                next_attempt_at=now + datetime.timedelta(seconds=settings.EMAIL_DOCUMENTS_WAIT)
+            )
+        claimed = [row for row in rows if not row.waiting]
+        # EMAIL_SEND_LEASE outlasts a batch of SMTP conversations, so a live send is never
+        # taken over; a killed worker's emails go out again soon after it ends.
+        lease = now + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE)
+        EmailDelivery.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, lease_expires_at=lease
+        )
+        for row in claimed:
+            row.status, row.attempts, row.lease_expires_at = (
+                DeliveryStatus.SENDING,
+                row.attempts + 1,
+                lease,
+            )
+    return claimed
+
+
+def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDelivery]:
+    """Send Fulfillment Emails: these deliveries, or up to `limit` of those that are due.
+
+    Safe to run twice and from any number of workers: a delivery is claimed under a lease
+    (sent and failed ones never are) and marked `sent` the moment the SMTP server accepts
+    it. The one window in which a crash can send a second copy is between that acceptance
+    and that mark: the lease then runs out and the rescuer sends it again, with the same
+    Message-ID, so mail clients show one message. At most one email is ever in that window.
+    """
+    claimed = _claim(delivery_ids=delivery_ids, limit=limit, now=timezone.now())
+    contents = ShipmentContents({delivery.shipment_id for delivery in claimed})
+    for delivery in claimed:
+        try:
+            _send(fulfillment_message(delivery, contents))
+        except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+            logger.warning("email delivery %s failed: %s", delivery.pk, error.__class__.__name__)
+            _delivery_failed(delivery.pk, error)
+            continue
+        # <- The window: the server has the message, the row does not say so yet.
+        EmailDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT, sent_at=timezone.now(), lease_expires_at=None, last_error=""
+        )
+    return claimed
 
 
 def email_delivery_send(*, delivery_id: int) -> EmailDelivery | None:
-    """Send one Fulfillment Email, once its certificates are rendered.
-
-    Safe to run twice: a sent or failed delivery is left alone, and one that another worker
-    is sending is left to it until its lease runs out. The one window in which a crash can
-    send a second copy is after the SMTP server has accepted the message and before the
-    row says `sent`: the lease then runs out and the rescuer sends it again, with the same
-    Message-ID, so mail clients show one message.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        delivery = _locked(delivery_id)
-        if delivery is None or delivery.status in FINAL:
-            return delivery
-        if delivery.status == DeliveryStatus.SENDING and delivery.lease_expires_at > now:
-            return delivery
-        if not _documents_ready(delivery):
-            # Not an attempt: the certificates are still rendering.
-            delivery.next_attempt_at = now + datetime.timedelta(
-                seconds=settings.EMAIL_DOCUMENTS_WAIT
-            )
-            delivery.save(update_fields=["next_attempt_at"])
-            return delivery
-        delivery.status = DeliveryStatus.SENDING
-        delivery.attempts += 1
-        # EMAIL_SEND_LEASE outlasts one SMTP conversation (EMAIL_TIMEOUT), so a live send
-        # is never taken over; a killed worker's email goes out again soon after it ends.
-        delivery.lease_expires_at = now + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE)
-        delivery.save(update_fields=["status", "attempts", "lease_expires_at"])
-    try:
-        _send(fulfillment_message(delivery))
-    except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-        logger.warning("email delivery %s failed: %s", delivery_id, error.__class__.__name__)
-        return _delivery_failed(delivery_id, error)
-    # <- The window: the server has the message, the row does not say so yet.
-    with transaction.atomic():
-        delivery = _locked(delivery_id)
-        if delivery.status == DeliveryStatus.SENDING:
-            delivery.status = DeliveryStatus.SENT
-            delivery.sent_at = timezone.now()
-            delivery.lease_expires_at = None
-            delivery.last_error = ""
-            delivery.save(update_fields=["status", "sent_at", "lease_expires_at", "last_error"])
-    return delivery
+    """Send one Fulfillment Email (see email_deliveries_send); returns its row as it ends."""
+    email_deliveries_send(delivery_ids=[delivery_id], limit=1)
+    return EmailDelivery.objects.select_related("shipment__order").filter(pk=delivery_id).first()
 
 
 def _delivery_failed(delivery_id: int, error: Exception) -> EmailDelivery | None:
@@ -159,9 +181,9 @@ def email_delivery_resend(*, delivery: EmailDelivery, actor, reason: str) -> Ema
 
 
 def _send_later(delivery_id: int) -> None:
-    from apps.notifications.tasks import email_delivery_send_task
+    from apps.notifications.tasks import email_deliveries_send_task
 
-    email_delivery_send_task.delay(delivery_id)
+    email_deliveries_send_task.delay([delivery_id])
 
 
 @transaction.atomic

@@ -1,0 +1,259 @@
+"""Shipping 10,000 due lines on PostgreSQL, and the floor each step could reach.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-fulfillment
+
+Creates a fresh database `keyship_bench_fulfillment` beside the one DATABASE_URL names and:
+1. fulfils 10,000 due lines (2,500 orders of 4 lines) with the sweep, one process; floor: COPY
+   of the same rows (entitlements, their accounts, certificates, shipments, emails, audit
+   events, lines) into tables like the real ones, indexes included;
+2. renders CERTIFICATES certificates with the service (lease, render, store, mark ready);
+   floor: WeasyPrint rendering the same HTML with nothing else around it;
+3. sends the Fulfillment Emails of those certificates' shipments (one each) with the service,
+   in batches of 50 as the mail task does, to an SMTP sink in another process; floor:
+   Django's send_messages of the same messages over one connection.
+
+It runs as production does (DEBUG off: cached templates).
+"""
+
+import gc
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+LINES = int(os.environ.get("BENCH_LINES", 10_000))
+CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", 400))
+NAME = "keyship_bench_fulfillment"
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server; the benchmark creates its own database there."
+        )
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(
+        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")), autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{NAME}"')
+    return urlunsplit(parts._replace(path=f"/{NAME}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+SMTP_PORT = _free_port()
+os.environ.update(
+    DATABASE_URL=_database_url(),
+    DJANGO_SETTINGS_MODULE="config.settings.base",
+    DEBUG="false",
+    SECRET_KEY="benchmark",
+    ACTIVATION_CODE_KEY="benchmark",
+    MEDIA_ROOT=tempfile.mkdtemp(prefix="keyship-bench-"),
+    EMAIL_URL=f"smtp://127.0.0.1:{SMTP_PORT}",
+    LOG_LEVEL="WARNING",
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.mail import get_connection  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from apps.accounts.models import Account  # noqa: E402
+from apps.catalog.models import Product  # noqa: E402
+from apps.entitlements import pdf  # noqa: E402
+from apps.entitlements.models import Certificate  # noqa: E402
+from apps.entitlements.services import certificate_render  # noqa: E402
+from apps.fulfillment import services  # noqa: E402
+from apps.notifications.emails import ShipmentContents, fulfillment_message  # noqa: E402
+from apps.notifications.models import EmailDelivery  # noqa: E402
+from apps.notifications.services import email_deliveries_send  # noqa: E402
+from apps.orders.models import AccountRole, OrderAccount, OrderEmail, OrderLine, SalesOrder  # noqa: E402
+
+TABLES = [
+    "entitlements_entitlement",
+    "entitlements_entitlementaccount",
+    "entitlements_certificate",
+    "orders_shipment",
+    "notifications_emaildelivery",
+    "core_auditevent",
+    "orders_orderline",
+]
+
+
+def due_lines() -> None:
+    import datetime
+
+    product = Product.objects.create(
+        sku="BENCH-TD",
+        name="Threat Defense Subscription",
+        description="Intrusion prevention for one gateway.",
+        license_type="subscription",
+        term_months=12,
+        instructions_url="https://docs.keyship.example/td",
+    )
+    customer = Account.objects.create(account_id="0100012345", name="Northwind Networks")
+    partner = Account.objects.create(
+        account_id="0200054321", name="Blue Harbor Integrators", kind="partner"
+    )
+    orders = SalesOrder.objects.bulk_create(
+        SalesOrder(order_number=f"B{n:06d}") for n in range(LINES // 4)
+    )
+    OrderAccount.objects.bulk_create(
+        OrderAccount(order=o, account=a, role=r)
+        for o in orders
+        for a, r in ((customer, AccountRole.END_CUSTOMER), (partner, AccountRole.PARTNER))
+    )
+    OrderEmail.objects.bulk_create(
+        OrderEmail(order=o, email=f"buyer{o.pk}@example.com") for o in orders
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=o,
+            line_number=n,
+            product=product,
+            quantity=1,
+            requested_ship_date=datetime.date(2026, 1, 1),
+        )
+        for o in orders
+        for n in range(1, 5)
+    )
+
+
+def copy_floor() -> float:
+    """Seconds to COPY the rows the sweep wrote into empty tables like the real ones."""
+    dumps = {}
+    with connection.cursor() as cursor:
+        for table in TABLES:
+            buffer = io.BytesIO()
+            with cursor.cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            dumps[table] = buffer.getvalue()
+            cursor.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL)")
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for table, data in dumps.items():
+            with cursor.cursor.copy(f"COPY floor_{table} FROM STDIN") as copy:
+                copy.write(data)
+    return time.perf_counter() - started
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s"
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    due_lines()
+    print(f"{LINES:,} due lines on PostgreSQL; one process\n")
+    rows = []
+
+    # 1. The sweep. Waking the workers is not part of it: the messages go to the broker after commit.
+    services._after_commit = lambda report: None
+    started = time.perf_counter()
+    report = services.order_lines_fulfil_due()
+    fulfil = time.perf_counter() - started
+    assert len(report.shipped) == LINES, len(report.shipped)
+    floor = copy_floor()
+    rows.append(("fulfil due lines", LINES, fulfil, floor, "COPY of the same rows"))
+    # A worker does not carry the sweep's 10,000 lines around: neither do the next steps, or
+    # the garbage collector walking them would slow every allocation down.
+    del report
+    gc.collect()
+
+    # 2. Certificates.
+    certificates = list(
+        Certificate.objects.order_by("pk").values_list("pk", flat=True)[:CERTIFICATES]
+    )
+    certificate_render(certificate_id=certificates[0])  # warm-up: fonts, stylesheet
+    started = time.perf_counter()
+    for certificate_id in certificates[1:]:
+        certificate_render(certificate_id=certificate_id)
+    ours = time.perf_counter() - started
+    from weasyprint import CSS, HTML
+
+    html = pdf.certificate_html(Certificate.objects.get(pk=certificates[1]))
+    HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(pdf.STYLESHEET))])  # warm-up
+    started = time.perf_counter()
+    for _ in certificates[1:]:
+        HTML(string=html, base_url=str(pdf.STYLESHEET.parent)).write_pdf(
+            stylesheets=[CSS(filename=str(pdf.STYLESHEET))]
+        )
+    bare = time.perf_counter() - started
+    rows.append(
+        ("render certificates", len(certificates) - 1, ours, bare, "bare WeasyPrint render")
+    )
+
+    # 3. Emails, to an SMTP sink in its own process.
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{SMTP_PORT}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ]
+    )
+    time.sleep(1.0)
+    try:
+        shipments = Certificate.objects.filter(pk__in=certificates).values(
+            "entitlement__order_line__shipment_id"
+        )
+        deliveries = list(EmailDelivery.objects.filter(shipment_id__in=shipments).order_by("pk"))
+        contents = ShipmentContents()
+        messages = [fulfillment_message(d, contents) for d in deliveries]
+        email_deliveries_send(delivery_ids=[deliveries[0].pk])  # warm-up: the connection
+        started = time.perf_counter()
+        for start in range(1, len(deliveries), 50):
+            email_deliveries_send(delivery_ids=[d.pk for d in deliveries[start : start + 50]])
+        ours = time.perf_counter() - started
+        assert EmailDelivery.objects.filter(status="sent").count() == len(deliveries)
+        smtp = get_connection()
+        smtp.open()
+        started = time.perf_counter()
+        smtp.send_messages(messages[1:])
+        bare = time.perf_counter() - started
+        smtp.close()
+        rows.append(
+            (
+                "send Fulfillment Emails",
+                len(deliveries) - 1,
+                ours,
+                bare,
+                "send_messages, one connection",
+            )
+        )
+    finally:
+        sink.terminate()
+
+    print("| step | count | Keyship | rate | floor | floor rate | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for step, count, ours, floor, what in rows:
+        print(
+            f"| {step} | {count:,} | {ours:.2f} s | {rate(count, ours)} | {floor:.2f} s ({what}) "
+            f"| {rate(count, floor)} | {ours / floor:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
