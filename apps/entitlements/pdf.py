@@ -72,7 +72,7 @@ def certificate_context(certificate: Certificate) -> dict:
         "other_accounts": [r for r in roles if r is not holder],
         "issued_on": certificate.created_at.date() if certificate.created_at else business_today(),
         "verification_url": url,
-        "verification_qr": segno.make(url, error="l").svg_data_uri(scale=3, border=0),
+        "verification_qr": segno.make(url, error="l").png_data_uri(scale=3, border=0),
     }
 
 
