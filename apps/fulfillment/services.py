@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.core.dates import business_today
 from apps.core.models import AuditEvent
+from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.entitlements.services import certificate_render, entitlements_create_for_lines
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
@@ -99,6 +100,7 @@ def _ship_orders(
             pk__in=[line.pk for line in report.blocked if line.status_reason == reason]
         ).update(status=LineStatus.BLOCKED, status_reason=reason, updated_at=now)
     ssrns = {entitlement.order_line_id: entitlement.ssrn for entitlement in entitlements}
+    # One insert for the whole batch: audit_event_record would cost a round trip per line.
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(
@@ -176,12 +178,8 @@ def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> lis
         for line in lines:
             line.status, line.status_reason = LineStatus.BLOCKED, reason
             line.save(update_fields=["status", "status_reason", "updated_at"])
-            AuditEvent.objects.create(
-                actor=actor,
-                action="line.blocked",
-                target_type="orders.orderline",
-                target_id=str(line.pk),
-                message=f"{line} blocked: {reason}",
+            audit_event_record(
+                actor=actor, action="line.blocked", target=line, message=f"{line} blocked: {reason}"
             )
     return lines
 

@@ -11,6 +11,7 @@ from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import LineStatus, OrderLine
+from apps.orders.services import order_lines_transition
 from tests.fulfillment.helpers import order_with_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,6 +117,12 @@ def test_a_line_that_cannot_ship_is_blocked_with_its_reason_and_the_rest_ship(sm
     assert [blocked.pk for blocked in report.blocked] == [line.pk]
     # Blocked lines are not retried forever: the next sweep leaves them alone.
     assert order_lines_fulfil_due().blocked == []
+    # A fix plus "release" ships it on the next sweep.
+    product.is_active = True
+    product.save()
+    order_lines_transition(line_ids=[line.pk], action="release", actor=None)
+    order_lines_fulfil_due()
+    assert retired.lines.get().status == LineStatus.FULFILLED
 
 
 @time_machine.travel(NOW, tick=False)
