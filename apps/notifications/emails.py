@@ -20,11 +20,13 @@ def new_message_id() -> str:
 
 def latest_certificates(entitlements: list[Entitlement]) -> dict[int, Certificate | None]:
     """The newest ready certificate of each entitlement (None where none is ready yet)."""
-    latest: dict[int, Certificate | None] = {e.pk: None for e in entitlements}
+    by_id = {entitlement.pk: entitlement for entitlement in entitlements}
+    latest: dict[int, Certificate | None] = dict.fromkeys(by_id)
     ready = Certificate.objects.filter(
-        entitlement__in=entitlements, status=CertificateStatus.READY
+        entitlement__in=by_id, status=CertificateStatus.READY
     ).order_by("entitlement_id", "version")
     for certificate in ready:
+        certificate.entitlement = by_id[certificate.entitlement_id]  # no query per certificate
         latest[certificate.entitlement_id] = certificate
     return latest
 

@@ -6,9 +6,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
+from apps.notifications.emails import ShipmentContents
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.notifications.services import email_delivery_resend, email_delivery_send
+from tests.factories.entitlements import CertificateFactory, EntitlementFactory
+from tests.factories.orders import ShipmentFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.smtp import free_port
 
@@ -115,3 +119,24 @@ def test_a_resend_is_a_new_delivery_with_its_reason(smtp, admin_user):
     assert EmailDelivery.objects.get(pk=resend.pk).status == DeliveryStatus.SENT
     assert len(smtp.messages) == 2
     assert smtp.messages[0]["Message-ID"] != smtp.messages[1]["Message-ID"]
+
+
+def test_a_batch_of_emails_reads_its_shipments_in_a_fixed_number_of_queries(
+    django_assert_max_num_queries,
+):
+    shipments = []
+    for _ in range(5):
+        shipment = ShipmentFactory()
+        for number in range(1, 4):
+            entitlement = EntitlementFactory(
+                order_line__order=shipment.order,
+                order_line__line_number=number,
+                order_line__shipment=shipment,
+            )
+            certificate_render(certificate_id=CertificateFactory(entitlement=entitlement).pk)
+        shipments.append(shipment.pk)
+
+    with django_assert_max_num_queries(4):
+        contents = ShipmentContents(shipments)
+
+    assert all(len(contents[pk][1]) == 3 for pk in shipments)
