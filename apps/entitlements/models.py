@@ -225,3 +225,46 @@ class Certificate(QueuedWork):
     @property
     def filename(self) -> str:
         return f"Keyship-Entitlement-Certificate-{self.entitlement.ssrn}.pdf"
+
+
+class TermKind(models.TextChoices):
+    INITIAL = "initial", _("Initial term")
+    RENEWAL = "renewal", _("Renewal")
+
+
+class Term(models.Model):
+    """One paid term of a subscription, in order: the timeline of an entitlement."""
+
+    entitlement = models.ForeignKey(
+        Entitlement, verbose_name=_("entitlement"), on_delete=models.CASCADE, related_name="terms"
+    )
+    sequence = models.PositiveSmallIntegerField(_("term"), help_text=_("1 for the initial term."))
+    kind = models.CharField(_("kind"), max_length=16, choices=TermKind.choices)
+    order_line = models.OneToOneField(
+        OrderLine, verbose_name=_("bought by"), on_delete=models.PROTECT, related_name="term"
+    )
+    starts_on = models.DateField(_("start"))
+    ends_on = models.DateField(_("end"))
+    grace_ends_on = models.DateField(_("grace end"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("term")
+        verbose_name_plural = _("terms")
+        ordering = ["entitlement_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "sequence"], name="term_sequence_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="term_dates_in_order"
+            ),
+            # Only an initial subscription has a grace period.
+            models.CheckConstraint(
+                condition=Q(kind="initial") | Q(grace_ends_on__isnull=True),
+                name="term_grace_initial_only",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entitlement.ssrn} #{self.sequence} {self.starts_on}..{self.ends_on}"

@@ -16,10 +16,12 @@ from apps.entitlements.models import (
     CertificateStatus,
     Entitlement,
     EntitlementAccount,
+    Term,
+    TermKind,
     certificate_path,
 )
 from apps.entitlements.pdf import certificate_pdf
-from apps.entitlements.terms import initial_term
+from apps.entitlements.terms import initial_term, renewal_term
 from apps.orders.models import OrderLine
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,19 @@ def entitlements_create_for_lines(
             )
         )
     Entitlement.objects.bulk_create(entitlements)
+    Term.objects.bulk_create(
+        Term(
+            entitlement=entitlement,
+            sequence=1,
+            kind=TermKind.INITIAL,
+            order_line=entitlement.order_line,
+            starts_on=entitlement.starts_on,
+            ends_on=entitlement.term_ends_on,
+            grace_ends_on=entitlement.grace_ends_on,
+        )
+        for entitlement in entitlements
+        if entitlement.term_ends_on  # a perpetual license has no timer
+    )
     EntitlementAccount.objects.bulk_create(
         EntitlementAccount(entitlement=entitlement, account_id=role.account_id, role=role.role)
         for entitlement in entitlements
@@ -182,3 +197,69 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
         )
         transaction.on_commit(lambda pk=certificate.pk: _render_later(pk))
     return certificates
+
+
+def renewal_targets(*, lines: list[OrderLine]) -> dict[int, Entitlement | str]:
+    """For each renewal line, the entitlement it renews (locked), or why it cannot."""
+    ssrns = {line.renews_ssrn for line in lines}
+    found = {
+        entitlement.ssrn: entitlement
+        for entitlement in Entitlement.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .filter(ssrn__in=ssrns)
+    }
+    targets: dict[int, Entitlement | str] = {}
+    for line in lines:
+        entitlement = found.get(line.renews_ssrn)
+        if entitlement is None:
+            targets[line.pk] = f"renewal of {line.renews_ssrn}: no entitlement has this SSRN"
+        elif entitlement.revoked_at:
+            targets[line.pk] = f"renewal of {line.renews_ssrn}: the entitlement is revoked"
+        elif entitlement.product_id != line.product.renews_id:
+            targets[line.pk] = (
+                f'renewal of {line.renews_ssrn}: "{line.product.sku}" does not renew '
+                f'"{entitlement.product.sku}"'
+            )
+        else:
+            targets[line.pk] = entitlement
+    return targets
+
+
+def entitlements_renew(
+    *, lines: list[OrderLine], targets: dict[int, Entitlement], shipped_on
+) -> list[Term]:
+    """Add a renewal term per line to the entitlement it renews, and queue its certificate
+    with the new dates. The SSRN and the activation code stay. Call inside the fulfilment
+    transaction, with the entitlements locked by renewal_targets."""
+    terms = []
+    for line in lines:
+        entitlement = targets[line.pk]
+        latest = entitlement.terms.order_by("-sequence").first()
+        start, end = renewal_term(
+            current_end=entitlement.term_ends_on,
+            shipped_on=shipped_on,
+            months=line.product.term_months,
+        )
+        terms.append(
+            Term.objects.create(
+                entitlement=entitlement,
+                sequence=(latest.sequence + 1) if latest else 2,
+                kind=TermKind.RENEWAL,
+                order_line=line,
+                starts_on=start,
+                ends_on=end,
+            )
+        )
+        entitlement.term_ends_on, entitlement.grace_ends_on = end, None
+        entitlement.save(update_fields=["term_ends_on", "grace_ends_on", "updated_at"])
+        version = (
+            entitlement.certificates.order_by("-version").values_list("version", flat=True).first()
+            or 0
+        )
+        Certificate.objects.create(
+            entitlement=entitlement,
+            version=version + 1,
+            language=line.order.language,
+            reason=f"renewed by {line} until {end:%Y-%m-%d}",
+        )
+    return terms

@@ -23,3 +23,21 @@ def initial_term(
         return None, None
     term_end = add_months(starts_on, months)
     return term_end, term_end + INITIAL_GRACE
+
+
+# A renewal that ships less than this long after the current term ended still continues it.
+BACKDATE_LIMIT_MONTHS = 12
+
+
+def renewal_term(
+    *, current_end: datetime.date, shipped_on: datetime.date, months: int
+) -> tuple[datetime.date, datetime.date]:
+    """(start, end) of a renewal term; a renewal has no grace period.
+
+    It continues from the day after the current term end, also when it ships late, as
+    long as it ships within 12 months of that end: the customer keeps their anniversary and
+    the lapse is paid for. After a longer lapse it starts on the day it ships.
+    """
+    if shipped_on < add_months(current_end, BACKDATE_LIMIT_MONTHS):
+        return current_end + datetime.timedelta(days=1), add_months(current_end, months)
+    return shipped_on, add_months(shipped_on, months)

@@ -13,7 +13,12 @@ from apps.core.dates import business_today
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
-from apps.entitlements.services import certificate_render, entitlements_create_for_lines
+from apps.entitlements.services import (
+    certificate_render,
+    entitlements_create_for_lines,
+    entitlements_renew,
+    renewal_targets,
+)
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
 from apps.notifications.emails import new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
@@ -37,8 +42,6 @@ class SweepReport:
 def _blocking_reason(line: OrderLine, roles: list) -> str:
     if not line.product.is_active:
         return f'product "{line.product.sku}" is no longer sold'
-    if line.renews_ssrn:
-        return f"renewal of {line.renews_ssrn}: renewals are shipped by the subscription timer"
     if not any(role.role == AccountRole.END_CUSTOMER for role in roles):
         return "the order has no end customer account"
     return ""
@@ -52,9 +55,12 @@ def _ship_orders(
     report = SweepReport()
     roles = {order.pk: list(order.order_accounts.all()) for order in orders}
     recipients = {order.pk: [e.email for e in order.emails.all()] for order in orders}
+    renewals = renewal_targets(lines=[line for line in lines if line.renews_ssrn])
     shippable: dict[int, list[OrderLine]] = {}
     for line in lines:
         reason = _blocking_reason(line, roles[line.order_id])
+        if not reason and isinstance(renewals.get(line.pk), str):
+            reason = renewals[line.pk]
         if reason:
             line.status, line.status_reason = LineStatus.BLOCKED, reason
             report.blocked.append(line)
@@ -70,7 +76,14 @@ def _ship_orders(
             line.fulfilled_at, line.shipment = now, shipments[order_id]
             report.shipped.append(line)
     entitlements = entitlements_create_for_lines(
-        lines=report.shipped, starts_on=shipped_on, order_accounts=roles
+        lines=[line for line in report.shipped if not line.renews_ssrn],
+        starts_on=shipped_on,
+        order_accounts=roles,
+    )
+    terms = entitlements_renew(
+        lines=[line for line in report.shipped if line.renews_ssrn],
+        targets=renewals,
+        shipped_on=shipped_on,
     )
     languages = {order.pk: order.language for order in orders}
     EmailDelivery.objects.bulk_create(
@@ -100,6 +113,7 @@ def _ship_orders(
             pk__in=[line.pk for line in report.blocked if line.status_reason == reason]
         ).update(status=LineStatus.BLOCKED, status_reason=reason, updated_at=now)
     ssrns = {entitlement.order_line_id: entitlement.ssrn for entitlement in entitlements}
+    ssrns.update({term.order_line_id: term.entitlement.ssrn for term in terms})
     # One insert for the whole batch: audit_event_record would cost a round trip per line.
     AuditEvent.objects.bulk_create(
         [
@@ -267,10 +281,15 @@ def order_lines_ship_now(*, lines: list[OrderLine], actor) -> SweepReport:
 def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
     """Render the shipment's certificates that are not ready; returns the deliveries that
     can now be sent. Safe to run twice (certificate_render is)."""
-    pending = Certificate.objects.filter(
-        entitlement__order_line__shipment_id=shipment_id,
-        status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING],
-    ).values_list("pk", flat=True)
+    pending = (
+        Certificate.objects.filter(
+            Q(entitlement__order_line__shipment_id=shipment_id)
+            | Q(entitlement__terms__order_line__shipment_id=shipment_id),
+            status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING],
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
     for certificate_id in list(pending):
         certificate_render(certificate_id=certificate_id)
     return list(

@@ -4,11 +4,12 @@ import uuid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
+from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
 from apps.notifications.models import EmailDelivery
 
 
@@ -41,8 +42,17 @@ class ShipmentContents:
             self._load(set(shipment_ids))
 
     def _load(self, shipment_ids: set[int]) -> None:
+        # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
+        renewal_terms = {
+            term.entitlement_id: term
+            for term in Term.objects.filter(
+                order_line__shipment_id__in=shipment_ids, kind=TermKind.RENEWAL
+            ).select_related("order_line")
+        }
         entitlements = list(
-            Entitlement.objects.filter(order_line__shipment_id__in=shipment_ids)
+            Entitlement.objects.filter(
+                Q(order_line__shipment_id__in=shipment_ids) | Q(pk__in=renewal_terms)
+            )
             .select_related("product", "order_line")
             .prefetch_related("entitlement_accounts__account")
             .order_by("order_line__line_number")
@@ -51,11 +61,16 @@ class ShipmentContents:
         for shipment_id in shipment_ids:
             self._shipments[shipment_id] = ([], [])
         for entitlement in entitlements:
-            licenses, attachments = self._shipments[entitlement.order_line.shipment_id]
+            renewal = renewal_terms.get(entitlement.pk)
+            shipment_id = (
+                renewal.order_line.shipment_id if renewal else entitlement.order_line.shipment_id
+            )
+            licenses, attachments = self._shipments[shipment_id]
             licenses.append(
                 {
                     "entitlement": entitlement,
-                    "product": entitlement.product,
+                    "product": renewal.order_line.product if renewal else entitlement.product,
+                    "renewal": renewal,
                     "activation_code": entitlement.activation_code,
                     "accounts": [
                         role.account.account_id for role in entitlement.entitlement_accounts.all()

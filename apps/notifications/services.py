@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
-from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
+from apps.entitlements.models import Certificate, CertificateStatus
 from apps.notifications.emails import ShipmentContents, fulfillment_message, new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 
@@ -61,10 +61,17 @@ def _locked(delivery_id: int) -> EmailDelivery | None:
 
 
 def _documents_missing() -> Exists:
-    """The shipment has an entitlement without a ready certificate."""
-    ready = Certificate.objects.filter(entitlement=OuterRef("pk"), status=CertificateStatus.READY)
+    """A certificate of the shipment (new or renewed entitlement) is not rendered yet."""
     return Exists(
-        Entitlement.objects.filter(order_line__shipment=OuterRef("shipment")).exclude(Exists(ready))
+        Certificate.objects.filter(
+            Q(entitlement__order_line__shipment=OuterRef("shipment"))
+            | Q(entitlement__terms__order_line__shipment=OuterRef("shipment")),
+            status__in=[
+                CertificateStatus.QUEUED,
+                CertificateStatus.RENDERING,
+                CertificateStatus.FAILED,
+            ],
+        )
     )
 
 

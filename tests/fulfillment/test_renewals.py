@@ -1,0 +1,114 @@
+"""Renewal lines add a term to the entitlement they name, with its email and certificate."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from apps.entitlements.models import Entitlement, TermKind
+from apps.fulfillment.services import order_lines_fulfil_due
+from apps.orders.models import LineStatus
+from tests.factories.catalog import ProductFactory
+from tests.fulfillment.helpers import order_with_lines
+from tests.fulfillment.test_ship_due import pdf_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+D = datetime.date
+
+
+def at(day):
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC), tick=False
+    )
+
+
+@pytest.fixture
+def subscription():
+    """An initial one-year subscription shipped on 1 December 2026 (term end 1 December 2027)."""
+    product = ProductFactory(sku="TD-1Y", name="Threat Defense", subscription=True)
+    renewal = ProductFactory(
+        sku="TD-REN", name="Threat Defense Renewal", subscription=True, renews=product
+    )
+    with at(D(2026, 12, 1)):
+        order_with_lines(dates=[D(2026, 12, 1)], product=product)
+        order_lines_fulfil_due()
+    return Entitlement.objects.get(), renewal
+
+
+def renewal_order(renewal_product, ssrn, day, emails=("renewals@northwind.example",)):
+    order = order_with_lines(dates=[day], product=renewal_product, emails=emails)
+    order.lines.update(renews_ssrn=ssrn)
+    return order
+
+
+def test_a_late_renewal_is_backdated_and_keeps_ssrn_and_code(smtp, subscription):
+    entitlement, renewal = subscription
+    code = entitlement.activation_code
+    smtp.messages.clear()
+    order = renewal_order(
+        renewal, entitlement.ssrn, D(2028, 3, 1)
+    )  # three months after the term end
+
+    with at(D(2028, 3, 1)):
+        order_lines_fulfil_due()
+
+    entitlement.refresh_from_db()
+    assert order.lines.get().status == LineStatus.FULFILLED
+    assert Entitlement.objects.count() == 1
+    assert (entitlement.ssrn, entitlement.activation_code) == (entitlement.ssrn, code)
+    assert [(t.kind, t.starts_on, t.ends_on, t.grace_ends_on) for t in entitlement.terms.all()] == [
+        (TermKind.INITIAL, D(2026, 12, 1), D(2027, 12, 1), D(2027, 12, 31)),
+        (TermKind.RENEWAL, D(2027, 12, 2), D(2028, 12, 1), None),
+    ]
+    assert (entitlement.term_ends_on, entitlement.grace_ends_on) == (D(2028, 12, 1), None)
+    message = smtp.to("renewals@northwind.example")[0]
+    text = message.get_body(("plain",)).get_content()
+    assert (
+        f"This renews the subscription {entitlement.ssrn}: it now runs until Dec. 1, 2028." in text
+    )
+    assert "Threat Defense Renewal" in message["Subject"]
+    certificate = entitlement.certificates.order_by("-version").first()
+    assert certificate.version == 2
+    words = pdf_text(next(message.iter_attachments()).get_content())
+    assert "Dec. 1, 2028" in words and "version 2" in words
+
+
+def test_a_renewal_after_thirteen_months_starts_on_its_own_day(smtp, subscription):
+    entitlement, renewal = subscription
+    renewal_order(renewal, entitlement.ssrn, D(2029, 1, 2))
+
+    with at(D(2029, 1, 2)):
+        order_lines_fulfil_due()
+
+    term = entitlement.terms.get(kind=TermKind.RENEWAL)
+    assert (term.starts_on, term.ends_on) == (D(2029, 1, 2), D(2030, 1, 2))
+
+
+@pytest.mark.parametrize("problem", ["unknown", "other family", "revoked"])
+def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscription, problem):
+    entitlement, renewal = subscription
+    ssrn = entitlement.ssrn
+    if problem == "unknown":
+        ssrn = "AAAA-BBBB-CCCC"
+    if problem == "other family":
+        renewal = ProductFactory(
+            sku="OTHER-REN", subscription=True, renews=ProductFactory(subscription=True)
+        )
+    if problem == "revoked":
+        Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=timezone.now())
+    order = renewal_order(renewal, ssrn, D(2027, 11, 1))
+
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+
+    line = order.lines.get()
+    assert line.status == LineStatus.BLOCKED
+    expected = {
+        "unknown": "no entitlement has this SSRN",
+        "other family": '"OTHER-REN" does not renew "TD-1Y"',
+        "revoked": "the entitlement is revoked",
+    }[problem]
+    assert expected in line.status_reason
+    assert entitlement.terms.count() == 1
