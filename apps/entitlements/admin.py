@@ -15,6 +15,7 @@ from apps.entitlements.models import (
     Entitlement,
     EntitlementAccount,
     EntitlementStatus,
+    Term,
 )
 from apps.entitlements.selectors import entitlement_ids_for_term
 from apps.entitlements.services import certificate_reissue, certificates_retry
@@ -56,6 +57,16 @@ def certificate_link(certificate: Certificate) -> str:
     return format_html('<a href="{}">{}</a>', url, _("download PDF"))
 
 
+class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The timeline of a subscription: its initial term and each renewal."""
+
+    model = Term
+    fields = ["sequence", "kind", "starts_on", "ends_on", "grace_ends_on", "order_line"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = _("terms (timeline)")
+
+
 class CertificateInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Certificate
     fields = [
@@ -94,7 +105,7 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "An SSRN, an activation code, an order number, a device serial number or an Account ID."
     )
     list_select_related = ["product", "order_line__order"]
-    inlines = [EntitlementAccountInline, ActivationInline, CertificateInline]
+    inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
     actions = ["reissue_certificates"]
     fields = [
         "ssrn",

@@ -112,3 +112,19 @@ def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscripti
     }[problem]
     assert expected in line.status_reason
     assert entitlement.terms.count() == 1
+
+
+def test_the_admin_shows_the_timeline_of_terms(admin_client, smtp, subscription):
+    from django.urls import reverse
+
+    entitlement, renewal = subscription
+    renewal_order(renewal, entitlement.ssrn, D(2027, 11, 1))
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+
+    page = admin_client.get(reverse("admin:entitlements_entitlement_change", args=[entitlement.pk]))
+
+    content = page.content.decode()
+    assert "terms (timeline)" in content.lower()
+    assert "Initial term" in content
+    assert "Dec. 2, 2027" in content and "Dec. 1, 2028" in content  # the renewal term's dates
