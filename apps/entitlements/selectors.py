@@ -42,3 +42,15 @@ def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
     for query in queries:
         ids.update(query.values_list("pk", flat=True)[:limit])
     return ids
+
+
+def renewal_problem(*, ssrn: str, product) -> str | None:
+    """Why a line of `product` cannot renew the entitlement `ssrn`, or None if it can."""
+    entitlement = entitlement_by_ssrn(text=ssrn).select_related("product").first()
+    if entitlement is None:
+        return f'no entitlement has the SSRN "{ssrn}"'
+    if entitlement.revoked_at:
+        return f'the entitlement "{entitlement.ssrn}" is revoked'
+    if entitlement.product_id != product.renews_id:
+        return f'"{product.sku}" does not renew "{entitlement.product.sku}" ({entitlement.ssrn})'
+    return None

@@ -23,7 +23,7 @@ _ACCOUNT_KIND = {AccountRole.PARTNER: "partner", AccountRole.DISTRIBUTOR: "distr
 _LINE_FIELDS = ("product_id", "quantity", "requested_ship_date", "renews_ssrn")
 
 
-def _line_problems(data: dict, products: dict[str, Product], path: str) -> list[str]:
+def _line_problems(data: dict, products: dict[str, Product], path: str, renewal_check) -> list[str]:
     problems = []
     for index, line in enumerate(data["lines"]):
         product = products.get(line["sku"])
@@ -38,6 +38,10 @@ def _line_problems(data: dict, products: dict[str, Product], path: str) -> list[
             )
         elif not product.renews_id and line["renews_ssrn"]:
             problems.append(f'{where}.renews_ssrn: "{product.sku}" is not a renewal SKU')
+        elif line["renews_ssrn"] and renewal_check:
+            problem = renewal_check(ssrn=line["renews_ssrn"], product=product)
+            if problem:
+                problems.append(f"{where}.renews_ssrn: {problem}")
     return problems
 
 
@@ -139,16 +143,21 @@ def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], ac
     return changed
 
 
-def sales_order_upsert(*, data: dict, actor=None, path: str = "") -> tuple[SalesOrder, str]:
+def sales_order_upsert(
+    *, data: dict, actor=None, path: str = "", renewal_check=None
+) -> tuple[SalesOrder, str]:
     """Create or update one validated order; returns (order, created|updated|unchanged).
 
     Idempotent on the order number: the same body again writes nothing. A body that
     would change a fulfilled or cancelled line, or an order that has shipped, raises
     Conflict. Call inside a transaction (the import and the API each hold one).
+
+    `renewal_check(ssrn=, product=)` says why a renewal line cannot renew its SSRN (None if
+    it can); entitlements live above this app, so the caller passes it in.
     """
     skus = {line["sku"] for line in data["lines"]}
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
-    problems = _line_problems(data, products, path)
+    problems = _line_problems(data, products, path, renewal_check)
     if problems:
         raise Rejected(problems)
     order = SalesOrder.objects.select_for_update().filter(order_number=data["order_number"]).first()
@@ -169,7 +178,7 @@ def sales_order_upsert(*, data: dict, actor=None, path: str = "") -> tuple[Sales
 
 
 @transaction.atomic
-def orders_import(*, document, actor=None) -> ImportResult:
+def orders_import(*, document, actor=None, renewal_check=None) -> ImportResult:
     """Upsert every order of an orders file; all or nothing.
 
     Every order is validated before anything is written; any error in any order
@@ -188,7 +197,9 @@ def orders_import(*, document, actor=None) -> ImportResult:
     only_conflicts = not problems
     for index, data in enumerate(orders):
         try:
-            order, outcome = sales_order_upsert(data=data, actor=actor, path=f"orders[{index}].")
+            order, outcome = sales_order_upsert(
+                data=data, actor=actor, path=f"orders[{index}].", renewal_check=renewal_check
+            )
         except Rejected as rejected:
             problems += rejected.errors
             only_conflicts = only_conflicts and isinstance(rejected, Conflict)

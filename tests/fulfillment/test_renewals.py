@@ -128,3 +128,53 @@ def test_the_admin_shows_the_timeline_of_terms(admin_client, smtp, subscription)
     assert "terms (timeline)" in content.lower()
     assert "Initial term" in content
     assert "Dec. 2, 2027" in content and "Dec. 1, 2028" in content  # the renewal term's dates
+
+
+def test_a_renewal_of_an_unknown_or_foreign_ssrn_is_refused_at_intake(
+    tmp_path, capsys, subscription
+):
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    entitlement, renewal = subscription
+    ProductFactory(  # another family's renewal
+        sku="OTHER-REN", subscription=True, renews=ProductFactory(subscription=True)
+    )
+
+    def order(number, sku, ssrn):
+        return {
+            "order_number": number,
+            "accounts": [{"account_id": "0100012345", "name": "Northwind", "role": "end_customer"}],
+            "emails": ["renewals@northwind.example"],
+            "lines": [
+                {
+                    "line_number": 1,
+                    "sku": sku,
+                    "quantity": 1,
+                    "requested_ship_date": "2027-11-01",
+                    "renews_ssrn": ssrn,
+                }
+            ],
+        }
+
+    path = tmp_path / "orders.json"
+    path.write_text(
+        json.dumps(
+            {
+                "orders": [
+                    order("R-1", "TD-REN", entitlement.ssrn.lower()),  # typed loosely: fine
+                    order("R-2", "TD-REN", "AAAA-BBBB-CCCC"),
+                    order("R-3", "OTHER-REN", entitlement.ssrn),
+                ]
+            }
+        )
+    )
+
+    with pytest.raises(CommandError, match="2 error"):
+        call_command("import_orders", str(path))
+
+    errors = capsys.readouterr().err
+    assert 'orders[1].lines[0].renews_ssrn: no entitlement has the SSRN "AAAA-BBBB-CCCC"' in errors
+    assert 'orders[2].lines[0].renews_ssrn: "OTHER-REN" does not renew "TD-1Y"' in errors
+    assert "orders[0]" not in errors

@@ -1,4 +1,5 @@
 from apps.core.importing import JsonImportCommand
+from apps.entitlements.selectors import renewal_problem
 from apps.orders.services import orders_import
 
 
@@ -9,4 +10,4 @@ class Command(JsonImportCommand):
     )
 
     def run(self, document):
-        return orders_import(document=document)
+        return orders_import(document=document, renewal_check=renewal_problem)
