@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
-from apps.notifications.models import EmailDelivery
+from apps.notifications.models import DeliveryKind, EmailDelivery
 
 
 def new_message_id() -> str:
@@ -117,3 +117,53 @@ def fulfillment_message(
     for filename, pdf in attachments:
         message.attach(filename, pdf, "application/pdf")
     return message
+
+
+def reminder_items(delivery: EmailDelivery) -> list[dict]:
+    from apps.notifications.reminders import WINDOW_LABELS
+
+    items = []
+    reminders = delivery.reminders.select_related("term__entitlement__product").prefetch_related(
+        "term__entitlement__product__renewal_skus",
+        "term__entitlement__entitlement_accounts__account",
+    )
+    for reminder in reminders.order_by("term__ends_on", "id"):
+        term = reminder.term
+        entitlement = term.entitlement
+        items.append(
+            {
+                "entitlement": entitlement,
+                "product": entitlement.product,
+                "term": term,
+                "window": reminder.window,
+                "days_left": reminder.window if reminder.window.isdigit() else None,
+                "label": WINDOW_LABELS.get(reminder.window),
+                "renewal_skus": [p.sku for p in entitlement.product.renewal_skus.all()],
+                "accounts": [
+                    role.account.account_id for role in entitlement.entitlement_accounts.all()
+                ],
+            }
+        )
+    return items
+
+
+def reminder_message(delivery: EmailDelivery) -> EmailMultiAlternatives:
+    """The day's digest for one address: every subscription of theirs that reached a window."""
+    context = {"items": reminder_items(delivery), "portal_url": settings.SITE_URL}
+    with translation.override(delivery.language):
+        subject = _("Your Keyship subscriptions: %(count)d need attention") % {
+            "count": len(context["items"])
+        }
+        text = render_to_string("emails/reminders.txt", context)
+        html = render_to_string("emails/reminders.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, to=[delivery.email], headers={"Message-ID": delivery.message_id}
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def delivery_message(delivery: EmailDelivery, contents: ShipmentContents) -> EmailMultiAlternatives:
+    if delivery.kind == DeliveryKind.REMINDER_DIGEST:
+        return reminder_message(delivery)
+    return fulfillment_message(delivery, contents)

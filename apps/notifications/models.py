@@ -5,6 +5,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import QueuedWork
+from apps.entitlements.models import Term
 from apps.orders.models import Shipment
 
 
@@ -19,6 +20,11 @@ class DeliveryStatus(models.TextChoices):
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
+class DeliveryKind(models.TextChoices):
+    FULFILLMENT = "fulfillment", _("Fulfillment Email")
+    REMINDER_DIGEST = "reminder_digest", _("Subscription reminders")
+
+
 class EmailDelivery(QueuedWork):
     """One Fulfillment Email of one shipment to one address.
 
@@ -27,9 +33,18 @@ class EmailDelivery(QueuedWork):
     is made, so a copy sent twice is recognisable as the same message.
     """
 
-    shipment = models.ForeignKey(
-        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="deliveries"
+    kind = models.CharField(
+        _("kind"), max_length=24, choices=DeliveryKind.choices, default=DeliveryKind.FULFILLMENT
     )
+    shipment = models.ForeignKey(
+        Shipment,
+        verbose_name=_("shipment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+    )
+    digest_day = models.DateField(_("reminders of"), null=True, blank=True)
     email = models.EmailField(_("recipient"))
     language = models.CharField(_("language"), max_length=8, default="en")
     status = models.CharField(
@@ -84,4 +99,33 @@ class EmailDelivery(QueuedWork):
         ]
 
     def __str__(self):
-        return f"{self.shipment} -> {self.email}"
+        subject = self.shipment if self.shipment_id else f"reminders {self.digest_day}"
+        return f"{subject} -> {self.email}"
+
+
+class Reminder(models.Model):
+    """That one window of one subscription term was told to one address, in a digest."""
+
+    term = models.ForeignKey(
+        Term, verbose_name=_("term"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    window = models.CharField(_("window"), max_length=16)
+    email = models.EmailField(_("recipient"))
+    delivery = models.ForeignKey(
+        EmailDelivery, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-id"]
+        constraints = [
+            # Each window is told once per term and address, however often the job runs.
+            models.UniqueConstraint(
+                "term", "window", Lower("email"), name="reminder_once_per_window"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.term} {self.window} -> {self.email}"

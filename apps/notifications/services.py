@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
-from apps.notifications.emails import ShipmentContents, fulfillment_message, new_message_id
+from apps.notifications.emails import ShipmentContents, delivery_message, new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 
 logger = logging.getLogger(__name__)
@@ -127,10 +127,10 @@ def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDe
     Message-ID, so mail clients show one message. At most one email is ever in that window.
     """
     claimed = _claim(delivery_ids=delivery_ids, limit=limit, now=timezone.now())
-    contents = ShipmentContents({delivery.shipment_id for delivery in claimed})
+    contents = ShipmentContents({d.shipment_id for d in claimed if d.shipment_id})
     for delivery in claimed:
         try:
-            _send(fulfillment_message(delivery, contents))
+            _send(delivery_message(delivery, contents))
         except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
             logger.warning("email delivery %s failed: %s", delivery.pk, error.__class__.__name__)
             _delivery_failed(delivery.pk, error)

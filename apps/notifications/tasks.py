@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from apps.notifications.reminders import reminders_queue
 from apps.notifications.services import email_deliveries_send
 
 
@@ -8,3 +9,12 @@ def email_deliveries_send_task(delivery_ids: list[int]) -> None:
     """Send these Fulfillment Emails over one connection (mail queue). Safe to run twice:
     see email_deliveries_send."""
     email_deliveries_send(delivery_ids=delivery_ids, limit=len(delivery_ids))
+
+
+@shared_task
+def reminders_task() -> None:
+    """Hourly, from beat: queue today's reminder digests and send them. Safe to run any
+    number of times a day: each window is told once per term and address."""
+    digests = reminders_queue()
+    for start in range(0, len(digests), 50):
+        email_deliveries_send_task.delay(digests[start : start + 50])

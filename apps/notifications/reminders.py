@@ -1,0 +1,165 @@
+"""Subscription reminders: before a term ends, when it enters grace, when it expires.
+
+Each run looks at the current term of every live subscription, finds the window it has
+reached today, and tells every address that should know, once per window and term, in one
+digest per address per day. A renewed subscription's current term is the renewal, so the old
+term is never mentioned again.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import Contact
+from apps.core.dates import business_today
+from apps.entitlements.models import Term
+from apps.notifications.emails import new_message_id
+from apps.notifications.models import DeliveryKind, DeliveryStatus, EmailDelivery, Reminder
+from apps.orders.models import OrderEmail
+
+GRACE, EXPIRED = "grace", "expired"
+# An expiry older than this is history, not news: it is not announced (a first run on old data).
+EXPIRY_NEWS_DAYS = 30
+
+WINDOW_LABELS = {GRACE: _("entered its grace period"), EXPIRED: _("expired")}
+
+
+def reminder_window(
+    *, term_end: datetime.date, grace_end: datetime.date | None, today: datetime.date
+) -> str | None:
+    """The window a term has reached today: "90", "60", ... (days before its end), "grace"
+    or "expired"; None when nothing is due."""
+    if today <= term_end:
+        days_left = (term_end - today).days
+        reached = [days for days in settings.REMINDER_WINDOWS if days_left <= days]
+        return str(min(reached)) if reached else None
+    if grace_end and today <= grace_end:
+        return GRACE
+    if (today - (grace_end or term_end)).days <= EXPIRY_NEWS_DAYS:
+        return EXPIRED
+    return None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    language: str
+
+
+def _current_terms(today: datetime.date):
+    later = Term.objects.filter(
+        entitlement=OuterRef("entitlement"), sequence__gt=OuterRef("sequence")
+    )
+    horizon = today + datetime.timedelta(days=max(settings.REMINDER_WINDOWS, default=0))
+    return (
+        Term.objects.filter(entitlement__revoked_at__isnull=True, ends_on__lte=horizon)
+        .exclude(Exists(later))
+        .select_related("entitlement__product", "order_line__order")
+        .prefetch_related("entitlement__entitlement_accounts")
+    )
+
+
+def _recipients(terms: list[Term]) -> dict[int, list[Recipient]]:
+    """Per term: the contacts associated with its entitlement's accounts (in their language)
+    and the addresses of the order that bought it (in the order's language), once each."""
+    account_ids = {
+        role.account_id for t in terms for role in t.entitlement.entitlement_accounts.all()
+    }
+    contacts = defaultdict(list)
+    for contact in (
+        Contact.objects.filter(accounts__in=account_ids, user__is_active=True)
+        .select_related("user")
+        .prefetch_related("associations")
+    ):
+        for association in contact.associations.all():
+            contacts[association.account_id].append(Recipient(contact.user.email, contact.language))
+    order_emails = defaultdict(list)
+    for row in OrderEmail.objects.filter(
+        order__in={t.order_line.order_id for t in terms}
+    ).select_related("order"):
+        order_emails[row.order_id].append(Recipient(row.email, row.order.language))
+    result = {}
+    for term in terms:
+        seen, recipients = set(), []
+        accounts = {role.account_id for role in term.entitlement.entitlement_accounts.all()}
+        candidates = [r for a in sorted(accounts) for r in contacts[a]] + order_emails[
+            term.order_line.order_id
+        ]
+        for recipient in candidates:  # a contact's own language wins over the order's
+            if recipient.email.lower() not in seen:
+                seen.add(recipient.email.lower())
+                recipients.append(recipient)
+        result[term.pk] = recipients
+    return result
+
+
+@transaction.atomic
+def reminders_queue(*, today: datetime.date | None = None) -> list[int]:
+    """Write today's reminders as rows: one digest (an email delivery) per address, one
+    Reminder per term, window and address. Returns the digests to send.
+
+    Idempotent: a window already told to an address for a term is skipped, and a digest of
+    today that has already gone out takes no more items (they go in tomorrow's).
+    """
+    today = today or business_today()
+    terms = list(_current_terms(today))
+    due = {}
+    for term in terms:
+        window = reminder_window(term_end=term.ends_on, grace_end=term.grace_ends_on, today=today)
+        if window:
+            due[term.pk] = (term, window)
+    if not due:
+        return []
+    told = {
+        (term_id, window, email.lower())
+        for term_id, window, email in Reminder.objects.filter(term__in=due).values_list(
+            "term_id", "window", "email"
+        )
+    }
+    recipients = _recipients([term for term, _ in due.values()])
+    items = defaultdict(list)
+    for term, window in due.values():
+        for recipient in recipients[term.pk]:
+            if (term.pk, window, recipient.email.lower()) not in told:
+                items[recipient].append((term, window))
+    digests = []
+    for recipient, entries in items.items():
+        digest = _digest_for(recipient, today)
+        if digest is None:
+            continue
+        Reminder.objects.bulk_create(
+            Reminder(term=term, window=window, email=recipient.email, delivery=digest)
+            for term, window in entries
+        )
+        digests.append(digest.pk)
+    return digests
+
+
+def _digest_for(recipient: Recipient, today: datetime.date) -> EmailDelivery | None:
+    """Today's digest for this address, still queued and locked (a sender that claims it
+    meanwhile skips it), or None when today's has already gone out."""
+    digest = (
+        EmailDelivery.objects.select_for_update()
+        .filter(kind=DeliveryKind.REMINDER_DIGEST, email__iexact=recipient.email, digest_day=today)
+        .first()
+    )
+    if digest is None:
+        try:
+            with transaction.atomic():
+                return EmailDelivery.objects.create(
+                    kind=DeliveryKind.REMINDER_DIGEST,
+                    email=recipient.email,
+                    digest_day=today,
+                    language=recipient.language,
+                    message_id=new_message_id(),
+                )
+        except IntegrityError:  # another run made it a moment ago
+            digest = EmailDelivery.objects.select_for_update().get(
+                kind=DeliveryKind.REMINDER_DIGEST, email__iexact=recipient.email, digest_day=today
+            )
+    return digest if digest.status == DeliveryStatus.QUEUED else None

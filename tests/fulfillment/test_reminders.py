@@ -1,0 +1,119 @@
+"""Subscription reminders over real SMTP, with frozen time: windows, digests, once each."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from apps.fulfillment.services import order_lines_fulfil_due
+from apps.notifications.models import Reminder
+from apps.notifications.reminders import reminder_window
+from apps.notifications.tasks import reminders_task
+from tests.factories.accounts import AccountAssociationFactory
+from tests.factories.catalog import ProductFactory
+from tests.fulfillment.helpers import order_with_lines
+
+D = datetime.date
+END, GRACE_END = D(2027, 12, 1), D(2027, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("today", "window"),
+    [
+        (D(2027, 9, 1), None),  # 91 days before
+        (D(2027, 9, 2), "90"),
+        (D(2027, 10, 1), "90"),
+        (D(2027, 10, 2), "60"),
+        (D(2027, 11, 24), "7"),
+        (END, "7"),
+        (D(2027, 12, 2), "grace"),
+        (GRACE_END, "grace"),
+        (D(2028, 1, 1), "expired"),
+        (D(2028, 3, 1), None),  # long expired: history, not news
+    ],
+)
+def test_the_window_a_term_has_reached(today, window):
+    assert reminder_window(term_end=END, grace_end=GRACE_END, today=today) == window
+
+
+def at(day):
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC), tick=False
+    )
+
+
+@pytest.fixture
+def two_subscriptions():
+    """Two subscriptions of one order (ending 1 December 2027), a contact on its end customer."""
+    product = ProductFactory(name="Threat Defense", subscription=True)
+    ProductFactory(sku="TD-REN", subscription=True, renews=product)
+    with at(D(2026, 12, 1)):
+        order = order_with_lines(
+            dates=[D(2026, 12, 1), D(2026, 12, 1)],
+            product=product,
+            emails=["buyer@northwind.example"],
+        )
+        order_lines_fulfil_due()
+    end_customer = order.order_accounts.get(role="end_customer").account
+    AccountAssociationFactory(
+        account=end_customer, contact__user__email="alice@northwind.example", contact__language="de"
+    )
+    return order
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_window_reaches_everyone_once_in_one_digest_a_day(smtp, two_subscriptions):
+    smtp.messages.clear()
+    ssrns = [line.entitlement.ssrn for line in two_subscriptions.lines.all()]
+
+    with at(D(2027, 9, 2)):
+        reminders_task()
+        reminders_task()  # however often it runs
+
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == [
+        "alice@northwind.example",
+        "buyer@northwind.example",
+    ]
+    digest = smtp.to("buyer@northwind.example")[0]
+    text = digest.get_body(("plain",)).get_content()
+    assert all(ssrn in text for ssrn in ssrns)  # both subscriptions, one digest
+    assert "Ends in 90 days or less, on Dec. 1, 2027." in text
+    assert "To renew, order TD-REN naming this SSRN." in text
+
+    with at(D(2027, 9, 3)):
+        reminders_task()
+    assert len(smtp.messages) == 2  # the 90-day window was told already
+
+    for day, expected in [
+        (D(2027, 10, 2), "Ends in 60 days"),
+        (D(2027, 12, 2), "grace period until Dec. 31, 2027"),
+        (D(2028, 1, 1), "Expired on Dec. 31, 2027"),
+    ]:
+        with at(day):
+            reminders_task()
+        assert expected in smtp.to("buyer@northwind.example")[-1].get_body(("plain",)).get_content()
+    assert len(smtp.to("buyer@northwind.example")) == 4
+    assert (
+        Reminder.objects.filter(email="buyer@northwind.example").count() == 8
+    )  # 4 windows x 2 terms
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renewed_subscription_is_no_longer_reminded_of_its_old_term(smtp, two_subscriptions):
+    first, second = two_subscriptions.lines.order_by("line_number")
+    renewal = order_with_lines(
+        dates=[D(2027, 11, 1)],
+        product=ProductFactory._meta.model.objects.get(sku="TD-REN"),
+        emails=["buyer@northwind.example"],
+    )
+    renewal.lines.update(renews_ssrn=first.entitlement.ssrn)
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+    smtp.messages.clear()
+
+    with at(D(2027, 11, 24)):  # seven days before the old term's end
+        reminders_task()
+
+    text = smtp.to("buyer@northwind.example")[0].get_body(("plain",)).get_content()
+    assert second.entitlement.ssrn in text
+    assert first.entitlement.ssrn not in text
