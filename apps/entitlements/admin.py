@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
 from apps.core.dates import business_today
@@ -150,7 +151,14 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj):
-        return EntitlementStatus(obj.status).label
+        label = EntitlementStatus(obj.status).label
+        days = obj.days_left(business_today())
+        if days is None:
+            return label
+        return ngettext("%(status)s, %(days)d day left", "%(status)s, %(days)d days left", days) % {
+            "status": label,
+            "days": days,
+        }
 
     @admin.display(description=_("activation code"))
     def activation_code(self, obj):

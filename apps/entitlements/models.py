@@ -96,6 +96,13 @@ class Entitlement(TimeStampedModel):
     def __str__(self):
         return self.ssrn
 
+    def days_left(self, today: datetime.date) -> int | None:
+        """Days until the end of the current status (term, then grace); None when it has no end."""
+        if self.revoked_at or self.term_ends_on is None:
+            return None
+        end = self.term_ends_on if today <= self.term_ends_on else self.grace_ends_on
+        return (end - today).days if end and end >= today else None
+
     @property
     def activation_code(self) -> str:
         """The activation code in clear. A secret: never log it."""
