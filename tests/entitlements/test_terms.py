@@ -1,8 +1,12 @@
 import datetime
 
 import pytest
+import time_machine
 
+from apps.core.dates import business_today
+from apps.entitlements.models import Entitlement
 from apps.entitlements.terms import add_months, initial_term, renewal_term
+from tests.factories.entitlements import EntitlementFactory
 
 D = datetime.date
 
@@ -44,3 +48,23 @@ END = D(2027, 12, 1)
 )
 def test_a_renewal_continues_the_term_unless_it_lapsed_for_twelve_months(shipped_on, start, end):
     assert renewal_term(current_end=END, shipped_on=shipped_on, months=12) == (start, end)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("zone", "moment", "status"),
+    [
+        ("Asia/Tokyo", "2027-12-01T14:59:59+00:00", "active"),  # 23:59:59 on the last day there
+        ("Asia/Tokyo", "2027-12-01T15:00:00+00:00", "grace"),  # midnight: the grace period begins
+        ("America/Los_Angeles", "2027-12-02T07:59:59+00:00", "active"),
+        ("America/Los_Angeles", "2027-12-02T08:00:00+00:00", "grace"),
+    ],
+)
+def test_the_status_changes_at_midnight_in_the_business_time_zone(settings, zone, moment, status):
+    settings.FULFILLMENT_TIME_ZONE = zone
+    made = EntitlementFactory(
+        starts_on=D(2026, 12, 1), term_ends_on=D(2027, 12, 1), grace_ends_on=D(2027, 12, 31)
+    )
+
+    with time_machine.travel(datetime.datetime.fromisoformat(moment), tick=False):
+        assert Entitlement.objects.with_status(business_today()).get(pk=made.pk).status == status
