@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-admin
 
-Creates (once) a database `keyship_bench_admin` beside the one DATABASE_URL names, fills it
+Creates (once; BENCH_FRESH=1 makes it anew, as after a schema change) a database
+`keyship_bench_admin` beside the one DATABASE_URL names, fills it
 with 1,000,000 entitlements on 1,000,000 order lines, 1,000 accounts and 100,000 activations,
 then times the pages Customer Care and Operations open most: each figure is the median of
 five requests through Django's test client, after one warm-up request.
@@ -13,30 +14,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch_database import scratch_database_url  # noqa: E402
+
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
 NAME = "keyship_bench_admin"
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server; the benchmark creates its own database there."
-        )
-    parts = urlsplit(url)
-    import psycopg
-
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{NAME}"')
-    return urlunsplit(parts._replace(path=f"/{NAME}"))
-
-
-os.environ["DATABASE_URL"] = _database_url()
+os.environ["DATABASE_URL"] = scratch_database_url(NAME, fresh=os.environ.get("BENCH_FRESH") == "1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 os.environ["DEBUG"] = "true"
 os.environ["ALLOWED_HOSTS"] = "testserver"
@@ -61,11 +48,13 @@ INSERT INTO accounts_account (account_id, name, kind, created_at, updated_at)
 SELECT lpad(a::text, 10, '0'), 'Account ' || a, 'customer', now(), now() FROM generate_series(1, 1000) a;
 INSERT INTO orders_salesorder (order_number, language, created_at, updated_at)
 SELECT 'B' || o, 'en', now(), now() FROM generate_series(1, %(orders)s) o;
+INSERT INTO orders_shipment (order_id, shipped_on, created_at)
+SELECT o.id, date '2026-01-01', now() FROM orders_salesorder o;
 INSERT INTO orders_orderline (order_id, line_number, product_id, quantity, requested_ship_date,
-    status, status_reason, fulfilled_at, renews_ssrn, created_at, updated_at)
+    status, status_reason, fulfilled_at, renews_ssrn, shipment_id, created_at, updated_at)
 SELECT o.id, n, (SELECT id FROM catalog_product WHERE sku = 'BENCH-1'), 1, date '2026-01-01' + (n %% 300),
-    'fulfilled', '', now(), '', now(), now()
-FROM orders_salesorder o CROSS JOIN generate_series(1, 1000) n;
+    'fulfilled', '', now(), '', s.id, now(), now()
+FROM orders_salesorder o JOIN orders_shipment s ON s.order_id = o.id CROSS JOIN generate_series(1, 1000) n;
 INSERT INTO entitlements_entitlement (ssrn, activation_code_digest, activation_code_sealed, product_id,
     order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at, created_at, updated_at)
 SELECT 'B' || lpad(l.id::text, 13, '0'), encode(sha256(l.id::text::bytea), 'hex'), 'x', l.product_id,

@@ -24,29 +24,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch_database import scratch_database_url  # noqa: E402
+
 LINES = int(os.environ.get("BENCH_LINES", 10_000))
 CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", 400))
 NAME = "keyship_bench_fulfillment"
-
-
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server; the benchmark creates its own database there."
-        )
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")), autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{NAME}"')
-    return urlunsplit(parts._replace(path=f"/{NAME}"))
 
 
 def _free_port() -> int:
@@ -57,7 +42,7 @@ def _free_port() -> int:
 
 SMTP_PORT = _free_port()
 os.environ.update(
-    DATABASE_URL=_database_url(),
+    DATABASE_URL=scratch_database_url(NAME, fresh=True),
     DJANGO_SETTINGS_MODULE="config.settings.base",
     DEBUG="false",
     SECRET_KEY="benchmark",
@@ -219,7 +204,11 @@ def main() -> None:
         shipments = Certificate.objects.filter(pk__in=certificates).values(
             "entitlement__order_line__shipment_id"
         )
-        deliveries = list(EmailDelivery.objects.filter(shipment_id__in=shipments).order_by("pk"))
+        deliveries = list(
+            EmailDelivery.objects.filter(shipment_id__in=shipments)
+            .exclude(shipment__lines__entitlement__certificates__status="queued")  # half-rendered
+            .order_by("pk")
+        )
         contents = ShipmentContents()
         messages = [fulfillment_message(d, contents) for d in deliveries]
         email_deliveries_send(delivery_ids=[deliveries[0].pk])  # warm-up: the connection
