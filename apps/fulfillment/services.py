@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.catalog.models import DeliveryMethod
 from apps.core.dates import business_today
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_record
@@ -20,6 +21,7 @@ from apps.entitlements.services import (
     renewal_targets,
 )
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
+from apps.lms.services import legacy_keys_assign, legacy_keys_reserve
 from apps.notifications.emails import new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
@@ -56,16 +58,39 @@ def _ship_orders(
     roles = {order.pk: list(order.order_accounts.all()) for order in orders}
     recipients = {order.pk: [e.email for e in order.emails.all()] for order in orders}
     renewals = renewal_targets(lines=[line for line in lines if line.renews_ssrn])
+    keys: dict[int, list] = {}
     shippable: dict[int, list[OrderLine]] = {}
     for line in lines:
-        reason = _blocking_reason(line, roles[line.order_id])
+        reason, waiting = _blocking_reason(line, roles[line.order_id]), 0
         if not reason and isinstance(renewals.get(line.pk), str):
             reason = renewals[line.pk]
-        if reason:
-            line.status, line.status_reason = LineStatus.BLOCKED, reason
-            report.blocked.append(line)
-        else:
+        if (
+            not reason
+            and line.product.delivery_method == DeliveryMethod.HERITAGE_KEY
+            and not line.renews_ssrn
+        ):
+            taken = [key.pk for reserved in keys.values() for key in reserved]
+            keys[line.pk] = legacy_keys_reserve(
+                product=line.product, count=line.quantity, taken=taken
+            )
+            waiting = line.quantity - len(keys[line.pk])
+            if waiting:
+                del keys[line.pk]
+                reason = f'waiting for {waiting} more legacy key(s) of "{line.product.sku}"'
+        if not reason:
             shippable.setdefault(line.order_id, []).append(line)
+        elif (line.status, line.status_reason, line.waiting_for_keys) != (
+            LineStatus.BLOCKED,
+            reason,
+            waiting,
+        ):
+            line.status, line.status_reason, line.waiting_for_keys = (
+                LineStatus.BLOCKED,
+                reason,
+                waiting,
+            )
+            report.blocked.append(line)
+        # else: still blocked for the same reason (a short pool): nothing new to record
     shipments = {
         order_id: Shipment(order_id=order_id, shipped_on=shipped_on) for order_id in shippable
     }
@@ -80,6 +105,9 @@ def _ship_orders(
         starts_on=shipped_on,
         order_accounts=roles,
     )
+    for entitlement in entitlements:
+        if entitlement.order_line_id in keys:
+            legacy_keys_assign(keys=keys[entitlement.order_line_id], entitlement=entitlement)
     terms = entitlements_renew(
         lines=[line for line in report.shipped if line.renews_ssrn],
         targets=renewals,
@@ -104,14 +132,24 @@ def _ship_orders(
         OrderLine.objects.filter(pk__in=[line.pk for line in shippable[shipment.order_id]]).update(
             status=LineStatus.FULFILLED,
             status_reason="",
+            waiting_for_keys=0,
             fulfilled_at=now,
             shipment=shipment,
             updated_at=now,
         )
-    for reason in {line.status_reason for line in report.blocked}:
+    for reason, waiting in {(line.status_reason, line.waiting_for_keys) for line in report.blocked}:
         OrderLine.objects.filter(
-            pk__in=[line.pk for line in report.blocked if line.status_reason == reason]
-        ).update(status=LineStatus.BLOCKED, status_reason=reason, updated_at=now)
+            pk__in=[
+                line.pk
+                for line in report.blocked
+                if (line.status_reason, line.waiting_for_keys) == (reason, waiting)
+            ]
+        ).update(
+            status=LineStatus.BLOCKED,
+            status_reason=reason,
+            waiting_for_keys=waiting,
+            updated_at=now,
+        )
     ssrns = {entitlement.order_line_id: entitlement.ssrn for entitlement in entitlements}
     ssrns.update({term.order_line_id: term.entitlement.ssrn for term in terms})
     # One insert for the whole batch: audit_event_record would cost a round trip per line.
@@ -169,18 +207,16 @@ def _after_commit(report: SweepReport) -> None:
         transaction.on_commit(lambda pk=shipment_id: shipment_documents_task.delay(pk))
 
 
-def _ship_batch(*, order_ids, lines_query, shipped_on, actor) -> tuple[SweepReport, set[int]]:
-    """Ship the claimable orders of `order_ids` in one transaction; returns the report and the
-    orders another sweeper holds."""
+def _ship_batch(*, order_ids, lines_query, shipped_on, actor) -> SweepReport:
+    """Ship the orders of `order_ids` that no other sweeper holds, in one transaction."""
     with transaction.atomic():
         orders = _lock_orders(order_ids)
-        taken = set(order_ids) - {order.pk for order in orders}
         if not orders:
-            return SweepReport(), taken
+            return SweepReport()
         lines = _locked_lines(orders, lines_query)
         report = _ship_orders(orders=orders, lines=lines, shipped_on=shipped_on, actor=actor)
         _after_commit(report)
-    return report, taken
+    return report
 
 
 def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> list[OrderLine]:
@@ -214,11 +250,14 @@ def order_lines_fulfil_due(
     shipped_on = business_today()
     lines_query = order_lines_due(through=through)
     report = SweepReport()
-    skipped: set[int] = set()
+    # The sweep walks the orders in key order and visits each once: shipped, blocked, taken
+    # by another sweeper, or still waiting for legacy keys (which stays due, and would come
+    # round forever if the sweep started from the top again).
+    after = 0
     while True:
         candidates = list(
             sales_orders_with_due_lines(through=through)
-            .exclude(pk__in=skipped)
+            .filter(pk__gt=after)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
         )
@@ -253,10 +292,9 @@ def order_lines_fulfil_due(
                     blocked = _block_order_lines(
                         order_id=order_id, lines_query=lines_query, error=error, actor=actor
                     )
-                    batches.append((SweepReport(blocked=blocked), set()))
-        for batch, taken in batches:
-            # Orders another sweeper holds are theirs: this sweep does not ask for them again.
-            skipped |= taken
+                    batches.append(SweepReport(blocked=blocked))
+        after = candidates[-1]
+        for batch in batches:
             report.shipped += batch.shipped
             report.blocked += batch.blocked
             report.shipments += batch.shipments

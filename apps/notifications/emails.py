@@ -37,7 +37,7 @@ class ShipmentContents:
     emails, in a few queries for all its shipments."""
 
     def __init__(self, shipment_ids=()):
-        self._shipments: dict[int, tuple[list[dict], list[tuple[str, bytes]]]] = {}
+        self._shipments: dict[int, tuple[list[dict], list[tuple[str, bytes | str, str]]]] = {}
         if shipment_ids:
             self._load(set(shipment_ids))
 
@@ -54,7 +54,7 @@ class ShipmentContents:
                 Q(order_line__shipment_id__in=shipment_ids) | Q(pk__in=renewal_terms)
             )
             .select_related("product", "order_line")
-            .prefetch_related("entitlement_accounts__account")
+            .prefetch_related("entitlement_accounts__account", "legacy_keys")
             .order_by("order_line__line_number")
         )
         certificates = latest_certificates(entitlements)
@@ -79,9 +79,16 @@ class ShipmentContents:
             )
             certificate = certificates[entitlement.pk]
             with certificate.file.open("rb") as pdf:
-                attachments.append((certificate.filename, pdf.read()))
+                attachments.append((certificate.filename, pdf.read(), "application/pdf"))
+            keys = [key.license_key for key in entitlement.legacy_keys.all()]
+            if keys:  # heritage_key: the keys to install, one a line, as the devices read them
+                text = "\n".join(keys) + "\n"
+                attachments.append((f"license-keys-{entitlement.ssrn}.txt", text, "text/plain"))
+                licenses[-1]["key_count"] = len(keys)
 
-    def __getitem__(self, shipment_id: int) -> tuple[list[dict], list[tuple[str, bytes]]]:
+    def __getitem__(
+        self, shipment_id: int
+    ) -> tuple[list[dict], list[tuple[str, bytes | str, str]]]:
         if shipment_id not in self._shipments:
             self._load({shipment_id})
         return self._shipments[shipment_id]
@@ -114,8 +121,8 @@ def fulfillment_message(
         headers={"Message-ID": delivery.message_id},
     )
     message.attach_alternative(html, "text/html")
-    for filename, pdf in attachments:
-        message.attach(filename, pdf, "application/pdf")
+    for filename, content, mimetype in attachments:
+        message.attach(filename, content, mimetype)
     return message
 
 

@@ -131,6 +131,13 @@ class OrderLine(TimeStampedModel):
         blank=True,
         help_text=_("For a renewal: the entitlement it renews."),
     )
+    waiting_for_keys = models.PositiveIntegerField(
+        _("waiting for legacy keys"),
+        default=0,
+        help_text=_(
+            "How many more legacy keys the pool needs before this blocked line ships by itself."
+        ),
+    )
     shipment = models.ForeignKey(
         Shipment,
         verbose_name=_("shipment"),
@@ -159,6 +166,10 @@ class OrderLine(TimeStampedModel):
                 | (~Q(status="fulfilled") & Q(fulfilled_at__isnull=True, shipment__isnull=True)),
                 name="order_line_fulfilled_in_shipment",
             ),
+            models.CheckConstraint(
+                condition=Q(waiting_for_keys=0) | Q(status="blocked"),
+                name="order_line_waits_only_when_blocked",
+            ),
         ]
         indexes = [
             # The due-line sweep reads only open lines by date.
@@ -169,6 +180,12 @@ class OrderLine(TimeStampedModel):
             ),
             models.Index(
                 fields=["status", "requested_ship_date"], name="order_line_status_date_idx"
+            ),
+            # ...and the lines that wait for legacy keys.
+            models.Index(
+                fields=["requested_ship_date"],
+                condition=Q(waiting_for_keys__gt=0),
+                name="order_line_keys_idx",
             ),
         ]
 

@@ -238,7 +238,8 @@ def order_lines_transition(*, line_ids, action: str, actor, reason: str = "") ->
     for line in lines:
         line.status = target
         line.status_reason = reason if target != LineStatus.OPEN else ""
-        line.save(update_fields=["status", "status_reason", "updated_at"])
+        line.waiting_for_keys = 0  # an action by a person ends the wait for keys
+        line.save(update_fields=["status", "status_reason", "waiting_for_keys", "updated_at"])
         audit_event_record(
             actor=actor,
             action=f"line.{action}",

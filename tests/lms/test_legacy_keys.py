@@ -1,0 +1,173 @@
+"""Legacy key pools: import, hand-out at shipping, a short pool, each method's email."""
+
+import datetime
+import threading
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from apps.core.models import AuditEvent
+from apps.fulfillment import services
+from apps.fulfillment.services import order_lines_fulfil_due
+from apps.lms.models import LegacyKey, LegacyKeyState
+from apps.lms.services import legacy_keys_import
+from apps.orders.models import LineStatus
+from tests.factories.catalog import ProductFactory
+from tests.fulfillment.helpers import order_with_lines
+
+NOW = datetime.datetime(2026, 12, 1, 9, tzinfo=datetime.UTC)
+TODAY = NOW.date()
+
+
+def keys_csv(sku, count, start=1):
+    return "sku,license_key,batch\n" + "".join(
+        f"{sku},KEY-{sku}-{n:04d},B7\n" for n in range(start, start + count)
+    )
+
+
+@pytest.fixture
+def key_product(db):
+    return ProductFactory(sku="OLD-FW", name="Classic Firewall Key", delivery_method="heritage_key")
+
+
+def test_a_key_file_fills_the_pool_keeps_extra_columns_and_is_idempotent(
+    key_product, tmp_path, capsys
+):
+    path = tmp_path / "keys.csv"
+    path.write_text(keys_csv("OLD-FW", 3))
+
+    call_command("import_legacy_keys", str(path))
+    call_command("import_legacy_keys", str(path))
+
+    assert (
+        LegacyKey.objects.filter(product=key_product, state=LegacyKeyState.AVAILABLE).count() == 3
+    )
+    assert LegacyKey.objects.first().extra == {"batch": "B7"}
+    out = capsys.readouterr().out
+    assert (
+        "pool OLD-FW: 3 key(s) added" in out and "3 key(s) already in their pools: unchanged" in out
+    )
+    assert "KEY-OLD-FW" not in out  # keys are secrets
+
+
+def test_a_bad_key_file_names_every_line_and_writes_nothing(key_product, tmp_path, capsys):
+    ProductFactory(sku="PLAIN", delivery_method="jal")
+    other = ProductFactory(sku="OTHER-FW", delivery_method="heritage_key")
+    LegacyKey.objects.create(product=other, license_key="KEY-TAKEN")
+    path = tmp_path / "keys.csv"
+    path.write_text(
+        "sku,license_key\nOLD-FW,KEY-1\nNOPE,KEY-2\nPLAIN,KEY-3\nOLD-FW,\nOLD-FW,KEY-1\nOLD-FW,KEY-TAKEN\n"
+    )
+
+    with pytest.raises(CommandError, match="5 error"):
+        call_command("import_legacy_keys", str(path))
+
+    errors = capsys.readouterr().err
+    for expected in [
+        'line 3: unknown SKU "NOPE"',
+        'line 4: "PLAIN" is not delivered with legacy keys',
+        "line 5: the license key is empty",
+        "line 6: the same key as line 2",
+        'line 7: the key is already in the pool of "OTHER-FW"',
+    ]:
+        assert expected in errors
+    assert not LegacyKey.objects.filter(product=key_product).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_keys_are_handed_out_at_shipping_and_attached_to_the_email(smtp, key_product):
+    legacy_keys_import(text=keys_csv("OLD-FW", 3))
+    order = order_with_lines(dates=[TODAY], product=key_product)  # quantity 2
+
+    order_lines_fulfil_due()
+
+    entitlement = order.lines.get().entitlement
+    assigned = list(entitlement.legacy_keys.order_by("id").values_list("license_key", flat=True))
+    assert assigned == ["KEY-OLD-FW-0001", "KEY-OLD-FW-0002"]
+    message = smtp.messages[0]
+    attachment = next(a for a in message.iter_attachments() if a.get_content_type() == "text/plain")
+    assert attachment.get_filename() == f"license-keys-{entitlement.ssrn}.txt"
+    assert attachment.get_content().splitlines() == assigned
+    text = message.get_body(("plain",)).get_content()
+    assert "Your 2 license keys are attached" in text
+    assert entitlement.activation_code not in text  # nothing to activate
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_a_short_pool_blocks_the_line_until_keys_arrive_then_it_ships_by_itself(smtp, key_product):
+    legacy_keys_import(text=keys_csv("OLD-FW", 1))
+    order = order_with_lines(dates=[TODAY], product=key_product)  # needs 2
+
+    order_lines_fulfil_due()
+    order_lines_fulfil_due()  # still short: no new event
+
+    line = order.lines.get()
+    assert (line.status, line.waiting_for_keys) == (LineStatus.BLOCKED, 1)
+    assert line.status_reason == 'waiting for 1 more legacy key(s) of "OLD-FW"'
+    assert AuditEvent.objects.filter(action="line.blocked", target_id=str(line.pk)).count() == 1
+    assert LegacyKey.objects.filter(state=LegacyKeyState.AVAILABLE).count() == 1  # not taken
+
+    legacy_keys_import(text=keys_csv("OLD-FW", 1, start=2))
+    order_lines_fulfil_due()
+
+    line.refresh_from_db()
+    assert (line.status, line.waiting_for_keys) == (LineStatus.FULFILLED, 0)
+    assert line.entitlement.legacy_keys.count() == 2 and len(smtp.messages) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_product):
+    legacy_keys_import(text=keys_csv("OLD-FW", 30))
+    orders = [
+        order_with_lines(dates=[datetime.date.today()], product=key_product) for _ in range(20)
+    ]  # 40 wanted
+    monkeypatch.setattr(services, "_after_commit", lambda report: None)
+    start = threading.Barrier(2)
+
+    def sweep():
+        start.wait()
+        try:
+            services.order_lines_fulfil_due(batch_size=2)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assigned = LegacyKey.objects.filter(state=LegacyKeyState.ASSIGNED)
+    assert assigned.count() == 30 and assigned.values("license_key").distinct().count() == 30
+    shipped = [o for o in orders if o.lines.get().status == LineStatus.FULFILLED]
+    assert len(shipped) == 15  # 30 keys, two per line
+    assert all(o.lines.get().entitlement.legacy_keys.count() == 2 for o in shipped)
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize(
+    ("method", "says", "shows_code"),
+    [
+        ("jal", "Activate it on your devices in the Keyship portal.", True),
+        ("heritage_document", "No license key needs to be installed", False),
+        ("heritage_no_activation", "No activation is needed", False),
+        ("legacy_lms", "legacy License Management System", True),
+        ("paper", "Your paper license ships with your hardware.", False),
+    ],
+)
+def test_each_delivery_method_says_what_to_do(smtp, method, says, shows_code):
+    order = order_with_lines(dates=[TODAY], product=ProductFactory(delivery_method=method))
+
+    order_lines_fulfil_due()
+
+    entitlement = order.lines.get().entitlement
+    for body in (smtp.messages[0].get_body(("plain",)), smtp.messages[0].get_body(("html",))):
+        content = body.get_content()
+        assert says in content
+        assert (entitlement.activation_code in content) is shows_code
