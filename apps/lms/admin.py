@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin
 from apps.lms.models import LegacyKey
+from apps.lms.selectors import legacy_key_pools
 
 
 @admin.register(LegacyKey)
@@ -20,3 +21,9 @@ class LegacyKeyAdmin(LargeTableAdmin):
     @admin.display(description=_("license key"))
     def masked_key(self, obj):
         return obj.masked
+
+    def changelist_view(self, request, extra_context=None):
+        # Each pool's counts above the list, with a warning where keys run short.
+        return super().changelist_view(
+            request, {**(extra_context or {}), "pools": legacy_key_pools()}
+        )

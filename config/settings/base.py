@@ -197,6 +197,8 @@ EMAIL_DOCUMENTS_WAIT = env.int("EMAIL_DOCUMENTS_WAIT", default=60)
 # Days before a subscription term ends on which its contacts are reminded; they are also
 # told when it enters its grace period and when it expires.
 REMINDER_WINDOWS = env.list("REMINDER_WINDOWS", cast=int, default=[90, 60, 30, 7])
+# The admin warns when a legacy key pool has fewer available keys than this.
+LEGACY_KEY_POOL_WARNING = env.int("LEGACY_KEY_POOL_WARNING", default=20)
 CELERY_BEAT_SCHEDULE = {
     # Ship dates are never Celery ETAs: the sweep reads them from the database every minute.
     "fulfil-due-lines": {"task": "apps.fulfillment.tasks.fulfil_due_task", "schedule": 60.0},

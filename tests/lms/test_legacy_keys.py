@@ -171,3 +171,26 @@ def test_each_delivery_method_says_what_to_do(smtp, method, says, shows_code):
         content = body.get_content()
         assert says in content
         assert (entitlement.activation_code in content) is shows_code
+
+
+def test_the_admin_shows_each_pool_and_warns_when_keys_run_short(
+    admin_client, key_product, settings
+):
+    from django.urls import reverse
+
+    settings.LEGACY_KEY_POOL_WARNING = 2
+    healthy = ProductFactory(sku="FULL-FW", delivery_method="heritage_key")
+    legacy_keys_import(text=keys_csv("OLD-FW", 1) + keys_csv("FULL-FW", 5).split("\n", 1)[1])
+    order_with_lines(dates=[TODAY], product=key_product)  # needs 2 of OLD-FW
+
+    page = admin_client.get(reverse("admin:lms_legacykey_changelist")).content.decode()
+
+    rows = {
+        sku: page.split(f"<td>{sku}</td>", 1)[1].split("</tr>", 1)[0]
+        for sku in ("OLD-FW", healthy.sku)
+    }
+    assert "<td>1</td><td>0</td><td>2</td>" in rows["OLD-FW"] and "Running short" in rows["OLD-FW"]
+    assert (
+        "<td>5</td><td>0</td><td>0</td>" in rows["FULL-FW"]
+        and "Running short" not in rows["FULL-FW"]
+    )
