@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
-from apps.notifications.models import EmailDelivery
+from apps.notifications.models import DeliveryKind, EmailDelivery
 from apps.notifications.services import email_deliveries_retry, email_delivery_resend
 
 
@@ -11,19 +11,22 @@ from apps.notifications.services import email_deliveries_retry, email_delivery_r
 class EmailDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "email",
-        "order_number",
+        "kind",
+        "subject",
         "status",
         "attempts",
         "next_attempt_at",
         "sent_at",
         "last_error",
     ]
-    list_filter = ["status", "created_at"]
+    list_filter = ["status", "kind", "created_at"]
     search_lookups = ["email__lower", "shipment__order__order_number"]
     search_help_text = _("A recipient's address or an order number.")
     list_select_related = ["shipment__order"]
     fields = [
+        "kind",
         "shipment",
+        "digest_day",
         "email",
         "language",
         "status",
@@ -41,9 +44,10 @@ class EmailDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     readonly_fields = fields
     actions = ["retry_now", "resend"]
 
-    @admin.display(description=_("order"), ordering="shipment__order__order_number")
-    def order_number(self, obj):
-        return obj.shipment.order.order_number
+    @admin.display(description=_("about"))
+    def subject(self, obj):
+        # A Fulfillment Email is about an order; a reminder digest about one day's reminders.
+        return obj.shipment.order.order_number if obj.shipment_id else obj.digest_day
 
     def has_change_permission(self, request, obj=None):
         # The actions change the queue through services; the form itself stays read-only.
@@ -69,8 +73,13 @@ class EmailDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         )
         if page:
             return page
-        for delivery in queryset.select_related("shipment"):
+        fulfillment = queryset.filter(kind=DeliveryKind.FULFILLMENT).select_related("shipment")
+        for delivery in fulfillment:
             email_delivery_resend(delivery=delivery, actor=request.user, reason=reason)
+        skipped = queryset.count() - len(fulfillment)
         self.message_user(
-            request, _("Resent: %(count)d.") % {"count": queryset.count()}, messages.SUCCESS
+            request,
+            _("Resent: %(count)d. Reminder digests are not resent: %(skipped)d.")
+            % {"count": len(fulfillment), "skipped": skipped},
+            messages.SUCCESS if not skipped else messages.WARNING,
         )

@@ -17,9 +17,6 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
-
-
 class DeliveryKind(models.TextChoices):
     FULFILLMENT = "fulfillment", _("Fulfillment Email")
     REMINDER_DIGEST = "reminder_digest", _("Subscription reminders")

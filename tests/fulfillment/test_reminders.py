@@ -4,9 +4,11 @@ import datetime
 
 import pytest
 import time_machine
+from django.contrib.admin import helpers
+from django.urls import reverse
 
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.notifications.models import Reminder
+from apps.notifications.models import DeliveryKind, EmailDelivery, Reminder
 from apps.notifications.reminders import reminder_window
 from apps.notifications.tasks import reminders_task
 from tests.factories.accounts import AccountAssociationFactory
@@ -117,3 +119,27 @@ def test_a_renewed_subscription_is_no_longer_reminded_of_its_old_term(smtp, two_
     text = smtp.to("buyer@northwind.example")[0].get_body(("plain",)).get_content()
     assert second.entitlement.ssrn in text
     assert first.entitlement.ssrn not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_email_queue_lists_digests_beside_fulfillment_emails_and_resends_only_the_latter(
+    smtp, two_subscriptions, client, admin_user
+):
+    with at(D(2027, 9, 2)):
+        reminders_task()
+        client.force_login(admin_user)
+        url = reverse("admin:notifications_emaildelivery_changelist")
+        page = client.get(url)
+        digest = EmailDelivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST).first()
+        client.post(
+            url,
+            {
+                "action": "resend",
+                helpers.ACTION_CHECKBOX_NAME: [digest.pk],
+                "confirm": "yes",
+                "reason": "x",
+            },
+        )
+
+    assert page.status_code == 200 and "Subscription reminders" in page.content.decode()
+    assert not EmailDelivery.objects.filter(resend_of=digest).exists()
