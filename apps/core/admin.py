@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.paginator import Paginator
 from django.db import connections
+from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -100,9 +102,6 @@ class AuditEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 def reason_or_form(modeladmin, request, queryset, *, title: str, action: str):
     """For an admin action that needs a reason: (reason, None) once the form is posted with
     one, else (None, the page that asks for it)."""
-    from django.contrib.admin import helpers
-    from django.template.response import TemplateResponse
-
     reason = request.POST.get("reason", "").strip()
     if request.POST.get("confirm") and reason:
         return reason[:200], None

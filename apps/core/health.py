@@ -1,5 +1,6 @@
 """Checks of the services Keyship depends on, for /healthz."""
 
+from celery import current_app as app
 from django.db import connection
 
 
@@ -16,8 +17,6 @@ def database_check() -> str | None:
 
 def broker_check(timeout: float = 2.0) -> str | None:
     """None when the Celery broker accepts a connection, else what went wrong."""
-    from celery import current_app as app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)

@@ -127,8 +127,6 @@ def fulfillment_message(
 
 
 def reminder_items(delivery: EmailDelivery) -> list[dict]:
-    from apps.notifications.reminders import WINDOW_LABELS
-
     items = []
     reminders = delivery.reminders.select_related("term__entitlement__product").prefetch_related(
         "term__entitlement__product__renewal_skus",
@@ -144,7 +142,6 @@ def reminder_items(delivery: EmailDelivery) -> list[dict]:
                 "term": term,
                 "window": reminder.window,
                 "days_left": reminder.window if reminder.window.isdigit() else None,
-                "label": WINDOW_LABELS.get(reminder.window),
                 "renewal_skus": [p.sku for p in entitlement.product.renewal_skus.all()],
                 "accounts": [
                     role.account.account_id for role in entitlement.entitlement_accounts.all()

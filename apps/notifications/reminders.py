@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
-from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Contact
 from apps.core.dates import business_today
@@ -25,8 +24,6 @@ from apps.orders.models import OrderEmail
 GRACE, EXPIRED = "grace", "expired"
 # An expiry older than this is history, not news: it is not announced (a first run on old data).
 EXPIRY_NEWS_DAYS = 30
-
-WINDOW_LABELS = {GRACE: _("entered its grace period"), EXPIRED: _("expired")}
 
 
 def reminder_window(
