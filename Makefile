@@ -31,6 +31,7 @@ run: install messages
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
 
 test: install messages
+	scripts/system-packages --browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -1,13 +1,24 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 from apps.core.views import healthz
-from apps.entitlements.views import entitlement_verify
+from apps.entitlements.views import entitlement_verify, license_public_keys
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("verify/<str:ssrn>/", entitlement_verify, name="entitlement-verify"),
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path(
+        ".well-known/keyship-license-keys.json",
+        license_public_keys,
+        name="license-public-keys",
+    ),
+    path(
+        "account/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("account/", include("django.contrib.auth.urls")),
+    path("", include("apps.portal.urls")),
 ]

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
@@ -7,8 +7,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from apps.accounts.models import Account, AccountAssociation, Contact, User
-from apps.accounts.services import contact_save
+from apps.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    Account,
+    AccountAssociation,
+    Contact,
+    User,
+)
+from apps.accounts.services import access_requests_decide, contact_save
+from apps.core.admin import reason_or_form
 from apps.core.contracts import Rejected
 
 
@@ -128,9 +136,21 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ["language"]
     search_fields = ["=contact_id", "user__email", "user__name"]
     list_select_related = ["user"]
-    fields = ["contact_id", "email", "name", "language", "created_at", "updated_at"]
-    readonly_fields = ["created_at", "updated_at"]
+    fields = ["contact_id", "email", "name", "language", "why", "created_at", "updated_at"]
+    readonly_fields = ["why", "created_at", "updated_at"]
     inlines = [ContactAssociationInline, ContactHistoryInline]
+
+    @admin.display(description=_("what the contact sees"))
+    def why(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:visibility")
+        return format_html(
+            '<a href="{}?contact={}">{}</a>',
+            url,
+            obj.contact_id,
+            _("Why does this contact see an entitlement, or not?"),
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("accounts")
@@ -218,3 +238,118 @@ class AccountAssociationAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("email address"), ordering="contact__user__email")
     def contact_email(self, obj):
         return obj.contact.user.email
+
+
+class AccessRequestStatusFilter(admin.SimpleListFilter):
+    """Opens on the pending requests: the queue to work through."""
+
+    title = _("status")
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*AccessRequestStatus.choices, (self.ALL, _("All"))]
+
+    def value(self):
+        return super().value() or AccessRequestStatus.PENDING
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() in AccessRequestStatus.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(admin.ModelAdmin):
+    """Contacts asking to see an account: approve (which associates) or deny, one or many."""
+
+    list_display = [
+        "created_at",
+        "contact",
+        "contact_email",
+        "account",
+        "reason",
+        "status",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = [AccessRequestStatusFilter, "created_at"]
+    search_fields = [
+        "=contact__contact_id",
+        "contact__user__email",
+        "=account__account_id",
+        "account__name",
+    ]
+    list_select_related = ["contact__user", "account", "decided_by"]
+    autocomplete_fields = ["contact", "account"]
+    fields = [
+        "contact",
+        "account",
+        "reason",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "created_at",
+    ]
+    readonly_fields = fields
+    actions = ["approve", "deny"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("email address"), ordering="contact__user__email")
+    def contact_email(self, obj):
+        return obj.contact.user.email
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(
+        description=_("Approve: associate the contact with the account"), permissions=["change"]
+    )
+    def approve(self, request, queryset):
+        decided = access_requests_decide(
+            request_ids=list(queryset.values_list("pk", flat=True)),
+            approve=True,
+            actor=request.user,
+        )
+        self._report(request, queryset, decided)
+
+    @admin.action(description=_("Deny (with a note to the contact)"), permissions=["change"])
+    def deny(self, request, queryset):
+        note, page = reason_or_form(
+            self, request, queryset, title=_("Deny access requests"), action="deny"
+        )
+        if page:
+            return page
+        decided = access_requests_decide(
+            request_ids=list(queryset.values_list("pk", flat=True)),
+            approve=False,
+            actor=request.user,
+            note=note,
+        )
+        self._report(request, queryset, decided)
+
+    def _report(self, request, queryset, decided: int):
+        self.message_user(
+            request,
+            _("Decided: %(count)d. Each contact is told by email.") % {"count": decided},
+            messages.SUCCESS,
+        )
+        skipped = queryset.count() - decided
+        if skipped:
+            self.message_user(
+                request,
+                _("Left alone, as they were decided already: %(count)d.") % {"count": skipped},
+                messages.WARNING,
+            )

@@ -158,3 +158,71 @@ class AccountAssociation(models.Model):
 
     def __str__(self):
         return f"{self.contact.contact_id} -> {self.account.account_id}"
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    DENIED = "denied", _("Denied")
+
+
+class AccessRequest(TimeStampedModel):
+    """A contact asks to see an account's entitlements; Customer Care approves or denies."""
+
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="access_requests"
+    )
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        related_name="access_requests",
+    )
+    reason = models.TextField(_("reason"), max_length=1000)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=AccessRequestStatus.choices,
+        default=AccessRequestStatus.PENDING,
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("note to the contact"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("access request")
+        verbose_name_plural = _("access requests")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "denied"]),
+                name="access_request_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending") | models.Q(decided_at__isnull=False),
+                name="access_request_decided_has_time",
+            ),
+            # One open request per contact and account: asking twice does not queue twice.
+            models.UniqueConstraint(
+                fields=["contact", "account"],
+                condition=models.Q(status="pending"),
+                name="access_request_one_pending",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending"),
+                name="access_request_pending_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contact.contact_id} -> {self.account.account_id} ({self.status})"

@@ -1,7 +1,16 @@
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.contracts import AccountsFile
-from apps.accounts.models import Account, AccountAssociation, Contact, User
+from apps.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    Account,
+    AccountAssociation,
+    Contact,
+    User,
+)
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, record_upsert
 
@@ -38,6 +47,14 @@ def contact_save(
         action = "contact.updated"
     audit_event_record(actor=actor, action=action, target=contact, data={"email": email})
     return contact
+
+
+@transaction.atomic
+def contact_language_set(*, contact: Contact, language: str) -> None:
+    """The language a contact reads the portal and their emails in."""
+    if contact.language != language:
+        contact.language = language
+        contact.save(update_fields=["language", "updated_at"])
 
 
 def _file_problems(data: dict) -> list[str]:
@@ -145,3 +162,82 @@ def account_associations_add(*, contact: Contact, account_ids, accounts=None) ->
         existing.add(account_id)
         added += 1
     return added
+
+
+@transaction.atomic
+def access_request_create(*, contact: Contact, account_id: str, reason: str) -> AccessRequest:
+    """A contact asks to see an account. Asking again while a request is pending returns
+    that request; asking for an account the contact already sees is refused."""
+    account_id = account_id.strip()
+    account = Account.objects.filter(account_id=account_id).first()
+    if account is None:
+        raise Rejected(
+            [
+                _(
+                    "No account has the Account ID %(account_id)s. It is on your order "
+                    "confirmation and on every certificate."
+                )
+                % {"account_id": account_id}
+            ]
+        )
+    if contact.associations.filter(account=account).exists():
+        raise Rejected(
+            [_("You already see the entitlements of %(account_id)s.") % {"account_id": account_id}]
+        )
+    pending = contact.access_requests.filter(
+        account=account, status=AccessRequestStatus.PENDING
+    ).first()
+    if pending:
+        return pending
+    access_request = AccessRequest.objects.create(contact=contact, account=account, reason=reason)
+    audit_event_record(
+        actor=contact.user,
+        action="access_request.created",
+        target=access_request,
+        data={"account_id": account_id},
+    )
+    return access_request
+
+
+@transaction.atomic
+def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "") -> int:
+    """Approve or deny pending access requests; returns how many were decided.
+
+    An approval associates the contact with the account. Each contact is told by email once
+    the transaction commits. Requests already decided are left as they are, so deciding
+    twice (two Customer Care agents at once) tells nobody twice.
+    """
+    from apps.accounts.tasks import access_decision_email_task  # tasks import services
+
+    pending = (
+        AccessRequest.objects.select_for_update()
+        .filter(pk__in=request_ids, status=AccessRequestStatus.PENDING)
+        .select_related("contact", "account")
+        .order_by("pk")
+    )
+    decided = 0
+    for access_request in pending:
+        access_request.status = (
+            AccessRequestStatus.APPROVED if approve else AccessRequestStatus.DENIED
+        )
+        access_request.decided_by = actor
+        access_request.decided_at = timezone.now()
+        access_request.decision_note = note
+        access_request.save(
+            update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"]
+        )
+        if approve:
+            AccountAssociation.objects.get_or_create(
+                contact=access_request.contact,
+                account=access_request.account,
+                defaults={"note": f"access request {access_request.pk}"},
+            )
+        audit_event_record(
+            actor=actor,
+            action=f"access_request.{access_request.status}",
+            target=access_request,
+            message=note,
+        )
+        transaction.on_commit(lambda pk=access_request.pk: access_decision_email_task.delay(pk))
+        decided += 1
+    return decided

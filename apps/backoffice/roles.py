@@ -1,8 +1,9 @@
 """The two staff roles, as Django groups. A migration keeps the groups in step.
 
-Customer Care looks after people: accounts, contacts and their associations; it reads
-orders and entitlements to answer questions. Operations looks after the flow: orders and
-their lines, the catalog and the legacy key pools.
+Customer Care looks after people: accounts, contacts, their associations and access
+requests; it reads orders and entitlements to answer questions, and revokes activations.
+Operations looks after the flow: orders and their lines, the catalog and the legacy key
+pools.
 """
 
 VIEW = ("view",)
@@ -17,6 +18,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "accounts.contact": ("view", "add", "change"),
         "accounts.accountassociation": ALL,
         "accounts.historicalaccountassociation": VIEW,
+        "accounts.accessrequest": ("view", "change"),
         "catalog.product": VIEW,
         "orders.salesorder": VIEW,
         "orders.orderaccount": VIEW,
@@ -24,7 +26,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.orderline": VIEW,
         "entitlements.entitlement": ("view", "view_activation_code", "reissue_certificate"),
         "entitlements.entitlementaccount": VIEW,
-        "entitlements.activation": VIEW,
+        "entitlements.activation": ("view", "revoke_activation"),
         "entitlements.certificate": VIEW,
         "orders.shipment": VIEW,
         "notifications.emaildelivery": ("view", "change"),
@@ -33,6 +35,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     OPERATIONS: {
         "accounts.account": VIEW,
         "accounts.contact": VIEW,
+        "accounts.accessrequest": VIEW,
         "catalog.product": ALL,
         "orders.salesorder": ALL,
         "orders.orderaccount": ALL,
@@ -69,15 +72,14 @@ def role_groups_sync(apps) -> None:
     Permission = apps.get_model("auth", "Permission")
     for role, grants in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
-        wanted = []
+        wanted = Permission.objects.none()
         for label, actions in grants.items():
             app_label, model = label.split(".")
-            for action in actions:
-                wanted.append(
-                    Permission.objects.get(
-                        content_type__app_label=app_label,
-                        content_type__model=model,
-                        codename=_codename(model, action),
-                    )
-                )
+            # A model or permission that a later migration brings is granted by the
+            # migration that syncs the roles after it.
+            wanted |= Permission.objects.filter(
+                content_type__app_label=app_label,
+                content_type__model=model,
+                codename__in=[_codename(model, action) for action in actions],
+            )
         group.permissions.set(wanted)

@@ -1,5 +1,7 @@
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from apps.accounts.models import Contact
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import entitlement_ids_for_term
@@ -64,3 +66,12 @@ def _ids(limit: int, *queries) -> set[int]:
     for query in queries:
         ids.update(query.values_list("pk", flat=True)[:limit])
     return ids
+
+
+def contact_by_key(*, key: str) -> Contact | None:
+    """The contact with this Contact ID or login email address."""
+    return (
+        Contact.objects.select_related("user")
+        .filter(Q(contact_id=key) | Q(user__email__iexact=key))
+        .first()
+    )

@@ -5,8 +5,9 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from apps.backoffice.expiries import upcoming_expiries_by_account
-from apps.backoffice.selectors import record_search
+from apps.backoffice.selectors import contact_by_key, record_search
 from apps.core.dates import business_today
+from apps.entitlements.selectors import entitlement_by_ssrn, visibility_explain
 
 
 class KeyshipAdminSite(admin.AdminSite):
@@ -18,6 +19,7 @@ class KeyshipAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("find/", self.admin_view(self.find_view), name="find"),
+            path("visibility/", self.admin_view(self.visibility_view), name="visibility"),
             path(
                 "upcoming-expiries/", self.admin_view(self.expiries_view), name="upcoming_expiries"
             ),
@@ -53,3 +55,44 @@ class KeyshipAdminSite(admin.AdminSite):
             "results": results,
         }
         return TemplateResponse(request, "admin/find.html", context)
+
+    def visibility_view(self, request):
+        """Why a contact sees an entitlement, or not: contact -> associations -> the
+        entitlement's accounts and their roles. Either half alone lists its side."""
+        if not (
+            request.user.has_perm("entitlements.view_entitlement")
+            and request.user.has_perm("accounts.view_contact")
+        ):
+            raise PermissionDenied
+        contact_key = request.GET.get("contact", "").strip()
+        ssrn = request.GET.get("ssrn", "").strip()
+        contact = contact_by_key(key=contact_key) if contact_key else None
+        entitlement = (
+            entitlement_by_ssrn(text=ssrn).select_related("product").first() if ssrn else None
+        )
+        context = {
+            **self.each_context(request),
+            "title": _("Who sees what"),
+            "contact_key": contact_key,
+            "ssrn": ssrn,
+            "contact": contact,
+            "entitlement": entitlement,
+            "explanation": (
+                visibility_explain(contact=contact, entitlement=entitlement)
+                if contact and entitlement
+                else None
+            ),
+            "associations": (
+                contact.associations.select_related("account").order_by("account__account_id")
+                if contact
+                else None
+            ),
+            "entitlement_accounts": (
+                entitlement.entitlement_accounts.select_related("account")
+                .prefetch_related("account__associations__contact__user")
+                .order_by("role")
+                if entitlement
+                else None
+            ),
+        }
+        return TemplateResponse(request, "admin/visibility.html", context)

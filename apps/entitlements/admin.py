@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
 from apps.core.dates import business_today
+from apps.entitlements.activations import activations_revoke
 from apps.entitlements.models import (
     Activation,
     Certificate,
@@ -45,7 +46,7 @@ class EntitlementAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Activation
-    fields = ["serial_number", "created_at", "revoked_at"]
+    fields = ["serial_number", "activated_by", "created_at", "revoked_at", "revoke_reason"]
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -119,10 +120,21 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "term_ends_on",
         "grace_ends_on",
         "revoked_at",
+        "who_sees_it",
         "created_at",
         "updated_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("who sees it"))
+    def who_sees_it(self, obj):
+        url = reverse("admin:visibility")
+        return format_html(
+            '<a href="{}?ssrn={}">{}</a>',
+            url,
+            obj.ssrn,
+            _("Why does a contact see this entitlement, or not?"),
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_status(business_today())
@@ -180,8 +192,34 @@ class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     search_lookups = ["serial_number", "entitlement__ssrn"]
     search_help_text = _("A device serial number or an SSRN.")
     list_select_related = ["entitlement"]
-    fields = ["entitlement", "serial_number", "license_key", "created_at", "revoked_at"]
+    fields = [
+        "entitlement",
+        "serial_number",
+        "license_key",
+        "activated_by",
+        "created_at",
+        "revoked_at",
+        "revoke_reason",
+    ]
     readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("entitlements.revoke_activation")
+
+    @admin.action(description=_("Revoke, freeing the seat"), permissions=["revoke"])
+    def revoke(self, request, queryset):
+        reason, page = reason_or_form(
+            self, request, queryset, title=_("Revoke activations"), action="revoke"
+        )
+        if page:
+            return page
+        revoked = activations_revoke(
+            activation_ids=list(queryset.values_list("pk", flat=True)),
+            actor=request.user,
+            reason=reason,
+        )
+        self.message_user(request, _("Revoked: %(count)d.") % {"count": revoked}, messages.SUCCESS)
 
 
 @admin.register(Certificate)

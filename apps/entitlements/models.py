@@ -1,5 +1,6 @@
 import datetime
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -147,13 +148,23 @@ class Activation(models.Model):
     )
     serial_number = models.CharField(_("serial number"), max_length=64, db_index=True)
     license_key = models.TextField(_("license key"))
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("activated by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("activated at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(_("reason for revoking"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("activation")
         verbose_name_plural = _("activations")
         ordering = ["-id"]
+        permissions = [("revoke_activation", _("Can revoke activations"))]
         constraints = [
             # A revoked activation frees its seat: the same serial may be activated again.
             models.UniqueConstraint(

@@ -5,6 +5,7 @@ as files, all under var/. Production sets DATABASE_URL, CELERY_BROKER_URL, EMAIL
 SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -31,6 +32,15 @@ if not DEBUG:
         if not globals()[_name]:
             raise ImproperlyConfigured(f"{_name} must be set when DEBUG is off.")
 
+# License keys are signed with this Ed25519 key (base64 of its raw 32 bytes); without it a
+# development key is made under var/. Retired keys' public halves (base64, comma-separated)
+# stay published so that the keys they signed still verify.
+LICENSE_SIGNING_KEY = env.str("LICENSE_SIGNING_KEY", default="")
+LICENSE_DEVELOPMENT_KEY_FILE = VAR_DIR / "license-signing-key" if DEBUG else None
+LICENSE_RETIRED_PUBLIC_KEYS = env.list("LICENSE_RETIRED_PUBLIC_KEYS", default=[])
+if not DEBUG and not LICENSE_SIGNING_KEY:
+    raise ImproperlyConfigured("LICENSE_SIGNING_KEY must be set when DEBUG is off.")
+
 # The public address of this site, for links in emails and certificates.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -45,6 +55,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "simple_history",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.catalog",
@@ -54,6 +65,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.fulfillment",
     "apps.backoffice",
+    "apps.portal",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as its documentation asks: it answers a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,7 +127,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:entitlements"
+LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five wrong passwords for one address from one client lock that pair out for 15 minutes.
+# The counts live in the shared cache (Redis, CACHE_URL) in production; on the embedded
+# defaults, whose cache is per process, in the database.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for a day
+
+# Cache: rate limits and login throttling -------------------------------------------------
+# The embedded default keeps the counts in each process's memory, which suits `make run`;
+# production points CACHE_URL at Redis (redis://host:6379/1) so every web process shares them.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://keyship")}
+AXES_HANDLER = (
+    "axes.handlers.database.AxesDatabaseHandler"
+    if CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    else "axes.handlers.cache.AxesCacheHandler"
+)
+# Activation-code attempts allowed per user and per client address.
+ACTIVATION_CODE_RATE = env.str("ACTIVATION_CODE_RATE", default="10/m")
 
 # Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -183,6 +224,8 @@ CELERY_TASK_DEFAULT_QUEUE = "fulfillment"
 CELERY_TASK_ROUTES = {
     # Rendering the certificates of a shipment is PDF work, whatever app schedules it.
     "apps.fulfillment.tasks.shipment_documents_task": {"queue": "pdf"},
+    "apps.entitlements.tasks.license_keys_email_task": {"queue": "mail"},
+    "apps.accounts.*": {"queue": "mail"},
     "apps.fulfillment.*": {"queue": "fulfillment"},
     "apps.entitlements.*": {"queue": "pdf"},
     "apps.notifications.*": {"queue": "mail"},

@@ -4,12 +4,15 @@ DATABASE_URL and CELERY_BROKER_URL still come from the environment, so `.ci/run`
 the suite at PostgreSQL and Redis.
 """
 
+import base64
+
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
 SECRET_KEY = "keyship-test-secret-key"
 ACTIVATION_CODE_KEY = "keyship-test-activation-code-key"
+LICENSE_SIGNING_KEY = base64.b64encode(b"keyship-test-license-signing-key").decode()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

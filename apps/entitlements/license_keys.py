@@ -1,0 +1,220 @@
+"""License keys: what a device verifies offline, signed with Ed25519.
+
+A key is plain text that survives email and copy-paste:
+
+    -----BEGIN KEYSHIP LICENSE KEY-----
+    Format: 1
+    Key-Id: 5f0c1e9a2b7d4c33
+    SSRN: 7QK2-M9XD-41HC
+    SKU: KS-FW-ADV-1Y
+    Serial: FTX2231A0BC
+    Seats: 1
+    Term-Ends: 2027-12-31
+    Issued: 2026-11-28T09:15:00Z
+    Signature: <base64 of 64 bytes>
+    -----END KEYSHIP LICENSE KEY-----
+
+`Term-Ends` is `perpetual` for a license without an end. The signature covers the line
+`KEYSHIP LICENSE KEY` and every field line above `Signature`, each ending in a newline, in
+this order and exactly as written. `Key-Id` names the signing key: the first 16 hex digits
+of the SHA-256 of its raw 32-byte public key. The public keys are published at
+/.well-known/keyship-license-keys.json, so keys signed by a retired signing key still verify
+while new keys are signed by the current one.
+
+The private key comes from LICENSE_SIGNING_KEY (base64 of the raw 32 bytes); in development
+one is generated under var/. It is never shown on a page or written to a log.
+"""
+
+import base64
+import binascii
+import datetime
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+BEGIN = "-----BEGIN KEYSHIP LICENSE KEY-----"
+END = "-----END KEYSHIP LICENSE KEY-----"
+FORMAT = "1"
+FIELDS = ("Format", "Key-Id", "SSRN", "SKU", "Serial", "Seats", "Term-Ends", "Issued")
+PERPETUAL = "perpetual"
+
+
+class LicenseKeyInvalid(ValueError):
+    """The text is not a license key that verifies; the message says why."""
+
+
+@dataclass(frozen=True)
+class LicenseKey:
+    key_id: str
+    ssrn: str
+    sku: str
+    serial: str
+    seats: int
+    term_ends_on: datetime.date | None
+    issued_at: datetime.datetime
+
+
+def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:16]
+
+
+def _private_from_base64(text: str, name: str) -> Ed25519PrivateKey:
+    try:
+        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(text.strip(), validate=True))
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be the base64 of a raw 32-byte Ed25519 private key."
+        ) from None
+
+
+def _development_key(path: Path) -> Ed25519PrivateKey:
+    """The development signing key under var/, made on first use (readable by its owner only)."""
+    if not path.exists():
+        raw = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw())
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        else:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(raw + b"\n")
+    return _private_from_base64(path.read_text(), str(path))
+
+
+@cache
+def _signing_key(configured: str, development_path: str) -> Ed25519PrivateKey:
+    if configured:
+        return _private_from_base64(configured, "LICENSE_SIGNING_KEY")
+    if not development_path:
+        raise ImproperlyConfigured("LICENSE_SIGNING_KEY must be set when DEBUG is off.")
+    return _development_key(Path(development_path))
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return _signing_key(
+        settings.LICENSE_SIGNING_KEY, str(settings.LICENSE_DEVELOPMENT_KEY_FILE or "")
+    )
+
+
+@cache
+def _retired_keys(configured: tuple[str, ...]) -> tuple[Ed25519PublicKey, ...]:
+    keys = []
+    for text in configured:
+        try:
+            keys.append(Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True)))
+        except (binascii.Error, ValueError):
+            raise ImproperlyConfigured(
+                "LICENSE_RETIRED_PUBLIC_KEYS holds base64 raw 32-byte Ed25519 public keys."
+            ) from None
+    return tuple(keys)
+
+
+def public_keys() -> dict[str, Ed25519PublicKey]:
+    """Every key a license key may be signed with, by key id: the current one first."""
+    current = signing_key().public_key()
+    keys = {key_id(current): current}
+    for retired in _retired_keys(tuple(settings.LICENSE_RETIRED_PUBLIC_KEYS)):
+        keys.setdefault(key_id(retired), retired)
+    return keys
+
+
+def public_key_set() -> dict:
+    """The public keys as a JSON Web Key Set (RFC 8037), for the well-known URL."""
+    return {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "use": "sig",
+                "kid": kid,
+                "x": base64.urlsafe_b64encode(_raw_public(key)).rstrip(b"=").decode(),
+            }
+            for kid, key in public_keys().items()
+        ]
+    }
+
+
+def _signed_bytes(fields: dict[str, str]) -> bytes:
+    return ("KEYSHIP LICENSE KEY\n" + "".join(f"{n}: {fields[n]}\n" for n in FIELDS)).encode()
+
+
+def license_key_sign(
+    *,
+    ssrn: str,
+    sku: str,
+    serial: str,
+    seats: int,
+    term_ends_on: datetime.date | None,
+    issued_at: datetime.datetime,
+) -> str:
+    """The text of a new license key, signed with the current signing key."""
+    private = signing_key()
+    fields = {
+        "Format": FORMAT,
+        "Key-Id": key_id(private.public_key()),
+        "SSRN": ssrn,
+        "SKU": sku,
+        "Serial": serial,
+        "Seats": str(seats),
+        "Term-Ends": term_ends_on.isoformat() if term_ends_on else PERPETUAL,
+        "Issued": issued_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    signature = base64.b64encode(private.sign(_signed_bytes(fields))).decode()
+    body = "".join(f"{name}: {fields[name]}\n" for name in FIELDS)
+    return f"{BEGIN}\n{body}Signature: {signature}\n{END}\n"
+
+
+def _fields(text: str) -> dict[str, str]:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2 or lines[0] != BEGIN or lines[-1] != END:
+        raise LicenseKeyInvalid(f"A license key starts with {BEGIN} and ends with {END}.")
+    fields: dict[str, str] = {}
+    for number, line in enumerate(lines[1:-1], start=2):
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise LicenseKeyInvalid(f'Line {number} is not "Name: value": {line[:40]!r}.')
+        fields[name.strip()] = value.strip()
+    expected = [*FIELDS, "Signature"]
+    if list(fields) != expected:
+        raise LicenseKeyInvalid(f"A license key has the fields {', '.join(expected)}, in order.")
+    if fields["Format"] != FORMAT:
+        raise LicenseKeyInvalid(f"Unknown license key format {fields['Format']!r}.")
+    return fields
+
+
+def license_key_verify(text: str) -> LicenseKey:
+    """Check a license key's signature with the published public keys and read it."""
+    fields = _fields(text)
+    public = public_keys().get(fields["Key-Id"])
+    if public is None:
+        raise LicenseKeyInvalid(f"No published signing key has the id {fields['Key-Id']}.")
+    try:
+        public.verify(base64.b64decode(fields["Signature"], validate=True), _signed_bytes(fields))
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise LicenseKeyInvalid(
+            "The signature does not match: the key was changed or is not genuine."
+        ) from None
+    term_end = fields["Term-Ends"]
+    return LicenseKey(
+        key_id=fields["Key-Id"],
+        ssrn=fields["SSRN"],
+        sku=fields["SKU"],
+        serial=fields["Serial"],
+        seats=int(fields["Seats"]),
+        term_ends_on=None if term_end == PERPETUAL else datetime.date.fromisoformat(term_end),
+        issued_at=datetime.datetime.strptime(fields["Issued"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.UTC
+        ),
+    )

@@ -1,0 +1,116 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.models import account_id_validator
+from apps.core.codes import CodeKind, parse_code
+from apps.entitlements.models import EntitlementStatus
+from apps.entitlements.selectors import PORTAL_ORDERINGS, EntitlementFilter
+
+SERIALS_HELP = _("One serial number per line, as printed on the device's label.")
+
+
+class EntitlementFilterForm(forms.Form):
+    """The list's filters, from the query string; a value it does not know is ignored."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=100,
+        help_text=_("An SSRN, activation code, order number or device serial number."),
+    )
+    account = forms.ChoiceField(label=_("Account"), required=False)
+    product = forms.ChoiceField(label=_("Product"), required=False)
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *EntitlementStatus.choices],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, key) for name in PORTAL_ORDERINGS for key in (name, f"-{name}")],
+    )
+
+    def __init__(self, data, *, accounts, products):
+        super().__init__(data)
+        self.fields["account"].choices = [("", _("All accounts"))] + [
+            (account.account_id, f"{account.account_id} {account.name}") for account in accounts
+        ]
+        self.fields["product"].choices = [("", _("All products"))] + [
+            (product.sku, product.name) for product in products
+        ]
+
+    def filters(self) -> EntitlementFilter:
+        """The valid values; one the form refuses (an account no longer associated, an
+        unknown status) is left out, not an error page."""
+        self.is_valid()
+        values = self.cleaned_data
+        return EntitlementFilter(
+            account_id=values.get("account") or "",
+            sku=values.get("product") or "",
+            status=values.get("status") or "",
+            search=(values.get("q") or "").strip(),
+            ordering=values.get("sort") or "-start",
+        )
+
+
+class SerialNumbersForm(forms.Form):
+    serial_numbers = forms.CharField(
+        label=_("Device serial numbers"),
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text=SERIALS_HELP,
+        max_length=40000,
+    )
+
+
+class ActivationCodeForm(SerialNumbersForm):
+    """Activation by someone who holds the code but does not see the account (an installer)."""
+
+    activation_code = forms.CharField(
+        label=_("Activation code"),
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("28 letters and digits, from the Fulfillment Email or the certificate."),
+    )
+    field_order = ["activation_code", "serial_numbers"]
+
+    def clean_activation_code(self):
+        parsed = parse_code(self.cleaned_data["activation_code"])
+        if parsed.kind == CodeKind.SSRN:
+            raise forms.ValidationError(
+                _("This is an SSRN, a reference number. Enter the activation code instead.")
+            )
+        if parsed.kind is None:
+            raise forms.ValidationError(
+                _("An activation code has 28 letters and digits, in groups of four.")
+            )
+        if parsed.mistyped:
+            raise forms.ValidationError(
+                _(
+                    "This activation code has a typing mistake: one character is wrong or two "
+                    "are swapped. Compare it with the email or the certificate."
+                )
+            )
+        return parsed.value
+
+
+class AccessRequestForm(forms.Form):
+    account_id = forms.CharField(
+        label=_("Account ID"),
+        max_length=20,
+        validators=[account_id_validator],
+        help_text=_("On your order confirmation and on every certificate."),
+    )
+    reason = forms.CharField(
+        label=_("Why do you need access?"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example: “I manage the firewalls of this company as its partner.”"),
+    )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"))
+
+    def __init__(self, *args, languages, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = languages

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from apps.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("entitlements/", views.entitlement_list, name="entitlements"),
+    path("entitlements/<str:ssrn>/", views.entitlement_detail, name="entitlement"),
+    path(
+        "entitlements/<str:ssrn>/certificate/",
+        views.certificate_download,
+        name="certificate",
+    ),
+    path("entitlements/<str:ssrn>/activate/", views.entitlement_activate, name="activate"),
+    path("entitlements/<str:ssrn>/keys/", views.license_keys_download, name="keys"),
+    path("entitlements/<str:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
+    path("activate/", views.activate_with_code, name="activate-with-code"),
+    path("access/", views.access_requests, name="access"),
+    path("language/", views.language, name="language"),
+]

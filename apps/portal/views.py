@@ -1,0 +1,363 @@
+"""The portal: what end users see of their entitlements, and what they can do with them.
+
+Every page that names an entitlement looks it up among those the user sees *now*
+(`entitlements_visible_to`), so an association removed by Customer Care takes effect on the
+next request and anything else answers 404, downloads included.
+"""
+
+import csv
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
+from django_ratelimit.decorators import ratelimit
+
+from apps.accounts.models import Account, Contact
+from apps.accounts.services import access_request_create, contact_language_set
+from apps.catalog.models import Product
+from apps.core.contracts import Rejected
+from apps.core.dates import business_today
+from apps.entitlements.activations import activations_create, serial_numbers_parse
+from apps.entitlements.models import CertificateStatus, Entitlement, EntitlementStatus
+from apps.entitlements.selectors import (
+    entitlement_by_activation_code,
+    entitlement_list_for_user,
+    entitlements_visible_to,
+)
+from apps.entitlements.tasks import license_keys_email_task
+from apps.portal.forms import (
+    AccessRequestForm,
+    ActivationCodeForm,
+    EntitlementFilterForm,
+    LanguageForm,
+    SerialNumbersForm,
+)
+from apps.portal.keys import entitlement_keys_file
+
+PAGE_SIZE = 25
+
+
+def home(request):
+    """The site's root: the entitlements of a signed-in user, the login for anyone else."""
+    return redirect("portal:entitlements" if request.user.is_authenticated else "login")
+
+
+def _contact(user) -> Contact | None:
+    return Contact.objects.filter(user=user).first()
+
+
+@require_GET
+@login_required
+def entitlement_list(request):
+    visible = entitlements_visible_to(user=request.user)
+    form = EntitlementFilterForm(
+        request.GET,
+        accounts=Account.objects.filter(associations__contact__user=request.user),
+        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
+    )
+    filters = form.filters()
+    today = business_today()
+    rows = entitlement_list_for_user(user=request.user, today=today, filters=filters)
+    if request.GET.get("format") == "csv":
+        return _csv_response(rows, today)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for entitlement in page:
+        entitlement.days = entitlement.days_left(today)
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
+    return render(
+        request,
+        "portal/entitlement_list.html",
+        {
+            "form": form,
+            "page": page,
+            "today": today,
+            "filters": filters,
+            "query": query.urlencode(),
+            "has_contact": _contact(request.user) is not None,
+            "status_labels": dict(EntitlementStatus.choices),
+            "columns": _columns(query, filters.ordering),
+        },
+    )
+
+
+def _columns(query, ordering: str) -> list[dict]:
+    """The table's headings, each sortable one with the link that sorts by it (a second
+    click reverses) and its aria-sort state."""
+    headings = [
+        (_("Product"), "product"),
+        (_("SSRN"), "ssrn"),
+        (_("Accounts"), None),
+        (_("Quantity"), "quantity"),
+        (_("Seats used"), None),
+        (_("Status"), "status"),
+        (_("Start"), "start"),
+        (_("End"), "end"),
+    ]
+    columns = []
+    for label, key in headings:
+        column = {"label": label, "key": key}
+        if key:
+            current = ordering.lstrip("-") == key
+            descending = ordering.startswith("-")
+            link = query.copy()
+            link["sort"] = f"-{key}" if current and not descending else key
+            column["url"] = "?" + link.urlencode()
+            column["sort"] = ("descending" if descending else "ascending") if current else ""
+        columns.append(column)
+    return columns
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(rows, today) -> StreamingHttpResponse:
+    """Every row the filters show, not just one page, streamed as it is read."""
+    writer = csv.writer(_Echo())
+    labels = dict(EntitlementStatus.choices)
+    header = [
+        _("Product"),
+        _("SKU"),
+        _("SSRN"),
+        _("Accounts"),
+        _("Quantity"),
+        _("Seats used"),
+        _("Status"),
+        _("Days left"),
+        _("Start"),
+        _("End"),
+        _("Order number"),
+    ]
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows.iterator(chunk_size=500):
+            days_left = row.days_left(today)
+            yield writer.writerow(
+                [
+                    row.product.name,
+                    row.product.sku,
+                    row.ssrn,
+                    " ".join(a.account.account_id for a in row.entitlement_accounts.all()),
+                    row.quantity,
+                    row.seats_used,
+                    labels[row.status],
+                    "" if days_left is None else days_left,
+                    row.starts_on.isoformat(),
+                    row.term_ends_on.isoformat() if row.term_ends_on else "",
+                    row.order_line.order.order_number,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="entitlements-{today}.csv"'
+    return response
+
+
+def _visible_entitlement(request, ssrn: str) -> Entitlement:
+    return get_object_or_404(
+        entitlements_visible_to(user=request.user)
+        .with_status(business_today())
+        .select_related("product", "order_line__order"),
+        ssrn=ssrn,
+    )
+
+
+@require_GET
+@login_required
+def entitlement_detail(request, ssrn: str):
+    entitlement = _visible_entitlement(request, ssrn)
+    return _detail_page(request, entitlement, SerialNumbersForm())
+
+
+def _detail_page(request, entitlement, form, *, activated=(), status=200):
+    today = business_today()
+    activations = list(entitlement.activations.select_related(None).order_by("-id"))
+    certificate = (
+        entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
+    )
+    entitlement.days = entitlement.days_left(today)
+    return render(
+        request,
+        "portal/entitlement_detail.html",
+        {
+            "entitlement": entitlement,
+            "status_label": EntitlementStatus(entitlement.status).label,
+            "accounts": entitlement.entitlement_accounts.select_related("account").order_by("role"),
+            "terms": entitlement.terms.all(),
+            "activations": activations,
+            "seats_used": sum(1 for a in activations if a.revoked_at is None),
+            "activated": activated,
+            "certificate": certificate,
+            "legacy_keys": entitlement.legacy_keys.order_by("pk"),
+            "form": form,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def certificate_download(request, ssrn: str):
+    entitlement = _visible_entitlement(request, ssrn)
+    certificate = (
+        entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
+    )
+    if certificate is None:
+        raise Http404(_("The certificate is being prepared; try again in a minute."))
+    return FileResponse(
+        certificate.file.open("rb"),
+        as_attachment=True,
+        filename=certificate.filename,
+        content_type="application/pdf",
+    )
+
+
+@require_POST
+@login_required
+def entitlement_activate(request, ssrn: str):
+    entitlement = _visible_entitlement(request, ssrn)
+    form = SerialNumbersForm(request.POST)
+    if form.is_valid():
+        try:
+            serials = serial_numbers_parse(form.cleaned_data["serial_numbers"])
+            activated = activations_create(
+                entitlement_id=entitlement.pk, serial_numbers=serials, actor=request.user
+            )
+        except Rejected as rejected:
+            for error in rejected.errors:
+                form.add_error("serial_numbers", error)
+        else:
+            messages.success(
+                request,
+                _("%(count)d device(s) activated. Their license keys are below.")
+                % {"count": len(activated)},
+            )
+            return _detail_page(request, entitlement, SerialNumbersForm(), activated=activated)
+    return _detail_page(request, entitlement, form, status=400)
+
+
+@require_GET
+@login_required
+def license_keys_download(request, ssrn: str):
+    entitlement = _visible_entitlement(request, ssrn)
+    filename, text = entitlement_keys_file(entitlement=entitlement)
+    if not text:
+        raise Http404(_("This entitlement has no license keys yet."))
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+@login_required
+def license_keys_email(request, ssrn: str):
+    entitlement = _visible_entitlement(request, ssrn)
+    license_keys_email_task.delay(entitlement.pk, request.user.pk, translation.get_language())
+    messages.success(
+        request,
+        _("The license keys are on their way to %(email)s.") % {"email": request.user.email},
+    )
+    return redirect("portal:entitlement", ssrn=entitlement.ssrn)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@ratelimit(key="user", rate=settings.ACTIVATION_CODE_RATE, method="POST", block=False)
+@ratelimit(key="ip", rate=settings.ACTIVATION_CODE_RATE, method="POST", block=False)
+def activate_with_code(request):
+    """Activation by anyone who holds the activation code (an installer at a partner)."""
+    form = ActivationCodeForm(request.POST if request.method == "POST" else None)
+    context = {"form": form}
+    status = 200
+    if request.method == "POST" and getattr(request, "limited", False):
+        form.is_valid()
+        form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
+        status = 429
+    elif request.method == "POST" and form.is_valid():
+        entitlement = entitlement_by_activation_code(
+            text=form.cleaned_data["activation_code"]
+        ).first()
+        if entitlement is None:
+            form.add_error(
+                "activation_code",
+                _(
+                    "No entitlement has this activation code. It is well formed, so check "
+                    "that it comes from the right email or certificate."
+                ),
+            )
+        else:
+            try:
+                serials = serial_numbers_parse(form.cleaned_data["serial_numbers"])
+                context["activated"] = activations_create(
+                    entitlement_id=entitlement.pk, serial_numbers=serials, actor=request.user
+                )
+                context["entitlement"] = entitlement
+            except Rejected as rejected:
+                for error in rejected.errors:
+                    form.add_error("serial_numbers", error)
+        if "activated" in context and request.POST.get("download"):
+            text = "".join(activation.license_key for activation in context["activated"])
+            response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="license-keys-{entitlement.ssrn}.txt"'
+            )
+            return response
+    if form.errors:
+        status = max(status, 400)
+    return render(request, "portal/activate.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def access_requests(request):
+    contact = _contact(request.user)
+    form = AccessRequestForm(request.POST if request.method == "POST" else None)
+    if contact is None:
+        raise Http404(_("Your login is not linked to a contact."))
+    if request.method == "POST" and form.is_valid():
+        try:
+            access_request_create(
+                contact=contact,
+                account_id=form.cleaned_data["account_id"],
+                reason=form.cleaned_data["reason"],
+            )
+        except Rejected as rejected:
+            for error in rejected.errors:
+                form.add_error("account_id", error)
+        else:
+            messages.success(
+                request, _("Your request is with Customer Care. You will hear by email.")
+            )
+            return redirect("portal:access")
+    return render(
+        request,
+        "portal/access.html",
+        {
+            "form": form,
+            "requests": contact.access_requests.select_related("account").order_by("-id")[:50],
+            "accounts": contact.accounts.order_by("account_id"),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def language(request):
+    """Switch the language; a signed-in contact's emails follow it too."""
+    form = LanguageForm(request.POST, languages=settings.LANGUAGES)
+    if form.is_valid() and request.user.is_authenticated:
+        contact = _contact(request.user)
+        if contact is not None:
+            contact_language_set(contact=contact, language=form.cleaned_data["language"])
+    return set_language(request)  # sets the cookie and goes back to the page it came from
