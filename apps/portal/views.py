@@ -21,7 +21,7 @@ from django_ratelimit.decorators import ratelimit
 
 from apps.accounts.models import Account, Contact
 from apps.accounts.services import access_request_create, contact_language_set
-from apps.catalog.models import Product
+from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
@@ -200,6 +200,8 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
             "activated": activated,
             "certificate": certificate,
             "legacy_keys": entitlement.legacy_keys.order_by("pk"),
+            "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
+            and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
             "form": form,
         },
         status=status,
@@ -271,10 +273,14 @@ def license_keys_email(request, ssrn: str):
     return redirect("portal:entitlement", ssrn=entitlement.ssrn)
 
 
+def _activation_code_rate(group, request) -> str:
+    return settings.ACTIVATION_CODE_RATE
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
-@ratelimit(key="user", rate=settings.ACTIVATION_CODE_RATE, method="POST", block=False)
-@ratelimit(key="ip", rate=settings.ACTIVATION_CODE_RATE, method="POST", block=False)
+@ratelimit(key="user", rate=_activation_code_rate, method="POST", block=False)
+@ratelimit(key="ip", rate=_activation_code_rate, method="POST", block=False)
 def activate_with_code(request):
     """Activation by anyone who holds the activation code (an installer at a partner)."""
     form = ActivationCodeForm(request.POST if request.method == "POST" else None)

@@ -1,0 +1,58 @@
+import datetime
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from apps.entitlements.models import Certificate, CertificateStatus
+from apps.orders.models import AccountRole
+from tests.factories.accounts import AccountAssociationFactory, AccountFactory, ContactFactory
+from tests.factories.catalog import ProductFactory
+from tests.factories.entitlements import EntitlementAccountFactory, EntitlementFactory
+
+PDF = b"%PDF-1.7\n% a certificate\n"
+
+
+def portal_contact(*accounts, email=None):
+    """A contact associated with these accounts, whose login's password is `password`."""
+    contact = ContactFactory(**({"user__email": email} if email else {}))
+    for account in accounts:
+        AccountAssociationFactory(contact=contact, account=account)
+    return contact
+
+
+def entitlement_of(*accounts, product=None, quantity=2, certificate=True, **fields):
+    """An entitlement shipped to these accounts (the first as end customer, the others as
+    partners), with a rendered certificate."""
+    product = product or ProductFactory()
+    entitlement = EntitlementFactory(
+        order_line__product=product, order_line__quantity=quantity, **fields
+    )
+    for number, account in enumerate(accounts):
+        role = AccountRole.END_CUSTOMER if number == 0 else AccountRole.PARTNER
+        EntitlementAccountFactory(entitlement=entitlement, account=account, role=role)
+    if certificate:
+        ready = Certificate(
+            entitlement=entitlement,
+            status=CertificateStatus.READY,
+            rendered_at=timezone.now(),
+        )
+        ready.file.save("certificate.pdf", ContentFile(PDF), save=False)
+        ready.save()
+    return entitlement
+
+
+def subscription_of(*accounts, ends_in_days: int, grace_days: int = 30, **fields):
+    today = datetime.date.today()
+    ends = today + datetime.timedelta(days=ends_in_days)
+    return entitlement_of(
+        *accounts,
+        product=ProductFactory(subscription=True),
+        starts_on=min(today, ends) - datetime.timedelta(days=300),
+        term_ends_on=ends,
+        grace_ends_on=ends + datetime.timedelta(days=grace_days),
+        **fields,
+    )
+
+
+def new_account(**fields):
+    return AccountFactory(**fields)

@@ -1,0 +1,132 @@
+"""What a signed-in user sees on the entitlement list, and that nobody else sees it."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from apps.catalog.models import Product
+from tests.factories.entitlements import ActivationFactory
+from tests.portal.helpers import entitlement_of, new_account, portal_contact, subscription_of
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("portal:entitlements")
+
+
+def test_the_root_sends_visitors_to_the_login_and_users_to_their_entitlements(client):
+    assert client.get("/").url == reverse("login")
+    client.force_login(portal_contact().user)
+    assert client.get("/").url == LIST
+
+
+def test_a_user_sees_every_entitlement_of_each_associated_account_and_no_other(client):
+    # Given a contact of two accounts, with entitlements as end customer and as partner
+    northwind, blue_harbor, stranger = new_account(), new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    mine = [
+        entitlement_of(northwind),
+        entitlement_of(stranger, blue_harbor),  # blue_harbor is the partner on this one
+    ]
+    theirs = entitlement_of(stranger)
+    client.force_login(contact.user)
+
+    # When they open the list
+    page = client.get(LIST).content.decode()
+
+    # Then both of theirs are there, with the accounts, and the stranger's alone is not
+    for entitlement in mine:
+        assert entitlement.ssrn in page
+        assert entitlement.product.name in page
+    assert f"{stranger.account_id}</span>, <span" in page or stranger.account_id in page
+    assert theirs.ssrn not in page
+
+
+def test_the_list_filters_by_account_product_and_status_and_searches(client):
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    active = subscription_of(northwind, ends_in_days=100)
+    in_grace = subscription_of(blue_harbor, ends_in_days=-3)
+    expired = subscription_of(northwind, ends_in_days=-90)
+    device = ActivationFactory(entitlement=active, serial_number="FTX2231A0BC")
+    client.force_login(contact.user)
+
+    def shown(**query):
+        page = client.get(LIST, query).content.decode()
+        return {e.ssrn for e in (active, in_grace, expired) if e.ssrn in page}
+
+    assert shown() == {active.ssrn, in_grace.ssrn, expired.ssrn}
+    assert shown(account=blue_harbor.account_id) == {in_grace.ssrn}
+    assert shown(product=expired.product.sku) == {expired.ssrn}
+    assert shown(status="grace") == {in_grace.ssrn}
+    assert shown(status="expired") == {expired.ssrn}
+    assert shown(q=device.serial_number) == {active.ssrn}
+    assert shown(q=active.order_line.order.order_number) == {active.ssrn}
+    assert shown(q=expired.ssrn.lower()) == {expired.ssrn}
+    assert shown(q=in_grace.activation_code) == {in_grace.ssrn}
+    # An account the user does not see is no filter at all, not a way in
+    assert shown(account=new_account().account_id) == {active.ssrn, in_grace.ssrn, expired.ssrn}
+
+
+def test_the_list_shows_status_with_days_left_and_the_seats_used(client):
+    northwind = new_account()
+    contact = portal_contact(northwind)
+    entitlement = subscription_of(northwind, ends_in_days=10, quantity=5)
+    ActivationFactory.create_batch(2, entitlement=entitlement)
+    ActivationFactory(entitlement=entitlement, revoked_at="2026-01-01T00:00Z")
+    client.force_login(contact.user)
+
+    response = client.get(LIST)
+
+    row = response.context["page"][0]
+    assert (row.seats_used, row.days) == (2, 10)
+    assert "Active <span class=\"days\">(10 days left)</span>" in response.content.decode()
+
+
+def test_sorting_and_pagination(client):
+    northwind = new_account()
+    contact = portal_contact(northwind)
+    for name in ("Charlie", "Alpha", "Bravo"):
+        entitlement_of(northwind, product=Product.objects.create(sku=name, name=name))
+    client.force_login(contact.user)
+
+    names = [e.product.name for e in client.get(LIST, {"sort": "product"}).context["page"]]
+    assert names == ["Alpha", "Bravo", "Charlie"]
+    names = [e.product.name for e in client.get(LIST, {"sort": "-product"}).context["page"]]
+    assert names == ["Charlie", "Bravo", "Alpha"]
+
+    for _ in range(26):
+        entitlement_of(northwind, certificate=False)
+    first = client.get(LIST)
+    second = client.get(LIST, {"page": 2})
+    assert len(first.context["page"]) == 25 and len(second.context["page"]) == 4
+    assert "Page 2 of 2" in second.content.decode()
+
+
+def test_the_csv_holds_every_row_the_filter_shows(client):
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    shown = [entitlement_of(northwind, certificate=False) for _ in range(30)]
+    entitlement_of(blue_harbor, certificate=False)
+    client.force_login(contact.user)
+
+    response = client.get(LIST, {"account": northwind.account_id, "format": "csv"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {row["SSRN"] for row in rows} == {e.ssrn for e in shown}
+    assert rows[0]["Accounts"] == northwind.account_id
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(client, django_assert_num_queries):
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    client.force_login(contact.user)
+    entitlement_of(northwind, blue_harbor)
+    with django_assert_num_queries(10) as few:
+        client.get(LIST)
+    for _ in range(20):
+        entitlement = entitlement_of(northwind, blue_harbor, certificate=False)
+        ActivationFactory(entitlement=entitlement)
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get(LIST)
