@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from apps.core.views import healthz
 from apps.entitlements.views import entitlement_verify, license_public_keys
+from apps.portal.forms import PasswordByEmailForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -18,6 +19,11 @@ urlpatterns = [
         "account/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
+    ),
+    path(
+        "account/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=PasswordByEmailForm),
+        name="password_reset",
     ),
     path("account/", include("django.contrib.auth.urls")),
     path("", include("apps.portal.urls")),

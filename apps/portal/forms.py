@@ -1,4 +1,6 @@
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import account_id_validator
@@ -114,3 +116,11 @@ class LanguageForm(forms.Form):
     def __init__(self, *args, languages, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = languages
+
+
+class PasswordByEmailForm(PasswordResetForm):
+    """Also for a contact who has no password yet: logins made by the ERP's data have none,
+    and their first password is set through this link."""
+
+    def get_users(self, email):
+        return get_user_model().objects.filter(email__iexact=email, is_active=True)

@@ -80,7 +80,7 @@ def test_the_list_shows_status_with_days_left_and_the_seats_used(client):
 
     row = response.context["page"][0]
     assert (row.seats_used, row.days) == (2, 10)
-    assert "Active <span class=\"days\">(10 days left)</span>" in response.content.decode()
+    assert 'Active <span class="days">(10 days left)</span>' in response.content.decode()
 
 
 def test_sorting_and_pagination(client):

@@ -1,0 +1,77 @@
+"""Signing in and out, throttled logins, setting a password by email, choosing a language."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from tests.portal.helpers import portal_contact
+
+pytestmark = pytest.mark.django_db
+LOGIN = reverse("login")
+
+
+def _sign_in(client, email, password="password"):
+    return client.post(LOGIN, {"username": email, "password": password})
+
+
+def test_a_contact_signs_in_with_email_and_password_and_out_again(client):
+    contact = portal_contact(email="alice@northwind.example")
+
+    response = _sign_in(client, "Alice@Northwind.example")
+
+    assert response.url == reverse("portal:entitlements")
+    assert client.get(reverse("portal:entitlements")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("portal:entitlements")).url.startswith(LOGIN)
+    assert contact.user.email in _sign_in(client, contact.user.email, "wrong").content.decode()
+
+
+def test_pages_of_the_portal_ask_a_visitor_to_sign_in(client):
+    for name in ("portal:entitlements", "portal:access", "portal:activate-with-code"):
+        assert client.get(reverse(name)).url.startswith(f"{LOGIN}?next=")
+
+
+def test_five_wrong_passwords_lock_the_address_out_even_for_the_right_one(client):
+    portal_contact(email="alice@northwind.example")
+    for _ in range(4):
+        assert _sign_in(client, "alice@northwind.example", "guess").status_code == 200
+    assert _sign_in(client, "alice@northwind.example", "guess").status_code == 429
+
+    locked = _sign_in(client, "alice@northwind.example", "password")
+
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_contact_without_a_password_sets_one_through_the_emailed_link(client):
+    portal_contact(email="bob@blueharbor.example").user.set_unusable_password()
+    contact = portal_contact(email="carol@blueharbor.example")
+    contact.user.set_unusable_password()
+    contact.user.save()
+
+    client.post(reverse("password_reset"), {"email": "carol@blueharbor.example"})
+    (message,) = mail.outbox
+    link = re.search(r"http://testserver(/account/reset/\S+)", message.body).group(1)
+    form = client.get(link, follow=True)
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a long pass phrase 42", "new_password2": "a long pass phrase 42"},
+    )
+
+    assert _sign_in(client, "carol@blueharbor.example", "a long pass phrase 42").status_code == 302
+
+
+def test_the_language_choice_changes_the_pages_and_the_contacts_emails(client):
+    contact = portal_contact()
+    client.force_login(contact.user)
+
+    client.post(
+        reverse("portal:language"), {"language": "de", "next": reverse("portal:entitlements")}
+    )
+
+    contact.refresh_from_db()
+    assert contact.language == "de"
+    assert 'lang="de"' in client.get(reverse("portal:entitlements")).content.decode()
