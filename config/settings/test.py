@@ -7,7 +7,7 @@ the suite at PostgreSQL and Redis.
 import base64
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, env
 
 DEBUG = False
 SECRET_KEY = "keyship-test-secret-key"
@@ -25,3 +25,6 @@ REQUIRE_SERVICES = env.bool("KEYSHIP_REQUIRE_SERVICES", default=False)
 # Tasks run in the test's own process as soon as they are queued; the tests of the worker
 # and the broker start a real Celery worker on Redis.
 CELERY_TASK_ALWAYS_EAGER = True
+# The live server's request threads close their connections when a request ends, so that
+# the test database can be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -41,12 +41,12 @@ def entitlement_of(*accounts, product=None, quantity=2, certificate=True, **fiel
     return entitlement
 
 
-def subscription_of(*accounts, ends_in_days: int, grace_days: int = 30, **fields):
+def subscription_of(*accounts, ends_in_days: int, grace_days: int = 30, product=None, **fields):
     today = datetime.date.today()
     ends = today + datetime.timedelta(days=ends_in_days)
     return entitlement_of(
         *accounts,
-        product=ProductFactory(subscription=True),
+        product=product or ProductFactory(subscription=True),
         starts_on=min(today, ends) - datetime.timedelta(days=300),
         term_ends_on=ends,
         grace_ends_on=ends + datetime.timedelta(days=grace_days),

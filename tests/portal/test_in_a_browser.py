@@ -1,0 +1,114 @@
+"""The portal and the admin in a real browser: Debian's Chromium, driven by Playwright."""
+
+import pytest
+from django.apps import apps
+from django.db import connections
+from playwright.sync_api import expect, sync_playwright
+
+from apps.backoffice.roles import CUSTOMER_CARE, role_groups_sync
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import ProductFactory
+from tests.portal.helpers import entitlement_of, new_account, portal_contact, subscription_of
+from tests.services import chromium_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(transactional_db, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are plain synchronous code that Django would otherwise refuse beside it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield browser
+        browser.close()
+        # The test's queries ran beside Playwright's event loop, on connections of their own
+        # that the database teardown would not otherwise close.
+        connections.close_all()
+
+
+def _sign_in(page, base_url: str, email: str, password: str = "password"):
+    page.goto(base_url + "/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_customer_finds_an_entitlement_downloads_its_certificate_and_activates_two_devices(
+    browser, live_server
+):
+    # Given Alice of Northwind, with an active subscription and an expired one
+    northwind = new_account(name="Northwind Networks")
+    alice = portal_contact(northwind, email="alice@northwind.example")
+    active = subscription_of(
+        northwind,
+        ends_in_days=200,
+        quantity=5,
+        product=ProductFactory(name="Threat Defense", subscription=True),
+    )
+    expired = subscription_of(northwind, ends_in_days=-100)
+    page = browser.new_page(accept_downloads=True)
+
+    # When she signs in and shows the active ones
+    _sign_in(page, live_server.url, alice.user.email)
+    expect(page.get_by_role("heading", name="Your entitlements")).to_be_visible()
+    expect(page.get_by_text(expired.ssrn)).to_be_visible()
+    page.get_by_label("Status").select_option("active")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text(expired.ssrn)).to_have_count(0)
+
+    # And opens the entitlement and downloads its certificate
+    page.get_by_role("link", name="Threat Defense").click()
+    expect(page.get_by_role("heading", name="Threat Defense")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the certificate (PDF)").click()
+    assert download.value.suggested_filename == (
+        f"Keyship-Entitlement-Certificate-{active.ssrn}.pdf"
+    )
+    assert open(download.value.path(), "rb").read().startswith(b"%PDF")
+
+    # And activates two devices, pasted one per line
+    page.get_by_label("Device serial numbers").fill("FTX2231A0BC\nFTX2231A0BD")
+    page.get_by_role("button", name="Activate").click()
+
+    # Then she sees their keys and two of five seats used
+    expect(page.locator("#seats-used")).to_have_text("2 / 5")
+    expect(page.locator("pre.key")).to_have_count(2)
+    expect(page.locator("#activations")).to_contain_text("FTX2231A0BD")
+
+
+def test_customer_care_associates_a_contact_who_then_sees_the_accounts_entitlements(
+    browser, live_server
+):
+    # Given Bob, who sees nothing yet, and an entitlement of Blue Harbor
+    role_groups_sync(apps)  # the roles' groups, which a transactional test starts without
+    care = UserFactory(email="care@keyship.example", is_staff=True)
+    care.groups.add(apps.get_model("auth", "Group").objects.get(name=CUSTOMER_CARE))
+    blue_harbor = new_account(name="Blue Harbor")
+    entitlement = entitlement_of(blue_harbor)
+    bob = portal_contact(email="bob@blueharbor.example")
+    bob_page = browser.new_context().new_page()
+    _sign_in(bob_page, live_server.url, bob.user.email)
+    expect(bob_page.get_by_text("No entitlements match.")).to_be_visible()
+
+    # When Customer Care asks why Bob does not see it, and associates him
+    admin = browser.new_context().new_page()
+    admin.goto(f"{live_server.url}/admin/")
+    admin.get_by_label("Email address").fill(care.email)
+    admin.get_by_label("Password").fill("password")
+    admin.get_by_role("button", name="Log in").click()
+    admin.goto(f"{live_server.url}/admin/visibility/")
+    admin.get_by_label("Contact ID or email address").fill(bob.user.email)
+    admin.get_by_label("SSRN").fill(entitlement.ssrn)
+    admin.get_by_role("button", name="Explain").click()
+    expect(admin.locator("#verdict")).to_contain_text("does not see")
+    admin.get_by_role("link", name="associate").click()
+    admin.get_by_role("button", name="Save", exact=True).click()
+    expect(admin.locator(".messagelist")).to_contain_text("was added successfully")
+
+    # Then Bob sees it on his next page load
+    bob_page.reload()
+    expect(bob_page.get_by_text(entitlement.ssrn)).to_be_visible()
