@@ -22,10 +22,10 @@ run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo > var/seed.log
 	@echo
-	@echo "  Keyship:  http://127.0.0.1:$(PORT)/admin/"
-	@echo "  Admin:    admin@keyship.example / keyship-admin"
+	@echo "  Portal:   http://127.0.0.1:$(PORT)/    Admin: http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Logins:   admin@keyship.example / keyship-admin"
 	@echo "            care@keyship.example / keyship-care (Customer Care), ops@keyship.example / keyship-ops (Operations)"
-	@echo "  Portal:   alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo"
+	@echo "            alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo (portal)"
 	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
