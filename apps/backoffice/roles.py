@@ -41,7 +41,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.orderaccount": ALL,
         "orders.orderemail": ALL,
         "orders.orderline": ("view", "add", "change"),
-        "entitlements.entitlement": ("view", "reissue_certificate"),
+        "entitlements.entitlement": ("view", "reissue_certificate", "record_paper_delivery"),
         "entitlements.entitlementaccount": VIEW,
         "entitlements.activation": VIEW,
         "entitlements.certificate": ("view", "change"),

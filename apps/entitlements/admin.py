@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from apps.catalog.models import DeliveryMethod
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
@@ -20,7 +21,13 @@ from apps.entitlements.models import (
     Term,
 )
 from apps.entitlements.selectors import entitlement_ids_for_term
-from apps.entitlements.services import certificate_reissue, certificates_retry
+from apps.entitlements.services import (
+    certificate_reissue,
+    certificates_retry,
+    entitlement_paper_delivery_record,
+)
+
+PAPER_FIELDS = ["paper_certificate_number", "tracking_number"]
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -177,12 +184,37 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         return obj.activation_code
 
     def get_fields(self, request, obj=None):
-        if request.user.has_perm("entitlements.view_activation_code"):
-            return self.fields
-        return [field for field in self.fields if field != "activation_code"]
+        fields = list(self.fields)
+        if not request.user.has_perm("entitlements.view_activation_code"):
+            fields.remove("activation_code")
+        if obj is not None and obj.product.delivery_method == DeliveryMethod.PAPER:
+            fields[fields.index("revoked_at") : fields.index("revoked_at")] = PAPER_FIELDS
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
+        fields = self.get_fields(request, obj)
+        if self._records_paper(request, obj):
+            return [field for field in fields if field not in PAPER_FIELDS]
+        return fields
+
+    def _records_paper(self, request, obj) -> bool:
+        return (
+            obj is not None
+            and obj.product.delivery_method == DeliveryMethod.PAPER
+            and request.user.has_perm("entitlements.record_paper_delivery")
+        )
+
+    def has_change_permission(self, request, obj=None):
+        # Services write entitlements; Operations only records what shipped on paper.
+        return self._records_paper(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        entitlement_paper_delivery_record(
+            entitlement=obj,
+            certificate_number=form.cleaned_data["paper_certificate_number"],
+            tracking_number=form.cleaned_data["tracking_number"],
+            actor=request.user,
+        )
 
 
 @admin.register(Activation)

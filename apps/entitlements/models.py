@@ -60,6 +60,11 @@ class Entitlement(TimeStampedModel):
     term_ends_on = models.DateField(_("term end"), null=True, blank=True)
     grace_ends_on = models.DateField(_("grace end"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Paper licenses ship with the hardware; Operations records what went in the box.
+    paper_certificate_number = models.CharField(
+        _("paper certificate number"), max_length=64, blank=True
+    )
+    tracking_number = models.CharField(_("shipment tracking number"), max_length=64, blank=True)
 
     objects = EntitlementQuerySet.as_manager()
 
@@ -70,6 +75,7 @@ class Entitlement(TimeStampedModel):
         permissions = [
             ("view_activation_code", _("Can see activation codes")),
             ("reissue_certificate", _("Can reissue certificates")),
+            ("record_paper_delivery", _("Can record paper certificates and tracking numbers")),
         ]
         constraints = [
             models.CheckConstraint(

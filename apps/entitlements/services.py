@@ -8,8 +8,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from apps.catalog.models import DeliveryMethod
 from apps.core import codes, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
+from apps.core.contracts import Rejected
 from apps.core.services import audit_event_record
 from apps.entitlements.models import (
     Certificate,
@@ -263,3 +265,23 @@ def entitlements_renew(
             reason=f"renewed by {line} until {end:%Y-%m-%d}",
         )
     return terms
+
+
+@transaction.atomic
+def entitlement_paper_delivery_record(
+    *, entitlement: Entitlement, certificate_number: str, tracking_number: str, actor
+) -> Entitlement:
+    """Record the paper certificate that shipped with the hardware and the shipment's
+    tracking number (paper products only); audited. The portal shows both."""
+    if entitlement.product.delivery_method != DeliveryMethod.PAPER:
+        raise Rejected([f"{entitlement.ssrn} is not a paper license."])
+    entitlement.paper_certificate_number = certificate_number.strip()
+    entitlement.tracking_number = tracking_number.strip()
+    entitlement.save(update_fields=["paper_certificate_number", "tracking_number", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="entitlement.paper_delivery_recorded",
+        target=entitlement,
+        data={"certificate_number": certificate_number, "tracking_number": tracking_number},
+    )
+    return entitlement

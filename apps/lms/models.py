@@ -31,6 +31,12 @@ class LegacyKey(TimeStampedModel):
         related_name="legacy_keys",
     )
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    serial_number = models.CharField(
+        _("serial number"),
+        max_length=64,
+        blank=True,
+        help_text=_("The device a key retrieved from the legacy LMS page is bound to."),
+    )
     extra = models.JSONField(_("further columns"), default=dict, blank=True)
 
     class Meta:
@@ -46,6 +52,16 @@ class LegacyKey(TimeStampedModel):
                 | Q(state="assigned", entitlement__isnull=False, assigned_at__isnull=False),
                 name="legacy_key_assignment_consistent",
             ),
+            models.CheckConstraint(
+                condition=Q(serial_number="") | Q(state="assigned"),
+                name="legacy_key_serial_only_when_assigned",
+            ),
+            # One key per device of an entitlement: the same serial again gets the same key.
+            models.UniqueConstraint(
+                fields=["entitlement", "serial_number"],
+                condition=~Q(serial_number=""),
+                name="legacy_key_one_per_serial",
+            ),
         ]
         indexes = [
             models.Index(
@@ -58,5 +74,9 @@ class LegacyKey(TimeStampedModel):
 
     @property
     def masked(self) -> str:
-        key = self.license_key
-        return "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)
+        return masked(self.license_key)
+
+
+def masked(key: str) -> str:
+    """A key as lists show it: its last four characters."""
+    return "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)

@@ -2,14 +2,21 @@
 
 import csv
 import io
+import logging
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import ImportResult, Rejected
+from apps.core.dates import business_today
 from apps.core.services import audit_event_record
-from apps.lms.models import LegacyKey, LegacyKeyState
+from apps.entitlements.models import Entitlement, EntitlementStatus
+from apps.lms.models import LegacyKey, LegacyKeyState, masked
+
+logger = logging.getLogger(__name__)
 
 KEY_METHODS = (DeliveryMethod.HERITAGE_KEY, DeliveryMethod.LEGACY_LMS)
 
@@ -27,14 +34,34 @@ def _rows(text: str, source: str) -> list[dict]:
     return list(reader)
 
 
-@transaction.atomic
-def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> ImportResult:
-    """Add the keys of a CSV file (`sku,license_key`, further columns kept) to their pools.
+@dataclass
+class KeyRow:
+    """One line of a key file as the import sees it; `problem` is empty when it is fine."""
 
-    All or nothing: an unknown SKU, a SKU that takes no keys, an empty key, a key twice in
-    the file or a key already in another SKU's pool is reported with its line, and then the
-    file writes nothing. A key already in its SKU's pool is left as it is, so importing the
-    same file twice changes nothing. Keys are secrets: reports and logs never show them.
+    line: int
+    sku: str
+    masked_key: str
+    outcome: str  # "new", "unchanged" or "error"
+    problem: str = ""
+
+
+@dataclass
+class KeysPlan:
+    rows: list[KeyRow] = field(default_factory=list)
+    new: list[LegacyKey] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [row.problem for row in self.rows if row.problem]
+
+
+def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
+    """What importing a CSV file (`sku,license_key`, further columns kept) would do, row by
+    row, without writing: the admin's preview, and the import's own check.
+
+    An unknown SKU, a SKU that takes no keys, an empty key, a key twice in the file or a key
+    already in another SKU's pool is a problem of its line. A key already in its SKU's pool
+    is unchanged. Keys are secrets: rows carry them masked.
     """
     rows = _rows(text, source)
     products = {
@@ -45,31 +72,45 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
             license_key__in={row["license_key"].strip() for row in rows}
         ).values_list("license_key", "product__sku")
     )
-    problems, seen, new = [], {}, []
+    plan, seen = KeysPlan(), {}
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         sku, key = (row.get("sku") or "").strip(), (row.get("license_key") or "").strip()
         where = f"{source}: line {number}"
         product = products.get(sku)
+        problems = []
         if product is None:
             problems.append(f'{where}: unknown SKU "{sku}"')
         elif product.delivery_method not in KEY_METHODS:
             problems.append(f'{where}: "{sku}" is not delivered with legacy keys')
         if not key:
             problems.append(f"{where}: the license key is empty")
-            continue
-        if key in seen:
+        elif key in seen:
             problems.append(f"{where}: the same key as line {seen[key]}")
-            continue
-        seen[key] = number
-        if key in stored and stored[key] != sku:
+        elif key in stored and stored[key] != sku:
             problems.append(f'{where}: the key is already in the pool of "{stored[key]}"')
-        elif key not in stored and product is not None:
+        seen.setdefault(key, number)
+        outcome = "error" if problems else "unchanged" if key in stored else "new"
+        plan.rows.append(KeyRow(number, sku, masked(key), outcome, "; ".join(problems)))
+        if outcome == "new":
             extra = {
                 k: v for k, v in row.items() if k not in ("sku", "license_key") and k is not None
             }
-            new.append(LegacyKey(product=product, license_key=key, extra=extra))
-    if problems:
-        raise Rejected(problems)
+            plan.new.append(LegacyKey(product=product, license_key=key, extra=extra))
+    return plan
+
+
+@transaction.atomic
+def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> ImportResult:
+    """Add the keys of a CSV file to their pools (see legacy_keys_plan for the checks).
+
+    All or nothing: any problem and the file writes nothing. A key already in its SKU's pool
+    is left as it is, so importing the same file twice changes nothing. Reports and logs
+    never show a key.
+    """
+    plan = legacy_keys_plan(text=text, source=source)
+    if plan.problems:
+        raise Rejected(plan.problems)
+    new = plan.new
     LegacyKey.objects.bulk_create(new)
     result = ImportResult()
     for sku in sorted({key.product.sku for key in new}):
@@ -78,10 +119,10 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
         audit_event_record(
             actor=actor,
             action="legacy_keys.imported",
-            target=products[sku],
+            target=next(key.product for key in new if key.product.sku == sku),
             message=f"{count} keys",
         )
-    unchanged = len(rows) - len(new)
+    unchanged = len(plan.rows) - len(new)
     if unchanged:
         result.add(f"{unchanged} key(s) already in their pools", "unchanged")
     return result
@@ -104,3 +145,75 @@ def legacy_keys_assign(*, keys: list[LegacyKey], entitlement) -> None:
     LegacyKey.objects.filter(pk__in=[key.pk for key in keys]).update(
         state=LegacyKeyState.ASSIGNED, entitlement=entitlement, assigned_at=timezone.now()
     )
+
+
+@transaction.atomic
+def legacy_key_retrieve(*, entitlement_id: int, serial_number: str, actor) -> LegacyKey:
+    """Hand out a key of a `legacy_lms` entitlement's pool, bound to a device serial number.
+
+    The holder of the authorization code (the entitlement's activation code) asks for it.
+    One transaction holding the entitlement's row lock, so that two requests cannot take
+    more keys than the quantity; the key itself is reserved with SKIP LOCKED, as at
+    fulfilment. The same serial again returns the same key and takes no other.
+    """
+    entitlement = (
+        Entitlement.objects.select_for_update(of=("self",))
+        .with_status(business_today())
+        .select_related("product")
+        .get(pk=entitlement_id)
+    )
+    product = entitlement.product
+    if product.delivery_method != DeliveryMethod.LEGACY_LMS:
+        raise Rejected(
+            [
+                _("%(product)s does not take keys from the legacy License Management System.")
+                % {"product": product.name}
+            ]
+        )
+    if entitlement.status in (EntitlementStatus.EXPIRED, EntitlementStatus.REVOKED):
+        raise Rejected(
+            [
+                _("The entitlement %(ssrn)s is %(status)s: no key can be handed out.")
+                % {
+                    "ssrn": entitlement.ssrn,
+                    "status": EntitlementStatus(entitlement.status).label.lower(),
+                }
+            ]
+        )
+    bound = entitlement.legacy_keys.filter(serial_number=serial_number).first()
+    if bound:
+        return bound
+    if entitlement.legacy_keys.count() >= entitlement.quantity:
+        raise Rejected(
+            [
+                _("All %(quantity)d keys of %(ssrn)s are bound to devices already.")
+                % {"quantity": entitlement.quantity, "ssrn": entitlement.ssrn}
+            ]
+        )
+    reserved = legacy_keys_reserve(product=product, count=1)
+    if not reserved:
+        logger.warning("The legacy key pool of %s is empty; a retrieval was refused", product.sku)
+        raise Rejected(
+            [
+                _(
+                    "No key of %(product)s is available right now. Customer Care has been "
+                    "told; please try again later."
+                )
+                % {"product": product.name}
+            ]
+        )
+    key = reserved[0]
+    key.state, key.entitlement, key.assigned_at = (
+        LegacyKeyState.ASSIGNED,
+        entitlement,
+        timezone.now(),
+    )
+    key.serial_number = serial_number
+    key.save(update_fields=["state", "entitlement", "assigned_at", "serial_number", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="legacy_key.retrieved",
+        target=entitlement,
+        data={"serial_number": serial_number},
+    )
+    return key

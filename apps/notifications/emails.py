@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -105,6 +106,7 @@ def fulfillment_message(
         "shipment": delivery.shipment,
         "licenses": licenses,
         "portal_url": settings.SITE_URL,
+        "legacy_keys_url": settings.SITE_URL + reverse("portal:legacy-keys"),
     }
     with translation.override(delivery.language):
         names = ", ".join(dict.fromkeys(item["product"].name for item in licenses))

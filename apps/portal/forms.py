@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import account_id_validator
 from apps.core.codes import CodeKind, parse_code
+from apps.core.contracts import Rejected
+from apps.entitlements.activations import serial_numbers_parse
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import PORTAL_ORDERINGS, EntitlementFilter
 
@@ -76,23 +78,55 @@ class ActivationCodeForm(SerialNumbersForm):
     field_order = ["activation_code", "serial_numbers"]
 
     def clean_activation_code(self):
-        parsed = parse_code(self.cleaned_data["activation_code"])
-        if parsed.kind == CodeKind.SSRN:
-            raise forms.ValidationError(
-                _("This is an SSRN, a reference number. Enter the activation code instead.")
+        return code_cleaned(self.cleaned_data["activation_code"])
+
+
+def code_cleaned(text: str) -> str:
+    """A typed activation (or authorization) code in its canonical form, or a message that
+    tells a typing mistake from a text that is no code at all."""
+    parsed = parse_code(text)
+    if parsed.kind == CodeKind.SSRN:
+        raise forms.ValidationError(
+            _("This is an SSRN, a reference number. Enter the code from the email instead.")
+        )
+    if parsed.kind is None:
+        raise forms.ValidationError(_("The code has 28 letters and digits, in groups of four."))
+    if parsed.mistyped:
+        raise forms.ValidationError(
+            _(
+                "This code has a typing mistake: one character is wrong or two are swapped. "
+                "Compare it with the email or the certificate."
             )
-        if parsed.kind is None:
+        )
+    return parsed.value
+
+
+class LegacyKeyForm(forms.Form):
+    """A key from the legacy License Management System's pool, for one device."""
+
+    authorization_code = forms.CharField(
+        label=_("Authorization code"),
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("From the Fulfillment Email or the certificate."),
+    )
+    serial_number = forms.CharField(
+        label=_("Device serial number"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def clean_authorization_code(self):
+        return code_cleaned(self.cleaned_data["authorization_code"])
+
+    def clean_serial_number(self):
+        try:
+            (serial,) = serial_numbers_parse(self.cleaned_data["serial_number"])
+        except (Rejected, ValueError):
             raise forms.ValidationError(
-                _("An activation code has 28 letters and digits, in groups of four.")
-            )
-        if parsed.mistyped:
-            raise forms.ValidationError(
-                _(
-                    "This activation code has a typing mistake: one character is wrong or two "
-                    "are swapped. Compare it with the email or the certificate."
-                )
-            )
-        return parsed.value
+                _("A serial number has 2 to 64 letters, digits, dots, dashes or slashes.")
+            ) from None
+        return serial
 
 
 class AccessRequestForm(forms.Form):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("entitlements/<str:ssrn>/keys/", views.license_keys_download, name="keys"),
     path("entitlements/<str:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
     path("activate/", views.activate_with_code, name="activate-with-code"),
+    path("legacy-keys/", views.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),
     path("language/", views.language, name="language"),
 ]

@@ -32,11 +32,13 @@ from apps.entitlements.selectors import (
     entitlements_visible_to,
 )
 from apps.entitlements.tasks import license_keys_email_task
+from apps.lms.services import legacy_key_retrieve
 from apps.portal.forms import (
     AccessRequestForm,
     ActivationCodeForm,
     EntitlementFilterForm,
     LanguageForm,
+    LegacyKeyForm,
     SerialNumbersForm,
 )
 from apps.portal.keys import entitlement_keys_file
@@ -322,6 +324,44 @@ def activate_with_code(request):
     if form.errors:
         status = max(status, 400)
     return render(request, "portal/activate.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@ratelimit(key="user", rate=_activation_code_rate, method="POST", block=False)
+@ratelimit(key="ip", rate=_activation_code_rate, method="POST", block=False)
+def legacy_key_retrieval(request):
+    """The legacy License Management System's page: authorization code and serial number
+    give a key from the product's pool, bound to that serial."""
+    form = LegacyKeyForm(request.POST if request.method == "POST" else None)
+    context = {"form": form}
+    if request.method == "POST" and getattr(request, "limited", False):
+        form.is_valid()
+        form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
+        return render(request, "portal/legacy_keys.html", context, status=429)
+    if request.method == "POST" and form.is_valid():
+        entitlement = entitlement_by_activation_code(
+            text=form.cleaned_data["authorization_code"]
+        ).first()
+        if entitlement is None:
+            form.add_error(
+                "authorization_code",
+                _(
+                    "No entitlement has this authorization code. It is well formed, so check "
+                    "that it comes from the right email or certificate."
+                ),
+            )
+        else:
+            try:
+                context["key"] = legacy_key_retrieve(
+                    entitlement_id=entitlement.pk,
+                    serial_number=form.cleaned_data["serial_number"],
+                    actor=request.user,
+                )
+            except Rejected as rejected:
+                for error in rejected.errors:
+                    form.add_error(None, error)
+    return render(request, "portal/legacy_keys.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])

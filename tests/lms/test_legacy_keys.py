@@ -157,7 +157,7 @@ def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_produc
         ("jal", "Activate it on your devices in the Keyship portal.", True),
         ("heritage_document", "No license key needs to be installed", False),
         ("heritage_no_activation", "No activation is needed", False),
-        ("legacy_lms", "legacy License Management System", True),
+        ("legacy_lms", "System: enter this authorization code and each device's serial", True),
         ("paper", "Your paper license ships with your hardware.", False),
     ],
 )
@@ -171,6 +171,7 @@ def test_each_delivery_method_says_what_to_do(smtp, method, says, shows_code):
         content = body.get_content()
         assert says in content
         assert (entitlement.activation_code in content) is shows_code
+        assert ("http://127.0.0.1:8000/legacy-keys/" in content) is (method == "legacy_lms")
 
 
 def test_the_admin_shows_each_pool_and_warns_when_keys_run_short(
