@@ -15,6 +15,7 @@ from apps.lms.models import LegacyKey, LegacyKeyState
 from apps.lms.services import legacy_keys_import
 from apps.orders.models import LineStatus
 from tests.factories.catalog import ProductFactory
+from tests.factories.orders import OrderLineFactory
 from tests.fulfillment.helpers import order_with_lines
 
 NOW = datetime.datetime(2026, 12, 1, 9, tzinfo=datetime.UTC)
@@ -195,3 +196,35 @@ def test_the_admin_shows_each_pool_and_warns_when_keys_run_short(
         "<td>5</td><td>0</td><td>0</td>" in rows["FULL-FW"]
         and "Running short" not in rows["FULL-FW"]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_an_order_mixing_methods_sends_one_email_per_address_describing_each_license(
+    smtp, key_product
+):
+    # Given one order with an activation line, a key line and a paper line, to two addresses
+    legacy_keys_import(text=keys_csv("OLD-FW", 2))
+    order = order_with_lines(
+        dates=[TODAY], product=key_product, emails=("a@northwind.example", "b@northwind.example")
+    )
+    for number, method in enumerate(("jal", "paper"), start=2):
+        OrderLineFactory(
+            order=order,
+            line_number=number,
+            product=ProductFactory(delivery_method=method),
+            requested_ship_date=TODAY,
+        )
+
+    order_lines_fulfil_due()
+
+    # Then each address gets one email that describes all three as their methods require
+    assert sorted(m["To"] for m in smtp.messages) == ["a@northwind.example", "b@northwind.example"]
+    for message in smtp.messages:
+        text = message.get_body(("plain",)).get_content()
+        assert "Your 2 license keys are attached" in text
+        assert "Activate it on your devices in the Keyship portal." in text
+        assert "Your paper license ships with your hardware." in text
+        names = sorted(a.get_filename() for a in message.iter_attachments())
+        assert len([n for n in names if n.endswith(".pdf")]) == 3
+        assert len([n for n in names if n.startswith("license-keys-")]) == 1

@@ -1,13 +1,17 @@
 """What a signed-in user sees on the entitlement list, and that nobody else sees it."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
 
 from apps.catalog.models import Product
+from apps.fulfillment.services import order_lines_fulfil_due
+from apps.orders.models import AccountRole
 from tests.factories.entitlements import ActivationFactory
+from tests.fulfillment.helpers import order_with_lines
 from tests.portal.helpers import entitlement_of, new_account, portal_contact, subscription_of
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +134,18 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(client, django_assert
         ActivationFactory(entitlement=entitlement)
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(LIST)
+
+
+def test_what_ships_is_in_the_portal_at_once_for_the_partner_too(client):
+    # Given a partner's contact, and a line of an order naming that partner, due today
+    order = order_with_lines(dates=[datetime.date.today()])
+    partner = order.order_accounts.get(role=AccountRole.PARTNER).account
+    client.force_login(portal_contact(partner).user)
+    assert client.get(LIST).context["page"].paginator.count == 0
+
+    # When the sweep ships it
+    order_lines_fulfil_due()
+
+    # Then the partner's contact sees it on the next page load, without any email
+    entitlement = order.lines.get().entitlement
+    assert entitlement.ssrn in client.get(LIST).content.decode()

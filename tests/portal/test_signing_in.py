@@ -3,7 +3,11 @@
 import re
 
 import pytest
+import redis
+from axes.models import AccessAttempt
 from django.core import mail
+from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from tests.portal.helpers import portal_contact
@@ -75,3 +79,27 @@ def test_the_language_choice_changes_the_pages_and_the_contacts_emails(client):
     contact.refresh_from_db()
     assert contact.language == "de"
     assert 'lang="de"' in client.get(reverse("portal:entitlements")).content.decode()
+
+
+@pytest.mark.redis
+def test_in_production_the_lockout_counts_live_in_redis(client, settings):
+    # Given the production set-up: the cache (and with it axes' counts) in Redis
+    url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
+    settings.AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+    cache.clear()
+    portal_contact(email="alice@northwind.example")
+    try:
+        # When five wrong passwords come in
+        for _ in range(5):
+            _sign_in(client, "alice@northwind.example", "guess")
+
+        # Then another web process (any client from that address) is refused too, and the
+        # count is in Redis, not in the database
+        assert _sign_in(Client(), "alice@northwind.example").status_code == 429
+        assert redis.Redis.from_url(url).dbsize() > 0
+        assert not AccessAttempt.objects.exists()
+    finally:
+        cache.clear()
