@@ -9,6 +9,7 @@ from apps.portal.forms import PasswordByEmailForm
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("apps.api.urls")),
     path("verify/<str:ssrn>/", entitlement_verify, name="entitlement-verify"),
     path(
         ".well-known/keyship-license-keys.json",

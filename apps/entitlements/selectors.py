@@ -160,3 +160,27 @@ def visibility_explain(*, contact: Contact, entitlement: Entitlement) -> Visibil
         else:
             missing.append((row.account, row.get_role_display()))
     return Visibility(visible=bool(shared), shared=shared, missing=missing)
+
+
+def api_entitlements(
+    *, today: datetime.date, account_id: str = "", status: str = "", updated_since=None
+) -> QuerySet[Entitlement]:
+    """Entitlements for the ERP's API, with what each row answers loaded in a fixed number of
+    queries."""
+    rows = Entitlement.objects.with_status(today).annotate(seats_used=_seats_used())
+    if account_id:
+        rows = rows.filter(
+            pk__in=EntitlementAccount.objects.filter(account__account_id=account_id).values(
+                "entitlement_id"
+            )
+        )
+    if status:
+        rows = rows.filter(status=status)
+    if updated_since:
+        rows = rows.filter(updated_at__gte=updated_since)
+    return rows.select_related("product", "order_line__order").prefetch_related(
+        Prefetch(
+            "entitlement_accounts",
+            queryset=EntitlementAccount.objects.select_related("account").order_by("role"),
+        )
+    )

@@ -1,4 +1,4 @@
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account
 from apps.catalog.models import Product
@@ -175,6 +175,49 @@ def sales_order_upsert(
         return order, "unchanged"
     audit_event_record(actor=actor, action="order.updated", target=order)
     return order, "updated"
+
+
+def sales_order_receive(*, data: dict, actor=None, renewal_check=None) -> tuple[SalesOrder, str]:
+    """One order from the ERP's API, in its own transaction: sales_order_upsert, safe when
+    the same order arrives twice at the same moment.
+
+    The order row does not exist yet to be locked, so two identical requests may both try
+    to create it (or the same new account); the unique keys let one win, and the other is
+    retried once against what the winner wrote: an unchanged (or updated) order.
+    """
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return sales_order_upsert(data=data, actor=actor, renewal_check=renewal_check)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def order_line_reschedule(*, line: OrderLine, requested_ship_date, actor) -> OrderLine:
+    """A new requested ship date for a line that has not shipped; Conflict once it has."""
+    SalesOrder.objects.select_for_update().filter(pk=line.order_id).first()
+    line = OrderLine.objects.select_for_update().select_related("order").get(pk=line.pk)
+    if line.status in (LineStatus.FULFILLED, LineStatus.CANCELLED):
+        raise Conflict(
+            [
+                f"lines: line {line.line_number} of order {line.order.order_number} is "
+                f"{line.status} and cannot change"
+            ]
+        )
+    if line.requested_ship_date != requested_ship_date:
+        before = line.requested_ship_date
+        line.requested_ship_date = requested_ship_date
+        line.save(update_fields=["requested_ship_date", "updated_at"])
+        audit_event_record(
+            actor=actor,
+            action="line.rescheduled",
+            target=line,
+            message=f"{line}: {before} -> {requested_ship_date}",
+        )
+    return line
 
 
 @transaction.atomic

@@ -1,0 +1,91 @@
+"""What the API answers. What it accepts are the import files' shapes (each app's
+`contracts.py`), so a file that imports also posts."""
+
+from rest_framework import serializers
+
+from apps.entitlements.models import EntitlementStatus
+from apps.orders.models import LineStatus
+
+
+class ErrorOut(serializers.Serializer):
+    errors = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Each problem with the path of its field: lines[2].sku: unknown SKU "X".',
+    )
+
+
+class OrderAccountOut(serializers.Serializer):
+    account_id = serializers.CharField(source="account.account_id")
+    name = serializers.CharField(source="account.name")
+    role = serializers.CharField()
+
+
+class OrderLineOut(serializers.Serializer):
+    line_number = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    quantity = serializers.IntegerField()
+    requested_ship_date = serializers.DateField()
+    renews_ssrn = serializers.CharField()
+    status = serializers.ChoiceField(choices=LineStatus.choices)
+    status_reason = serializers.CharField()
+    fulfilled_at = serializers.DateTimeField(allow_null=True)
+    ssrn = serializers.SerializerMethodField()
+
+    def get_ssrn(self, line) -> str | None:
+        entitlement = getattr(line, "entitlement", None)
+        return entitlement.ssrn if entitlement else None
+
+
+class OrderOut(serializers.Serializer):
+    order_number = serializers.CharField()
+    language = serializers.CharField()
+    accounts = OrderAccountOut(source="order_accounts.all", many=True)
+    emails = serializers.SerializerMethodField()
+    lines = OrderLineOut(source="lines.all", many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_emails(self, order) -> list[str]:
+        return [row.email for row in order.emails.all()]
+
+
+class LineChangeIn(serializers.Serializer):
+    requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
+
+
+class LineActionIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, allow_blank=True, default="")
+
+
+class EntitlementAccountOut(serializers.Serializer):
+    account_id = serializers.CharField(source="account.account_id")
+    role = serializers.CharField()
+
+
+class EntitlementOut(serializers.Serializer):
+    ssrn = serializers.CharField()
+    sku = serializers.CharField(source="product.sku")
+    product_name = serializers.CharField(source="product.name")
+    quantity = serializers.IntegerField()
+    seats_used = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=EntitlementStatus.choices)
+    starts_on = serializers.DateField()
+    term_ends_on = serializers.DateField(allow_null=True)
+    grace_ends_on = serializers.DateField(allow_null=True)
+    order_number = serializers.CharField(source="order_line.order.order_number")
+    line_number = serializers.IntegerField(source="order_line.line_number")
+    accounts = EntitlementAccountOut(source="entitlement_accounts.all", many=True)
+    updated_at = serializers.DateTimeField()
+
+
+class EntitlementWithCodeOut(EntitlementOut):
+    activation_code = serializers.CharField()
+
+
+class ImportRowOut(serializers.Serializer):
+    row = serializers.CharField()
+    outcome = serializers.CharField()
+
+
+class ImportOut(serializers.Serializer):
+    rows = ImportRowOut(many=True)

@@ -1,0 +1,47 @@
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.api.models import ApiClient, Scope, token_digest
+from apps.core.contracts import Rejected
+from apps.core.services import audit_event_record
+
+TOKEN_PREFIX = "ks_"
+
+
+@transaction.atomic
+def api_client_create(*, name: str, scopes: list[str], actor=None) -> tuple[ApiClient, str]:
+    """A new integration client and its token, which is returned here once and never again
+    (only its SHA-256 is kept)."""
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise Rejected(
+            [f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.values)}"]
+        )
+    if ApiClient.objects.filter(name=name).exists():
+        raise Rejected([f'an API client named "{name}" exists already'])
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    client = ApiClient.objects.create(
+        name=name,
+        token_digest=token_digest(token),
+        token_prefix=token[:10],
+        scopes=sorted(set(scopes)),
+    )
+    audit_event_record(
+        actor=actor, action="api_client.created", target=client, data={"scopes": client.scopes}
+    )
+    return client, token
+
+
+@transaction.atomic
+def api_clients_revoke(*, client_ids, actor) -> int:
+    """Revoke clients: their tokens stop working at once. Revoking twice does nothing."""
+    clients = list(
+        ApiClient.objects.select_for_update().filter(pk__in=client_ids, revoked_at__isnull=True)
+    )
+    for client in clients:
+        client.revoked_at = timezone.now()
+        client.save(update_fields=["revoked_at"])
+        audit_event_record(actor=actor, action="api_client.revoked", target=client)
+    return len(clients)

@@ -1,0 +1,40 @@
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from apps.api import views
+
+
+class LineActionConverter:
+    regex = "hold|release|cancel"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(LineActionConverter, "line_action")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/orders/", views.OrdersView.as_view(), name="orders"),
+    path("v1/orders/<str:order_number>/", views.OrderDetailView.as_view(), name="order"),
+    path(
+        "v1/orders/<str:order_number>/lines/<int:line_number>/",
+        views.OrderLineView.as_view(),
+        name="order-line",
+    ),
+    path(
+        "v1/orders/<str:order_number>/lines/<int:line_number>/<line_action:action>/",
+        views.OrderLineActionView.as_view(),
+        name="order-line-action",
+    ),
+    path("v1/entitlements/", views.EntitlementsView.as_view(), name="entitlements"),
+    path("v1/entitlements/<str:ssrn>/", views.EntitlementDetailView.as_view(), name="entitlement"),
+    path("v1/products/", views.ProductsView.as_view(), name="products"),
+    path("v1/accounts/", views.AccountsView.as_view(), name="accounts"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,311 @@
+"""The ERP's REST API, under /api/v1/. Every view needs a client token with the scope it
+names; every call is audited, errors included."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.contracts import AccountsFile
+from apps.accounts.services import accounts_import
+from apps.api.authentication import BearerTokenAuthentication
+from apps.api.models import IdempotentRequest, Scope
+from apps.api.permissions import HasScope
+from apps.api.serializers import (
+    EntitlementOut,
+    EntitlementWithCodeOut,
+    ErrorOut,
+    ImportOut,
+    LineActionIn,
+    LineChangeIn,
+    OrderOut,
+)
+from apps.catalog.contracts import CatalogFile
+from apps.catalog.services import catalog_import
+from apps.core.contracts import validate
+from apps.core.dates import business_today
+from apps.core.services import audit_event_record
+from apps.entitlements.models import EntitlementStatus
+from apps.entitlements.selectors import api_entitlements, renewal_problem
+from apps.orders.contracts import OrderIn
+from apps.orders.models import OrderLine, SalesOrder
+from apps.orders.services import (
+    Conflict,
+    order_line_reschedule,
+    order_lines_transition,
+    sales_order_receive,
+)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorOut, description="Bad input: every problem with its path."),
+    401: OpenApiResponse(ErrorOut, description="No token, or an unknown or revoked one."),
+    403: OpenApiResponse(ErrorOut, description="The client lacks the scope."),
+    413: OpenApiResponse(ErrorOut, description="The body is larger than the limit."),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorOut, description="No such record.")}
+CONFLICT = {409: OpenApiResponse(ErrorOut, description="It would change what has shipped.")}
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class ApiView(APIView):
+    """Authentication, scopes, the body limit and the audit of every call.
+
+    Outside the request transaction: each service holds its own, and the audit record of a
+    refused call must survive the refusal.
+    """
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasScope]
+    required_scopes: dict[str, str] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.API_MAX_BODY_BYTES:
+            raise BodyTooLarge()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        client = getattr(request, "auth", None)
+        if client is not None:
+            audit_event_record(
+                action="api.call",
+                target=client,
+                message=f"{request.method} {request.path} -> {response.status_code}",
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The body is larger than the limit."
+
+
+def _order_out(order_number: str) -> dict:
+    order = get_object_or_404(
+        SalesOrder.objects.prefetch_related(
+            "order_accounts__account", "emails", "lines__product", "lines__entitlement"
+        ),
+        order_number=order_number,
+    )
+    return OrderOut(order).data
+
+
+def _body_digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class OrdersView(ApiView):
+    required_scopes = {"POST": Scope.ORDERS_WRITE}
+
+    @extend_schema(
+        operation_id="orders_send",
+        summary="Send a sales order (idempotent on its order number)",
+        request=OrderIn,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Optional: the same key with the same body answers the same again.",
+            )
+        ],
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="Known already; the stored order."),
+            **ERRORS,
+            **CONFLICT,
+            422: OpenApiResponse(ErrorOut, description="Idempotency-Key reused for another body."),
+        },
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()[:200]
+        digest = _body_digest(request.data)
+        if key:
+            earlier = IdempotentRequest.objects.filter(client=request.auth, key=key).first()
+            if earlier:
+                if earlier.body_digest != digest or earlier.path != request.path:
+                    return Response(
+                        {"errors": [f"Idempotency-Key: {key} was used for another request"]},
+                        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    )
+                return Response(earlier.response, status=earlier.status_code)
+        data = validate(OrderIn, request.data)
+        order, outcome = sales_order_receive(data=data, renewal_check=renewal_problem)
+        code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
+        body = _order_out(order.order_number)
+        if key:
+            try:
+                with transaction.atomic():
+                    IdempotentRequest.objects.create(
+                        client=request.auth,
+                        key=key,
+                        method=request.method,
+                        path=request.path,
+                        body_digest=digest,
+                        status_code=code,
+                        response=json.loads(json.dumps(body, default=str)),
+                    )
+            except IntegrityError:
+                pass  # the same key at the same moment: the order is the same either way
+        return Response(body, status=code)
+
+
+class OrderDetailView(ApiView):
+    required_scopes = {"GET": Scope.ORDERS_READ}
+
+    @extend_schema(
+        operation_id="orders_read",
+        summary="A sales order with its lines, their states and entitlements",
+        responses={200: OrderOut, **ERRORS, **NOT_FOUND},
+    )
+    def get(self, request, order_number: str):
+        return Response(_order_out(order_number))
+
+
+def _line(order_number: str, line_number: int) -> OrderLine:
+    return get_object_or_404(OrderLine, order__order_number=order_number, line_number=line_number)
+
+
+class OrderLineView(ApiView):
+    required_scopes = {"PATCH": Scope.ORDERS_WRITE}
+
+    @extend_schema(
+        operation_id="order_lines_reschedule",
+        summary="A new requested ship date for a line that has not shipped",
+        request=LineChangeIn,
+        responses={200: OrderOut, **ERRORS, **NOT_FOUND, **CONFLICT},
+    )
+    def patch(self, request, order_number: str, line_number: int):
+        line = _line(order_number, line_number)
+        data = validate(LineChangeIn, request.data)
+        order_line_reschedule(
+            line=line, requested_ship_date=data["requested_ship_date"], actor=None
+        )
+        return Response(_order_out(order_number))
+
+
+class OrderLineActionView(ApiView):
+    required_scopes = {"POST": Scope.ORDERS_WRITE}
+
+    @extend_schema(
+        operation_id="order_lines_act",
+        summary="Hold, release or cancel a line that has not shipped",
+        request=LineActionIn,
+        responses={200: OrderOut, **ERRORS, **NOT_FOUND, **CONFLICT},
+    )
+    def post(self, request, order_number: str, line_number: int, action: str):
+        line = _line(order_number, line_number)
+        data = validate(LineActionIn, request.data)
+        changed = order_lines_transition(
+            line_ids=[line.pk], action=action, actor=None, reason=data["reason"]
+        )
+        if not changed:
+            line.refresh_from_db()
+            done = {"hold": "held", "release": "released", "cancel": "cancelled"}[action]
+            raise Conflict(
+                [
+                    f"lines: line {line_number} of order {order_number} is {line.status} "
+                    f"and cannot be {done}"
+                ]
+            )
+        return Response(_order_out(order_number))
+
+
+class EntitlementCursor(CursorPagination):
+    # Oldest change first, so a client that saves the last cursor picks up where it stopped.
+    ordering = ("updated_at", "id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class EntitlementFilter(serializers.Serializer):
+    account_id = serializers.CharField(required=False, max_length=20)
+    status = serializers.ChoiceField(choices=EntitlementStatus.choices, required=False)
+    updated_since = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
+
+
+def _entitlement_serializer(request):
+    return EntitlementWithCodeOut if request.auth.allows(Scope.ACTIVATION_CODES) else EntitlementOut
+
+
+class EntitlementsView(ApiView):
+    required_scopes = {"GET": Scope.ENTITLEMENTS_READ}
+
+    @extend_schema(
+        operation_id="entitlements_list",
+        summary="Entitlements, oldest change first, by cursor",
+        parameters=[EntitlementFilter],
+        responses={200: EntitlementWithCodeOut(many=True), **ERRORS},
+        description="activation_code is there only for clients with the entitlements:codes scope.",
+    )
+    def get(self, request):
+        filters = validate(EntitlementFilter, request.query_params)
+        rows = api_entitlements(
+            today=business_today(),
+            account_id=filters.get("account_id", ""),
+            status=filters.get("status", ""),
+            updated_since=filters.get("updated_since"),
+        )
+        paginator = EntitlementCursor()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(
+            _entitlement_serializer(request)(page, many=True).data
+        )
+
+
+class EntitlementDetailView(ApiView):
+    required_scopes = {"GET": Scope.ENTITLEMENTS_READ}
+
+    @extend_schema(
+        operation_id="entitlements_read",
+        summary="One entitlement by its SSRN",
+        responses={200: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
+    )
+    def get(self, request, ssrn: str):
+        entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
+        if entitlement is None:
+            raise Http404(_("No entitlement has this SSRN."))
+        return Response(_entitlement_serializer(request)(entitlement).data)
+
+
+def _import_out(result) -> dict:
+    return {"rows": [{"row": row, "outcome": outcome} for row, outcome in result.rows]}
+
+
+class ProductsView(ApiView):
+    required_scopes = {"POST": Scope.CATALOG_WRITE}
+
+    @extend_schema(
+        operation_id="products_send",
+        summary="Create or update products (the catalog file's shape)",
+        request=CatalogFile,
+        responses={200: ImportOut, **ERRORS},
+    )
+    def post(self, request):
+        return Response(_import_out(catalog_import(document=request.data)))
+
+
+class AccountsView(ApiView):
+    required_scopes = {"POST": Scope.ACCOUNTS_WRITE}
+
+    @extend_schema(
+        operation_id="accounts_send",
+        summary="Create or update accounts and contacts (the accounts file's shape)",
+        request=AccountsFile,
+        responses={200: ImportOut, **ERRORS},
+    )
+    def post(self, request):
+        return Response(_import_out(accounts_import(document=request.data)))
