@@ -133,6 +133,13 @@ class Contact(TimeStampedModel):
         return self.user.name
 
 
+def _history_user(request):
+    """Who made a change through a request: a login; an API client is no login (the audit
+    events record which client it was)."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
 class AccountAssociation(models.Model):
     """Contact <-> account: the only thing that decides what a contact sees."""
 
@@ -145,7 +152,9 @@ class AccountAssociation(models.Model):
     created_at = models.DateTimeField(_("associated since"), auto_now_add=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
     history = HistoricalRecords(
-        verbose_name=_("association change"), verbose_name_plural=_("association changes")
+        verbose_name=_("association change"),
+        verbose_name_plural=_("association changes"),
+        get_user=lambda request=None, **kwargs: _history_user(request),
     )
 
     class Meta:

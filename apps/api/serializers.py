@@ -79,7 +79,15 @@ class EntitlementOut(serializers.Serializer):
 
 
 class EntitlementWithCodeOut(EntitlementOut):
-    activation_code = serializers.CharField()
+    activation_code = serializers.CharField(
+        required=False, help_text="Only for clients with the entitlements:codes scope."
+    )
+
+
+class EntitlementPageOut(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+    previous = serializers.URLField(allow_null=True)
+    results = EntitlementWithCodeOut(many=True)
 
 
 class ImportRowOut(serializers.Serializer):

@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from apps.api import views
@@ -37,4 +37,5 @@ urlpatterns = [
     path("v1/accounts/", views.AccountsView.as_view(), name="accounts"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^v1/", views.NotFoundView.as_view()),
 ]

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,6 +24,7 @@ from apps.api.models import IdempotentRequest, Scope
 from apps.api.permissions import HasScope
 from apps.api.serializers import (
     EntitlementOut,
+    EntitlementPageOut,
     EntitlementWithCodeOut,
     ErrorOut,
     ImportOut,
@@ -32,7 +34,7 @@ from apps.api.serializers import (
 )
 from apps.catalog.contracts import CatalogFile
 from apps.catalog.services import catalog_import
-from apps.core.contracts import validate
+from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.core.services import audit_event_record
 from apps.entitlements.models import EntitlementStatus
@@ -248,7 +250,7 @@ class EntitlementsView(ApiView):
         operation_id="entitlements_list",
         summary="Entitlements, oldest change first, by cursor",
         parameters=[EntitlementFilter],
-        responses={200: EntitlementWithCodeOut(many=True), **ERRORS},
+        responses={200: EntitlementPageOut, **ERRORS},
         description="activation_code is there only for clients with the entitlements:codes scope.",
     )
     def get(self, request):
@@ -260,7 +262,10 @@ class EntitlementsView(ApiView):
             updated_since=filters.get("updated_since"),
         )
         paginator = EntitlementCursor()
-        page = paginator.paginate_queryset(rows, request, view=self)
+        try:
+            page = paginator.paginate_queryset(rows, request, view=self)
+        except exceptions.NotFound:
+            raise Rejected(["cursor: not a cursor from a page of this list"]) from None
         return paginator.get_paginated_response(
             _entitlement_serializer(request)(page, many=True).data
         )
@@ -309,3 +314,15 @@ class AccountsView(ApiView):
     )
     def post(self, request):
         return Response(_import_out(accounts_import(document=request.data)))
+
+
+class NotFoundView(ApiView):
+    """Any other address under /api/v1/: a JSON 404, to a client with a token only."""
+
+    schema = None
+    permission_classes = [IsAuthenticated]
+
+    def dispatch_not_found(self, request, *args, **kwargs):
+        raise Http404(_("No such address in this API."))
+
+    get = post = put = patch = delete = dispatch_not_found
