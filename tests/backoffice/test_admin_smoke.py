@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from apps.accounts.models import AccessRequest
+from apps.api.services import api_client_create
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Activation, Certificate, Entitlement
 from apps.notifications.models import EmailDelivery
@@ -53,6 +54,7 @@ def one_of_everything():
         contact=association.contact, account=AccountFactory(), reason="partner"
     )
     ProductFactory()
+    api_client_create(name="ERP", scopes=["orders:write"])
     AccountFactory()
     ContactFactory()
     UserFactory()
