@@ -52,3 +52,14 @@ def smtp(settings):
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
         yield server.sink
+
+
+@pytest.fixture
+def products(db):
+    """The two products the example orders (tests.api.conftest.order_body) name."""
+    from tests.factories.catalog import ProductFactory
+
+    return {
+        "KS-FW-ADV": ProductFactory(sku="KS-FW-ADV", name="Advanced Routing"),
+        "KS-TD-1Y": ProductFactory(sku="KS-TD-1Y", name="Threat Defense", subscription=True),
+    }

@@ -4,8 +4,10 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from apps.backoffice.bulk_import import KINDS, file_import, file_preview
 from apps.backoffice.expiries import upcoming_expiries_by_account
 from apps.backoffice.selectors import contact_by_key, record_search
+from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.selectors import entitlement_by_ssrn, visibility_explain
 
@@ -20,6 +22,7 @@ class KeyshipAdminSite(admin.AdminSite):
         return [
             path("find/", self.admin_view(self.find_view), name="find"),
             path("visibility/", self.admin_view(self.visibility_view), name="visibility"),
+            path("import/", self.admin_view(self.import_view), name="bulk_import"),
             path(
                 "upcoming-expiries/", self.admin_view(self.expiries_view), name="upcoming_expiries"
             ),
@@ -96,3 +99,40 @@ class KeyshipAdminSite(admin.AdminSite):
             ),
         }
         return TemplateResponse(request, "admin/visibility.html", context)
+
+    def import_view(self, request):
+        """Upload an orders, catalog or accounts file, see every row's result, confirm."""
+        kinds = {k: v for k, v in KINDS.items() if request.user.has_perm(v.permission)}
+        if not kinds:
+            raise PermissionDenied
+        context = {**self.each_context(request), "title": _("Import a file"), "kinds": kinds}
+        if request.method == "POST":
+            kind = request.POST.get("kind", "")
+            if kind not in kinds:
+                raise PermissionDenied
+            upload = request.FILES.get("file")
+            if upload is not None:
+                name, text = upload.name, _decoded(upload)
+            else:
+                name, text = request.POST.get("name", "file"), request.POST.get("text", "")
+            context.update(kind=kind, name=name, text=text)
+            run = file_import if request.POST.get("confirm") else file_preview
+            try:
+                if text is None:
+                    raise Rejected([f"{name}: not UTF-8 text"])
+                result = run(kind=kind, text=text, name=name, actor=request.user)
+            except Rejected as rejected:
+                context["errors"] = rejected.errors
+            else:
+                if run is file_import:
+                    context["imported"] = result
+                else:
+                    context["preview"] = result
+        return TemplateResponse(request, "admin/bulk_import.html", context)
+
+
+def _decoded(upload) -> str | None:
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None

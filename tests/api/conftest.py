@@ -3,7 +3,6 @@ from rest_framework.test import APIClient
 
 from apps.api.models import Scope
 from apps.api.services import api_client_create
-from tests.factories.catalog import ProductFactory
 
 ALL_SCOPES = list(Scope.values)
 
@@ -22,14 +21,6 @@ def api(*, scopes, name=None):
     http.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     http.api_client, http.token = client, token
     return http
-
-
-@pytest.fixture
-def products(db):
-    return {
-        "KS-FW-ADV": ProductFactory(sku="KS-FW-ADV", name="Advanced Routing"),
-        "KS-TD-1Y": ProductFactory(sku="KS-TD-1Y", name="Threat Defense", subscription=True),
-    }
 
 
 def order_body(number="SO-4711", **changes):

@@ -1,0 +1,101 @@
+"""Operations upload an orders, catalog or accounts file: a preview first, then confirm."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from apps.catalog.models import Product
+from apps.orders.models import SalesOrder
+from tests.api.conftest import order_body
+
+pytestmark = pytest.mark.django_db
+URL = reverse("admin:bulk_import")
+HEADER = (
+    "order_number,language,emails,end_customer_id,end_customer_name,partner_id,partner_name,"
+    "line_number,sku,quantity,requested_ship_date,renews_ssrn\n"
+)
+
+
+def _upload(client, kind, name, text):
+    return client.post(URL, {"kind": kind, "file": SimpleUploadedFile(name, text.encode())})
+
+
+def test_an_orders_csv_is_previewed_then_imported_on_confirmation(admin_client, products):
+    text = HEADER + (
+        "SO-1,en,a@northwind.example;b@northwind.example,0100012345,Northwind,0200054321,"
+        "Blue Harbor,1,KS-FW-ADV,2,2026-12-01,\n"
+        "SO-1,en,a@northwind.example;b@northwind.example,0100012345,Northwind,0200054321,"
+        "Blue Harbor,2,KS-TD-1Y,1,2027-01-15,\n"
+        "SO-2,de,c@example.de,0100099999,Contoso,,,1,KS-FW-ADV,1,2026-12-03,\n"
+    )
+
+    preview = _upload(admin_client, "orders", "orders.csv", text)
+
+    assert list(preview.context["preview"].rows) == [
+        ("order SO-1", "created"),
+        ("order SO-2", "created"),
+    ]
+    assert not SalesOrder.objects.exists()
+
+    admin_client.post(
+        URL,
+        {"kind": "orders", "name": "orders.csv", "text": preview.context["text"], "confirm": "1"},
+    )
+    order = SalesOrder.objects.get(order_number="SO-1")
+    assert order.lines.count() == 2 and order.emails.count() == 2
+    assert SalesOrder.objects.get(order_number="SO-2").language == "de"
+
+
+def test_a_bad_csv_names_its_lines_and_writes_nothing(admin_client, products):
+    text = HEADER + (
+        "SO-1,en,a@northwind.example,0100012345,Northwind,,,1,KS-FW-ADV,2,2026-12-01,\n"
+        "SO-1,en,a@northwind.example,0100012345,Northwind,,,2,NOPE,1,2026-13-01,\n"
+    )
+
+    response = _upload(admin_client, "orders", "orders.csv", text)
+
+    assert response.context["errors"] == [
+        "line 3: orders[0].lines[1].requested_ship_date: Date has wrong format. "
+        "Use one of these formats instead: YYYY-MM-DD."
+    ]
+    assert "preview" not in response.context
+    assert not SalesOrder.objects.exists()
+
+
+def test_catalog_and_accounts_files_preview_and_import(admin_client):
+    catalog = {
+        "products": [
+            {"sku": "KS-X", "name": "X", "delivery_method": "jal", "license_type": "perpetual"}
+        ]
+    }
+    preview = _upload(admin_client, "catalog", "catalog.json", json.dumps(catalog))
+    assert preview.context["preview"].rows == [("product KS-X", "created")]
+    assert not Product.objects.exists()
+    admin_client.post(
+        URL, {"kind": "catalog", "name": "c.json", "text": json.dumps(catalog), "confirm": "1"}
+    )
+    assert Product.objects.filter(sku="KS-X").exists()
+
+    broken = _upload(admin_client, "accounts", "accounts.json", '{"accounts": [')
+    assert broken.context["errors"][0].startswith("accounts.json: not valid JSON at line 1")
+
+
+def test_a_json_order_file_is_the_apis_body(admin_client, products):
+    preview = _upload(admin_client, "orders", "order.json", json.dumps(order_body()))
+    assert preview.context["preview"].rows == [("order SO-4711", "created")]
+
+
+def test_only_those_allowed_to_add_see_each_kind(client):
+    from django.contrib.auth.models import Group
+
+    from tests.factories.accounts import UserFactory
+
+    care = UserFactory(is_staff=True)
+    care.groups.add(Group.objects.get(name="Customer Care"))
+    client.force_login(care)
+    page = client.get(URL)
+    assert list(page.context["kinds"]) == ["accounts"]
+    refused = client.post(URL, {"kind": "orders", "name": "x.json", "text": "{}"})
+    assert refused.status_code == 403
