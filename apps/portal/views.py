@@ -279,32 +279,51 @@ def _activation_code_rate(group, request) -> str:
     return settings.ACTIVATION_CODE_RATE
 
 
+def code_attempts_limited(view):
+    """Both limits on guessing codes: per user and per client address (POSTs only)."""
+    view = ratelimit(key="ip", rate=_activation_code_rate, method="POST", block=False)(view)
+    return ratelimit(key="user", rate=_activation_code_rate, method="POST", block=False)(view)
+
+
+def _code_holders_entitlement(request, form, field: str, unknown: str) -> Entitlement | None:
+    """The entitlement whose code a posted form names; None once the form says why not
+    (too many attempts, a malformed or mistyped code, or a code nobody has)."""
+    if getattr(request, "limited", False):
+        form.is_valid()
+        form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
+        return None
+    if not form.is_valid():
+        return None
+    entitlement = entitlement_by_activation_code(text=form.cleaned_data[field]).first()
+    if entitlement is None:
+        form.add_error(field, unknown)
+    return entitlement
+
+
+def _code_page_status(request, form) -> int:
+    if getattr(request, "limited", False):
+        return 429
+    return 400 if form.errors else 200
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
-@ratelimit(key="user", rate=_activation_code_rate, method="POST", block=False)
-@ratelimit(key="ip", rate=_activation_code_rate, method="POST", block=False)
+@code_attempts_limited
 def activate_with_code(request):
     """Activation by anyone who holds the activation code (an installer at a partner)."""
     form = ActivationCodeForm(request.POST if request.method == "POST" else None)
     context = {"form": form}
-    status = 200
-    if request.method == "POST" and getattr(request, "limited", False):
-        form.is_valid()
-        form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
-        status = 429
-    elif request.method == "POST" and form.is_valid():
-        entitlement = entitlement_by_activation_code(
-            text=form.cleaned_data["activation_code"]
-        ).first()
-        if entitlement is None:
-            form.add_error(
-                "activation_code",
-                _(
-                    "No entitlement has this activation code. It is well formed, so check "
-                    "that it comes from the right email or certificate."
-                ),
-            )
-        else:
+    if request.method == "POST":
+        entitlement = _code_holders_entitlement(
+            request,
+            form,
+            "activation_code",
+            _(
+                "No entitlement has this activation code. It is well formed, so check "
+                "that it comes from the right email or certificate."
+            ),
+        )
+        if entitlement is not None:
             try:
                 serials = serial_numbers_parse(form.cleaned_data["serial_numbers"])
                 context["activated"] = activations_create(
@@ -321,37 +340,29 @@ def activate_with_code(request):
                 f'attachment; filename="license-keys-{entitlement.ssrn}.txt"'
             )
             return response
-    if form.errors:
-        status = max(status, 400)
+    status = _code_page_status(request, form)
     return render(request, "portal/activate.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@ratelimit(key="user", rate=_activation_code_rate, method="POST", block=False)
-@ratelimit(key="ip", rate=_activation_code_rate, method="POST", block=False)
+@code_attempts_limited
 def legacy_key_retrieval(request):
     """The legacy License Management System's page: authorization code and serial number
     give a key from the product's pool, bound to that serial."""
     form = LegacyKeyForm(request.POST if request.method == "POST" else None)
     context = {"form": form}
-    if request.method == "POST" and getattr(request, "limited", False):
-        form.is_valid()
-        form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
-        return render(request, "portal/legacy_keys.html", context, status=429)
-    if request.method == "POST" and form.is_valid():
-        entitlement = entitlement_by_activation_code(
-            text=form.cleaned_data["authorization_code"]
-        ).first()
-        if entitlement is None:
-            form.add_error(
-                "authorization_code",
-                _(
-                    "No entitlement has this authorization code. It is well formed, so check "
-                    "that it comes from the right email or certificate."
-                ),
-            )
-        else:
+    if request.method == "POST":
+        entitlement = _code_holders_entitlement(
+            request,
+            form,
+            "authorization_code",
+            _(
+                "No entitlement has this authorization code. It is well formed, so check "
+                "that it comes from the right email or certificate."
+            ),
+        )
+        if entitlement is not None:
             try:
                 context["key"] = legacy_key_retrieve(
                     entitlement_id=entitlement.pk,
@@ -361,7 +372,8 @@ def legacy_key_retrieval(request):
             except Rejected as rejected:
                 for error in rejected.errors:
                     form.add_error(None, error)
-    return render(request, "portal/legacy_keys.html", context, status=400 if form.errors else 200)
+    status = _code_page_status(request, form)
+    return render(request, "portal/legacy_keys.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
