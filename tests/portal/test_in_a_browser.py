@@ -112,3 +112,29 @@ def test_customer_care_associates_a_contact_who_then_sees_the_accounts_entitleme
     # Then Bob sees it on his next page load
     bob_page.reload()
     expect(bob_page.get_by_text(entitlement.ssrn)).to_be_visible()
+
+
+def test_on_a_phone_every_page_fits_the_screen_and_every_field_has_a_label(browser, live_server):
+    northwind = new_account(name="Northwind Networks")
+    alice = portal_contact(northwind, email="alice@northwind.example")
+    entitlement = subscription_of(northwind, ends_in_days=200, quantity=5)
+    page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
+    _sign_in(page, live_server.url, alice.user.email)
+
+    for path in (
+        "/entitlements/",
+        f"/entitlements/{entitlement.ssrn}/",
+        "/activate/",
+        "/access/",
+        "/legacy-keys/",
+    ):
+        page.goto(live_server.url + path)
+        # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert page.locator("h1").count() == 1, path
+        unlabelled = page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                 .filter(e => !e.labels.length && !e.getAttribute('aria-label'))
+                 .map(e => e.name)"""
+        )
+        assert unlabelled == [], path
