@@ -150,3 +150,19 @@ def test_the_portal_speaks_the_users_choice_else_the_browsers(client, language, 
         reverse("portal:entitlement", args=[entitlement.ssrn]), HTTP_ACCEPT_LANGUAGE="en"
     )
     assert date in chosen.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_portals_emails_speak_the_contacts_language(client):
+    account = new_account()
+    contact = portal_contact(account)
+    contact.language = "fr"
+    contact.save()
+    entitlement = entitlement_of(account)
+    client.force_login(contact.user)
+    client.post(reverse("portal:activate", args=[entitlement.ssrn]), {"serial_numbers": "SN-1"})
+
+    client.post(reverse("portal:keys-email", args=[entitlement.ssrn]), HTTP_ACCEPT_LANGUAGE="en")
+
+    (message,) = mail.outbox
+    assert message.subject == f"Clés de licence de {entitlement.ssrn}"

@@ -267,7 +267,9 @@ def license_keys_download(request, ssrn: str):
 @login_required
 def license_keys_email(request, ssrn: str):
     entitlement = _visible_entitlement(request, ssrn)
-    license_keys_email_task.delay(entitlement.pk, request.user.pk, translation.get_language())
+    contact = _contact(request.user)
+    language = contact.language if contact else translation.get_language()
+    license_keys_email_task.delay(entitlement.pk, request.user.pk, language)
     messages.success(
         request,
         _("The license keys are on their way to %(email)s.") % {"email": request.user.email},
