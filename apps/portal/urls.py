@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.portal import views
+from apps.portal import code_holders, views
 
 app_name = "portal"
 
@@ -16,8 +16,8 @@ urlpatterns = [
     path("entitlements/<str:ssrn>/activate/", views.entitlement_activate, name="activate"),
     path("entitlements/<str:ssrn>/keys/", views.license_keys_download, name="keys"),
     path("entitlements/<str:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
-    path("activate/", views.activate_with_code, name="activate-with-code"),
-    path("legacy-keys/", views.legacy_key_retrieval, name="legacy-keys"),
+    path("activate/", code_holders.activate_with_code, name="activate-with-code"),
+    path("legacy-keys/", code_holders.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),
     path("language/", views.language, name="language"),
 ]
