@@ -204,6 +204,11 @@ class AccessRequest(TimeStampedModel):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("note to the contact"), max_length=500, blank=True)
+    # The decision's email, kept as a row so that a lost message or a killed worker is made
+    # good by the rescuer: sent when notified_at is set, else due again at notify_next_at.
+    notified_at = models.DateTimeField(_("contact told at"), null=True, blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    notify_next_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("access request")
@@ -230,6 +235,11 @@ class AccessRequest(TimeStampedModel):
                 fields=["created_at"],
                 condition=models.Q(status="pending"),
                 name="access_request_pending_idx",
+            ),
+            models.Index(
+                fields=["notify_next_at"],
+                condition=models.Q(notified_at__isnull=True) & ~models.Q(status="pending"),
+                name="access_request_to_notify_idx",
             ),
         ]
 

@@ -1,3 +1,5 @@
+import datetime
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,8 +13,11 @@ from apps.accounts.models import (
     Contact,
     User,
 )
+from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, record_upsert
+
+NOTIFY_GRACE = datetime.timedelta(minutes=2)
 
 
 def _login_for(*, email: str, name: str, contact: Contact | None) -> User:
@@ -223,8 +228,17 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
         access_request.decided_by = actor
         access_request.decided_at = timezone.now()
         access_request.decision_note = note
+        # The email normally leaves at once; the rescuer sends it if it has not by then.
+        access_request.notify_next_at = access_request.decided_at + NOTIFY_GRACE
         access_request.save(
-            update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"]
+            update_fields=[
+                "status",
+                "decided_by",
+                "decided_at",
+                "decision_note",
+                "notify_next_at",
+                "updated_at",
+            ]
         )
         if approve:
             AccountAssociation.objects.get_or_create(
@@ -241,3 +255,51 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
         transaction.on_commit(lambda pk=access_request.pk: access_decision_email_task.delay(pk))
         decided += 1
     return decided
+
+
+def access_decision_notify(*, access_request_id: int, send) -> bool:
+    """Tell the contact how their request was decided, once: `send(access_request)` sends
+    the email. Returns whether it was sent now.
+
+    The row is locked (SKIP LOCKED) while the email goes out, so a rescue and a late task
+    never both send it; a failure is counted and tried again later, up to MAX_ATTEMPTS.
+    """
+    with transaction.atomic():
+        access_request = (
+            AccessRequest.objects.select_for_update(skip_locked=True)
+            .select_related("contact__user", "account")
+            .filter(pk=access_request_id, notified_at__isnull=True)
+            .exclude(status=AccessRequestStatus.PENDING)
+            .first()
+        )
+        if access_request is None:
+            return False
+        try:
+            send(access_request)
+        except Exception as error:  # noqa: BLE001 - counted here, raised once committed
+            failure = error
+            attempts = access_request.notify_attempts + 1
+            AccessRequest.objects.filter(pk=access_request.pk).update(
+                notify_attempts=attempts, notify_next_at=timezone.now() + retry_delay(attempts)
+            )
+        else:
+            failure = None
+            access_request.notified_at = timezone.now()
+            access_request.save(update_fields=["notified_at"])
+    if failure is not None:
+        raise failure
+    return True
+
+
+def access_decisions_unsent(*, now: datetime.datetime, limit: int = 500) -> list[int]:
+    """Decisions whose email has not gone out and is due (again): for the rescuer."""
+    return list(
+        AccessRequest.objects.filter(
+            notified_at__isnull=True,
+            notify_next_at__lte=now,
+            notify_attempts__lt=MAX_ATTEMPTS,
+        )
+        .exclude(status=AccessRequestStatus.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )

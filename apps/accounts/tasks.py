@@ -1,4 +1,4 @@
-import smtplib
+import logging
 
 from celery import shared_task
 from django.conf import settings
@@ -8,20 +8,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from apps.accounts.models import AccessRequest
+from apps.accounts.services import access_decision_notify
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    max_retries=10,
-)
-def access_decision_email_task(access_request_id: int) -> None:
-    """Tell a contact how Customer Care decided their access request (mail queue). Retried
-    while the mail server is away; a repeat sends the same message again, which is harmless."""
-    access_request = AccessRequest.objects.select_related("contact__user", "account").get(
-        pk=access_request_id
-    )
+def _decision_email(access_request: AccessRequest) -> None:
     contact = access_request.contact
     with translation.override(contact.language):
         context = {
@@ -34,4 +26,16 @@ def access_decision_email_task(access_request_id: int) -> None:
             message=render_to_string("emails/access_decision.txt", context),
             from_email=None,
             recipient_list=[contact.user.email],
+        )
+
+
+@shared_task
+def access_decision_email_task(access_request_id: int) -> None:
+    """Tell a contact how Customer Care decided their access request (mail queue). Safe to
+    run twice: see access_decision_notify. A failure waits for the rescuer's next try."""
+    try:
+        access_decision_notify(access_request_id=access_request_id, send=_decision_email)
+    except Exception as error:  # noqa: BLE001 - counted on the row, tried again later
+        logger.warning(
+            "access decision %s: email failed: %s", access_request_id, error.__class__.__name__
         )

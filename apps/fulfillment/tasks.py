@@ -1,5 +1,8 @@
 from celery import shared_task
+from django.utils import timezone
 
+from apps.accounts.services import access_decisions_unsent
+from apps.accounts.tasks import access_decision_email_task
 from apps.fulfillment.services import (
     order_lines_fulfil_due,
     queued_work_rescue,
@@ -28,8 +31,11 @@ def shipment_documents_task(shipment_id: int) -> None:
 @shared_task
 def queued_work_rescue_task() -> None:
     """Every minute, from beat: give the workers again what a lost message or a killed
-    worker left behind, and what is due for another attempt."""
+    worker left behind, and what is due for another attempt (certificates, Fulfillment
+    Emails, and the emails that tell contacts how their access requests were decided)."""
     shipments, deliveries = queued_work_rescue()
+    for access_request_id in access_decisions_unsent(now=timezone.now()):
+        access_decision_email_task.delay(access_request_id)
     for shipment_id in shipments:
         shipment_documents_task.delay(shipment_id)
     # In batches: one task sends its emails over one SMTP connection.

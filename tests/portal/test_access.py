@@ -1,11 +1,18 @@
 """Who sees what: access requests, associations taking effect at once, and the admin's
 explanation of why a contact sees an entitlement or not."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import AccessRequest, AccessRequestStatus, AccountAssociation
+from apps.accounts.services import access_requests_decide
+from apps.accounts.tasks import access_decision_email_task
+from apps.fulfillment.tasks import queued_work_rescue_task
 from tests.factories.entitlements import ActivationFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
 
@@ -150,3 +157,56 @@ def test_the_admin_explains_why_a_contact_sees_an_entitlement_or_not(admin_clien
     assert not unseen.context["explanation"].visible
     assert f"sam@elsewhere.example does not see {entitlement.ssrn}" in unseen.content.decode()
     assert {row[0] for row in unseen.context["explanation"].missing} == {northwind, partner}
+
+
+def test_a_decision_whose_email_was_lost_is_sent_by_the_rescuer_once(
+    client, admin_client, smtp, settings
+):
+    # Given a decision whose email task never ran (a lost message)
+    contact = portal_contact()
+    client.force_login(contact.user)
+    _ask(client, new_account().account_id)
+    request = AccessRequest.objects.get()
+    admin_client.post(
+        reverse("admin:accounts_accessrequest_changelist"),
+        {"action": "approve", "_selected_action": [request.pk]},
+    )  # on-commit callbacks do not run here: the message is lost
+    assert smtp.messages == []
+
+    # When the rescuer looks before and after the decision's grace period
+    queued_work_rescue_task()
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=3)):
+        queued_work_rescue_task()
+        queued_work_rescue_task()
+
+    # Then the contact is told exactly once
+    assert [m["To"] for m in smtp.messages] == [contact.user.email]
+    request.refresh_from_db()
+    assert request.notified_at is not None
+
+
+def test_a_failed_decision_email_is_counted_and_tried_again_later(client, smtp, settings):
+    contact = portal_contact()
+    client.force_login(contact.user)
+    _ask(client, new_account().account_id)
+    request = AccessRequest.objects.get()
+    port, settings.EMAIL_PORT = settings.EMAIL_PORT, _closed_port()
+    access_requests_decide(request_ids=[request.pk], approve=False, actor=None, note="no")
+
+    access_decision_email_task(request.pk)  # the mail server is away
+
+    request.refresh_from_db()
+    assert (request.notified_at, request.notify_attempts) == (None, 1)
+    settings.EMAIL_PORT = port
+    with time_machine.travel(request.notify_next_at + datetime.timedelta(seconds=1)):
+        queued_work_rescue_task()
+    request.refresh_from_db()
+    assert request.notified_at and [m["To"] for m in smtp.messages] == [contact.user.email]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
