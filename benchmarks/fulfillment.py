@@ -15,6 +15,7 @@ Creates a fresh database `keyship_bench_fulfillment` beside the one DATABASE_URL
 It runs as production does (DEBUG off: cached templates).
 """
 
+import base64
 import gc
 import io
 import os
@@ -47,6 +48,7 @@ os.environ.update(
     DEBUG="false",
     SECRET_KEY="benchmark",
     ACTIVATION_CODE_KEY="benchmark",
+    LICENSE_SIGNING_KEY=base64.b64encode(b"keyship-benchmark-signing-key-32").decode(),
     MEDIA_ROOT=tempfile.mkdtemp(prefix="keyship-bench-"),
     EMAIL_URL=f"smtp://127.0.0.1:{SMTP_PORT}",
     LOG_LEVEL="WARNING",
