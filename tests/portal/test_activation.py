@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.catalog.models import DeliveryMethod
+from apps.core.codes import new_activation_code
 from apps.entitlements.activations import activations_revoke
 from apps.entitlements.license_keys import license_key_verify
 from apps.entitlements.models import Activation
@@ -215,7 +216,7 @@ class TestActivationWithACode:
         entitlement = entitlement_of(new_account())
         code = entitlement.activation_code
         swapped = code[:5] + code[6] + code[5] + code[7:]  # two neighbours swapped
-        unknown = EntitlementFactoryCode.other()
+        unknown = new_activation_code()  # well formed, and nobody's
 
         typo = installer.post(self.url, {"activation_code": swapped, "serial_numbers": "SN-1"})
         missing = installer.post(self.url, {"activation_code": unknown, "serial_numbers": "SN-1"})
@@ -235,11 +236,3 @@ class TestActivationWithACode:
         ]
         assert statuses[-1] == 429
         assert "Too many attempts" in installer.post(self.url, {}).content.decode()
-
-
-class EntitlementFactoryCode:
-    @staticmethod
-    def other() -> str:
-        from apps.core.codes import new_activation_code
-
-        return new_activation_code()
