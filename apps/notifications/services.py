@@ -7,7 +7,7 @@ import smtplib
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
@@ -60,19 +60,18 @@ def _locked(delivery_id: int) -> EmailDelivery | None:
     return EmailDelivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id).first()
 
 
-def _documents_missing() -> Exists:
-    """A certificate of the shipment (new or renewed entitlement) is not rendered yet."""
-    return Exists(
-        Certificate.objects.filter(
-            Q(entitlement__order_line__shipment=OuterRef("shipment"))
-            | Q(entitlement__terms__order_line__shipment=OuterRef("shipment")),
-            status__in=[
-                CertificateStatus.QUEUED,
-                CertificateStatus.RENDERING,
-                CertificateStatus.FAILED,
-            ],
-        )
+def _documents_missing() -> ExpressionWrapper:
+    """A certificate of the shipment (new or renewed entitlement) is not rendered yet.
+
+    Two EXISTS, each driven from the shipment's lines by their index; one EXISTS over an OR
+    of both joins made PostgreSQL read every unrendered certificate for each delivery.
+    """
+    unready = Certificate.objects.filter(
+        status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING, CertificateStatus.FAILED]
     )
+    new = unready.filter(entitlement__order_line__shipment=OuterRef("shipment"))
+    renewed = unready.filter(entitlement__terms__order_line__shipment=OuterRef("shipment"))
+    return ExpressionWrapper(Q(Exists(new)) | Q(Exists(renewed)), output_field=BooleanField())
 
 
 def _claim(*, delivery_ids, limit: int, now) -> list[EmailDelivery]:
