@@ -140,3 +140,25 @@ def test_a_batch_of_emails_reads_its_shipments_in_a_fixed_number_of_queries(
         contents = ShipmentContents(shipments)
 
     assert all(len(contents[pk][1]) == 3 for pk in shipments)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(smtp, settings):
+    delivery = ship_one_order()
+    smtp.messages.clear()
+    certificate = delivery.shipment.lines.get().entitlement.certificates.get()
+    certificate.status = "queued"
+    certificate.save(update_fields=["status"])
+    EmailDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.QUEUED, attempts=0)
+
+    delivery = email_delivery_send(delivery_id=delivery.pk)
+
+    assert delivery.status == DeliveryStatus.QUEUED and delivery.attempts == 0
+    assert delivery.next_attempt_at == timezone.now() + datetime.timedelta(
+        seconds=settings.EMAIL_DOCUMENTS_WAIT
+    )
+    assert smtp.messages == []
+    certificate_render(certificate_id=certificate.pk)
+    delivery = email_delivery_send(delivery_id=delivery.pk)
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
+    assert [m["X-Envelope-To"] for m in smtp.messages] == [delivery.email]
