@@ -63,8 +63,8 @@ def _locked(delivery_id: int) -> EmailDelivery | None:
 def _documents_missing() -> ExpressionWrapper:
     """A certificate of the shipment (new or renewed entitlement) is not rendered yet.
 
-    Two EXISTS, each driven from the shipment's lines by their index; one EXISTS over an OR
-    of both joins made PostgreSQL read every unrendered certificate for each delivery.
+    Two EXISTS, one per join, which PostgreSQL answers once per batch or by index; one EXISTS
+    over an OR of both joins made it read every unrendered certificate for each delivery.
     """
     unready = Certificate.objects.filter(
         status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING, CertificateStatus.FAILED]
