@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from apps.entitlements.models import CertificateStatus
 from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
 from apps.notifications.emails import ShipmentContents
@@ -147,7 +148,7 @@ def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(smt
     delivery = ship_one_order()
     smtp.messages.clear()
     certificate = delivery.shipment.lines.get().entitlement.certificates.get()
-    certificate.status = "queued"
+    certificate.status = CertificateStatus.QUEUED
     certificate.save(update_fields=["status"])
     EmailDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.QUEUED, attempts=0)
 
