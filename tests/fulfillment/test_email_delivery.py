@@ -12,6 +12,7 @@ from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
 from apps.notifications.emails import ShipmentContents
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.notifications.services import email_delivery_resend, email_delivery_send
+from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import CertificateFactory, EntitlementFactory
 from tests.factories.orders import ShipmentFactory
 from tests.fulfillment.helpers import order_with_lines
@@ -144,8 +145,16 @@ def test_a_batch_of_emails_reads_its_shipments_in_a_fixed_number_of_queries(
 
 
 @time_machine.travel(NOW, tick=False)
-def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(smtp, settings):
-    delivery = ship_one_order()
+@pytest.mark.parametrize("license_type", ["subscription", "perpetual"])
+def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(
+    smtp, settings, license_type
+):
+    # A subscription's certificate is found through its term; a perpetual one has none.
+    months = 12 if license_type == "subscription" else None
+    product = ProductFactory(license_type=license_type, term_months=months)
+    order_with_lines(dates=[NOW.date()], product=product)
+    order_lines_fulfil_due()
+    delivery = EmailDelivery.objects.get()
     smtp.messages.clear()
     certificate = delivery.shipment.lines.get().entitlement.certificates.get()
     certificate.status = CertificateStatus.QUEUED
