@@ -15,15 +15,17 @@ def free_port() -> int:
 
 
 class MailSink:
-    """Keeps every accepted message; answers with `refusals` (e.g. "451 ...") first."""
+    """Keeps every accepted message; answers the next messages with `refusals` first (e.g.
+    "451 ..."; None accepts that one)."""
 
     def __init__(self):
         self.messages: list[EmailMessage] = []
-        self.refusals: list[str] = []
+        self.refusals: list[str | None] = []
 
     async def handle_DATA(self, server, session, envelope):
-        if self.refusals:
-            return self.refusals.pop(0)
+        refusal = self.refusals.pop(0) if self.refusals else None
+        if refusal:
+            return refusal
         message = email.message_from_bytes(envelope.content, policy=default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
@@ -34,9 +36,9 @@ class MailSink:
 
 
 class SmtpServer:
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         self.sink = MailSink()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self):

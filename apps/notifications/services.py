@@ -2,10 +2,8 @@
 
 import datetime
 import logging
-import smtplib
 
 from django.conf import settings
-from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
@@ -15,45 +13,9 @@ from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.notifications.emails import ShipmentContents, delivery_message, new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.notifications.transport import Handover, hand_over, is_permanent, prepare
 
 logger = logging.getLogger(__name__)
-
-_connections: dict = {}
-
-
-def _connection():
-    """One SMTP connection per worker process and server, opened once and kept."""
-    key = (
-        settings.EMAIL_BACKEND,
-        getattr(settings, "EMAIL_HOST", ""),
-        getattr(settings, "EMAIL_PORT", 0),
-    )
-    connection = _connections.get(key)
-    if connection is None:
-        connection = _connections[key] = get_connection()
-    if getattr(connection, "connection", True) is None:
-        connection.open()
-    return connection
-
-
-def _send(message) -> None:
-    connection = _connection()
-    try:
-        connection.send_messages([message])
-    except smtplib.SMTPServerDisconnected:
-        # The kept connection went stale (a server timeout): reconnect once and try again.
-        connection.close()
-        connection.open()
-        connection.send_messages([message])
-
-
-def _is_permanent(error: Exception) -> bool:
-    """5xx replies are final; 4xx replies, lost connections and timeouts are worth a retry."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in error.recipients.values())
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code >= 500
-    return False
 
 
 def _locked(delivery_id: int) -> EmailDelivery | None:
@@ -123,22 +85,40 @@ def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDe
     (sent and failed ones never are) and marked `sent` the moment the SMTP server accepts
     it. The one window in which a crash can send a second copy is between that acceptance
     and that mark: the lease then runs out and the rescuer sends it again, with the same
-    Message-ID, so mail clients show one message. At most one email is ever in that window.
+    Message-ID, so mail clients show one message.
+
+    The next email is built while the server reads the last one (see transport), and handed
+    over only once the last one's answer is read and written on its row: at most one email
+    is ever in that window.
     """
     claimed = _claim(delivery_ids=delivery_ids, limit=limit, now=timezone.now())
     contents = ShipmentContents({d.shipment_id for d in claimed if d.shipment_id})
+    in_flight = None
     for delivery in claimed:
         try:
-            _send(delivery_message(delivery, contents))
+            prepared = prepare(delivery_message(delivery, contents))
         except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-            logger.warning("email delivery %s failed: %s", delivery.pk, error.__class__.__name__)
             _delivery_failed(delivery.pk, error)
             continue
-        # <- The window: the server has the message, the row does not say so yet.
-        EmailDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now(), lease_expires_at=None, last_error=""
-        )
+        if in_flight:
+            _delivery_settle(*in_flight)
+        in_flight = (delivery, hand_over(prepared))
+    if in_flight:
+        _delivery_settle(*in_flight)
     return claimed
+
+
+def _delivery_settle(delivery: EmailDelivery, handover: Handover) -> None:
+    """Read the server's answer on this delivery and write it on its row."""
+    try:
+        handover.verdict()
+    except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+        _delivery_failed(delivery.pk, error)
+        return
+    # <- The window: the server has the message, the row does not say so yet.
+    EmailDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), lease_expires_at=None, last_error=""
+    )
 
 
 def email_delivery_send(*, delivery_id: int) -> EmailDelivery | None:
@@ -148,13 +128,14 @@ def email_delivery_send(*, delivery_id: int) -> EmailDelivery | None:
 
 
 def _delivery_failed(delivery_id: int, error: Exception) -> EmailDelivery | None:
+    logger.warning("email delivery %s failed: %s", delivery_id, error.__class__.__name__)
     with transaction.atomic():
         delivery = _locked(delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.SENDING:
             return delivery
         delivery.last_error = f"{error.__class__.__name__}: {error}"[:1000]
         delivery.lease_expires_at = None
-        if _is_permanent(error) or delivery.attempts >= MAX_ATTEMPTS:
+        if is_permanent(error) or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
         else:
             delivery.status = DeliveryStatus.RETRY

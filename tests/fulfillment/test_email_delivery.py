@@ -16,7 +16,7 @@ from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import CertificateFactory, EntitlementFactory
 from tests.factories.orders import ShipmentFactory
 from tests.fulfillment.helpers import order_with_lines
-from tests.smtp import free_port
+from tests.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,6 +77,44 @@ def test_an_unreachable_server_is_retried_and_the_attempts_are_bounded(settings)
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.attempts == 9
     assert "ConnectionRefusedError" in delivery.last_error
+
+
+@time_machine.travel(NOW, tick=False)
+def test_each_answer_of_the_server_lands_on_its_own_email_in_a_batch(smtp):
+    # The server's answer to one email is read after the next email is built.
+    smtp.refusals.extend([None, "550 5.1.1 No such user", None])
+    product = ProductFactory(description=".NET runtime support for one gateway.")
+    addresses = ("a@northwind.example", "b@northwind.example", "c@northwind.example")
+    order_with_lines(dates=[NOW.date()], emails=addresses, product=product)
+
+    order_lines_fulfil_due()
+
+    rows = {d.email: d for d in EmailDelivery.objects.all()}
+    assert [rows[a].status for a in addresses] == ["sent", "failed", "sent"]
+    assert "550" in rows["b@northwind.example"].last_error
+    assert rows["a@northwind.example"].last_error == rows["c@northwind.example"].last_error == ""
+    assert [m["X-Envelope-To"] for m in smtp.messages] == [addresses[0], addresses[2]]
+    # A line that starts with a dot arrives whole (SMTP doubles the dot on the way).
+    for message in smtp.messages:
+        lines = message.get_body(("plain",)).get_content().splitlines()
+        assert ".NET runtime support for one gateway." in lines
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_connection_the_server_closed_is_opened_again(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    with SmtpServer() as first:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", first.port
+        assert ship_one_order().status == DeliveryStatus.SENT  # the connection stays open
+    # The server went away and came back (a restart, an idle timeout): the kept connection
+    # is dead, and the next email goes over a new one, at its first attempt.
+    with SmtpServer(port=first.port) as second:
+        order_with_lines(dates=[NOW.date()], emails=("later@northwind.example",))
+        order_lines_fulfil_due()
+
+        later = EmailDelivery.objects.get(email="later@northwind.example")
+        assert later.status == DeliveryStatus.SENT and later.attempts == 1
+        assert [m["X-Envelope-To"] for m in second.sink.messages] == [later.email]
 
 
 @time_machine.travel(NOW, tick=False)
