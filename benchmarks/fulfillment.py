@@ -10,7 +10,7 @@ Creates a fresh database `keyship_bench_fulfillment` beside the one DATABASE_URL
    floor: WeasyPrint rendering the same HTML with nothing else around it;
 3. sends the Fulfillment Emails of those certificates' shipments (one each) with the service,
    in batches of 50 as the mail task does, to an SMTP sink in another process; floor:
-   Django's send_messages of the same messages over one connection.
+   Django's send_messages of the same messages over one connection; the median of five rounds.
 
 It runs as production does (DEBUG off: cached templates).
 """
@@ -20,6 +20,7 @@ import gc
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from scratch_database import scratch_database_url  # noqa: E402
 
 LINES = int(os.environ.get("BENCH_LINES", 10_000))
 CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", 400))
+EMAIL_ROUNDS = 5
 NAME = "keyship_bench_fulfillment"
 
 
@@ -214,17 +216,33 @@ def main() -> None:
         contents = ShipmentContents()
         messages = [fulfillment_message(d, contents) for d in deliveries]
         email_deliveries_send(delivery_ids=[deliveries[0].pk])  # warm-up: the connection
-        started = time.perf_counter()
-        for start in range(1, len(deliveries), 50):
-            email_deliveries_send(delivery_ids=[d.pk for d in deliveries[start : start + 50]])
-        ours = time.perf_counter() - started
-        assert EmailDelivery.objects.filter(status="sent").count() == len(deliveries)
         smtp = get_connection()
         smtp.open()
-        started = time.perf_counter()
-        smtp.send_messages(messages[1:])
-        bare = time.perf_counter() - started
+        # One round of 99 emails takes about a second, short enough for the machine's noise to
+        # show: five rounds, Keyship then the floor, each sending every email again (its row
+        # put back in the queue), and the median of each.
+        ours_rounds, bare_rounds = [], []
+        for _ in range(EMAIL_ROUNDS):
+            EmailDelivery.objects.filter(pk__in=[d.pk for d in deliveries[1:]]).update(
+                status="queued", attempts=0
+            )
+            started = time.perf_counter()
+            for start in range(1, len(deliveries), 50):
+                email_deliveries_send(delivery_ids=[d.pk for d in deliveries[start : start + 50]])
+            ours_rounds.append(time.perf_counter() - started)
+            assert EmailDelivery.objects.filter(status="sent").count() == len(deliveries)
+            started = time.perf_counter()
+            smtp.send_messages(messages[1:])
+            bare_rounds.append(time.perf_counter() - started)
         smtp.close()
+        ours, bare = statistics.median(ours_rounds), statistics.median(bare_rounds)
+        print(
+            "emails, each round: Keyship "
+            + ", ".join(f"{t:.2f}" for t in ours_rounds)
+            + " s; floor "
+            + ", ".join(f"{t:.2f}" for t in bare_rounds)
+            + " s"
+        )
         rows.append(
             (
                 "send Fulfillment Emails",
