@@ -94,17 +94,22 @@ def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDe
     claimed = _claim(delivery_ids=delivery_ids, limit=limit, now=timezone.now())
     contents = ShipmentContents({d.shipment_id for d in claimed if d.shipment_id})
     in_flight = None
-    for delivery in claimed:
-        try:
-            prepared = prepare(delivery_message(delivery, contents))
-        except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-            _delivery_failed(delivery.pk, error)
-            continue
+    try:
+        for delivery in claimed:
+            try:
+                prepared = prepare(delivery_message(delivery, contents))
+            except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+                _delivery_failed(delivery.pk, error)
+                continue
+            if in_flight:
+                settling, in_flight = in_flight, None
+                _delivery_settle(*settling)
+            in_flight = (delivery, hand_over(prepared))
+    finally:
+        # Whatever stopped the batch, the server's answer is read, or the kept connection
+        # would read it as the answer to the next command.
         if in_flight:
             _delivery_settle(*in_flight)
-        in_flight = (delivery, hand_over(prepared))
-    if in_flight:
-        _delivery_settle(*in_flight)
     return claimed
 
 

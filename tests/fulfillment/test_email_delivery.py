@@ -9,9 +9,14 @@ from django.utils import timezone
 from apps.entitlements.models import CertificateStatus
 from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
+from apps.notifications import services
 from apps.notifications.emails import ShipmentContents
 from apps.notifications.models import DeliveryStatus, EmailDelivery
-from apps.notifications.services import email_delivery_resend, email_delivery_send
+from apps.notifications.services import (
+    email_deliveries_send,
+    email_delivery_resend,
+    email_delivery_send,
+)
 from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import CertificateFactory, EntitlementFactory
 from tests.factories.orders import ShipmentFactory
@@ -115,6 +120,34 @@ def test_a_connection_the_server_closed_is_opened_again(settings):
         later = EmailDelivery.objects.get(email="later@northwind.example")
         assert later.status == DeliveryStatus.SENT and later.attempts == 1
         assert [m["X-Envelope-To"] for m in second.sink.messages] == [later.email]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_cut_short_leaves_the_kept_connection_in_step(smtp, settings, monkeypatch):
+    addresses = ("a@northwind.example", "b@northwind.example")
+    order_with_lines(dates=[NOW.date()], emails=addresses)
+    order_lines_fulfil_due()
+    smtp.messages.clear()
+    EmailDelivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
+    first, second = EmailDelivery.objects.order_by("pk")
+    build = services.delivery_message
+
+    def stop_at_the_second(delivery, contents):
+        if delivery.pk == second.pk:
+            raise SystemExit("the worker is told to stop")
+        return build(delivery, contents)
+
+    # The first email is handed over, and the batch stops before its answer is read.
+    monkeypatch.setattr(services, "delivery_message", stop_at_the_second)
+    with pytest.raises(SystemExit):
+        email_deliveries_send(delivery_ids=[first.pk, second.pk])
+    monkeypatch.undo()
+
+    assert EmailDelivery.objects.get(pk=first.pk).status == DeliveryStatus.SENT
+    lease_over = NOW + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE + 1)
+    with time_machine.travel(lease_over, tick=False):
+        assert email_delivery_send(delivery_id=second.pk).status == DeliveryStatus.SENT
+    assert [m["X-Envelope-To"] for m in smtp.messages] == list(addresses)
 
 
 @time_machine.travel(NOW, tick=False)
