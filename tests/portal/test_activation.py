@@ -215,7 +215,11 @@ class TestActivationWithACode:
     def test_a_mistyped_code_and_an_unknown_code_are_told_apart(self, installer):
         entitlement = entitlement_of(new_account())
         code = entitlement.activation_code
-        swapped = code[:5] + code[6] + code[5] + code[7:]  # two neighbours swapped
+        # Two different neighbours swapped (two equal ones would give the code back).
+        i = next(
+            i for i in range(5, len(code) - 1) if "-" not in code[i : i + 2] and code[i] != code[i + 1]
+        )
+        swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
         unknown = new_activation_code()  # well formed, and nobody's
 
         typo = installer.post(self.url, {"activation_code": swapped, "serial_numbers": "SN-1"})
