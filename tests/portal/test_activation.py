@@ -216,9 +216,8 @@ class TestActivationWithACode:
         entitlement = entitlement_of(new_account())
         code = entitlement.activation_code
         # Two different neighbours swapped (two equal ones would give the code back).
-        i = next(
-            i for i in range(5, len(code) - 1) if "-" not in code[i : i + 2] and code[i] != code[i + 1]
-        )
+        pairs = range(5, len(code) - 1)
+        i = next(i for i in pairs if "-" not in code[i : i + 2] and code[i] != code[i + 1])
         swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
         unknown = new_activation_code()  # well formed, and nobody's
 
