@@ -1,10 +1,10 @@
 """Handing emails to the mail server, over one connection kept per worker process.
 
-An SMTP server answers an email only once it has read all of it, which for a Fulfillment Email
-and its certificates takes about as long as building the next one. So the server's answer is
-not waited for at once: `hand_over` sends an email up to its end and returns a `Handover`, and
-`Handover.verdict()` reads the answer later, after the sender has built the next email. The
-two overlap, and the server still gets one email at a time on one connection.
+An SMTP server answers an email only once it has read all of it: milliseconds for a
+Fulfillment Email and its certificates, in which the sender would sit idle. So the server's
+answer is not waited for at once: `hand_over` sends an email up to its end and returns a
+`Handover`, and `Handover.verdict()` reads the answer later, after the sender has built the
+next email. The two overlap, and the server still gets one email at a time on one connection.
 
 Other backends (files under var/mail/, the tests' outbox) have nothing to wait for: they
 store the email in `hand_over`.
