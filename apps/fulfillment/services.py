@@ -22,7 +22,7 @@ from apps.entitlements.services import (
 )
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
 from apps.lms.services import legacy_keys_assign, legacy_keys_reserve
-from apps.notifications.emails import new_message_id
+from apps.notifications.emails import new_message_id, shipment_emails_render
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
 
@@ -317,19 +317,20 @@ def order_lines_ship_now(*, lines: list[OrderLine], actor) -> SweepReport:
 
 
 def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
-    """Render the shipment's certificates that are not ready; returns the deliveries that
-    can now be sent. Safe to run twice (certificate_render is)."""
-    pending = (
-        Certificate.objects.filter(
-            Q(entitlement__order_line__shipment_id=shipment_id)
-            | Q(entitlement__terms__order_line__shipment_id=shipment_id),
-            status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING],
-        )
-        .values_list("pk", flat=True)
-        .distinct()
+    """Render the shipment's certificates that are not ready, then its Fulfillment Email;
+    returns the deliveries that can now be sent. Safe to run twice (certificate_render is,
+    and an email is rendered once)."""
+    certificates = Certificate.objects.filter(
+        Q(entitlement__order_line__shipment_id=shipment_id)
+        | Q(entitlement__terms__order_line__shipment_id=shipment_id)
     )
-    for certificate_id in list(pending):
+    pending = certificates.filter(
+        status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING]
+    ).values_list("pk", flat=True)
+    for certificate_id in list(pending.distinct()):
         certificate_render(certificate_id=certificate_id)
+    if not certificates.exclude(status=CertificateStatus.READY).exists():
+        shipment_emails_render(shipment_id=shipment_id)
     return list(
         EmailDelivery.objects.filter(
             shipment_id=shipment_id, status=DeliveryStatus.QUEUED

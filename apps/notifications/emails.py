@@ -11,7 +11,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
-from apps.notifications.models import DeliveryKind, EmailDelivery
+from apps.notifications.models import DeliveryKind, EmailDelivery, ShipmentEmail
+from apps.orders.models import Shipment
 
 
 def new_message_id() -> str:
@@ -34,15 +35,31 @@ def latest_certificates(entitlements: list[Entitlement]) -> dict[int, Certificat
 
 
 class ShipmentContents:
-    """What shipments' emails carry (licenses and certificate PDFs), read once per batch of
-    emails, in a few queries for all its shipments."""
+    """What shipments' emails carry (licenses, their rendered emails and certificate PDFs),
+    read once per batch of emails, in a few queries for all its shipments."""
 
     def __init__(self, shipment_ids=()):
         self._shipments: dict[int, tuple[list[dict], list[tuple[str, bytes | str, str]]]] = {}
+        self._emails: dict[tuple[int, str], ShipmentEmail] = {}
         if shipment_ids:
             self._load(set(shipment_ids))
 
+    def email(self, shipment: Shipment, language: str) -> ShipmentEmail:
+        """The shipment's Fulfillment Email in this language: as stored, else rendered now
+        and stored (by whichever worker gets there first)."""
+        key = (shipment.pk, language)
+        if key not in self._emails:
+            licenses = self[shipment.pk][0]
+            self._emails[key], _ = ShipmentEmail.objects.get_or_create(
+                shipment=shipment,
+                language=language,
+                defaults=_rendered(shipment, language, licenses),
+            )
+        return self._emails[key]
+
     def _load(self, shipment_ids: set[int]) -> None:
+        for email in ShipmentEmail.objects.filter(shipment_id__in=shipment_ids):
+            self._emails[email.shipment_id, email.language] = email
         # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
         renewal_terms = {
             term.entitlement_id: term
@@ -95,37 +112,56 @@ class ShipmentContents:
         return self._shipments[shipment_id]
 
 
-def fulfillment_message(
-    delivery: EmailDelivery, contents: ShipmentContents | None = None
-) -> EmailMultiAlternatives:
-    """The email for one delivery, in its language, with every certificate attached."""
-    licenses, attachments = (contents or ShipmentContents())[delivery.shipment_id]
-    order = delivery.shipment.order
+def _rendered(shipment: Shipment, language: str, licenses: list[dict]) -> dict[str, str]:
     context = {
-        "order": order,
-        "shipment": delivery.shipment,
+        "order": shipment.order,
+        "shipment": shipment,
         "licenses": licenses,
         "portal_url": settings.SITE_URL,
         "legacy_keys_url": settings.SITE_URL + reverse("portal:legacy-keys"),
     }
-    with translation.override(delivery.language):
+    with translation.override(language):
         names = ", ".join(dict.fromkeys(item["product"].name for item in licenses))
         subject = _("Your licenses for order %(order)s: %(products)s") % {
-            "order": order.order_number,
+            "order": shipment.order.order_number,
             "products": names,
         }
-        text = render_to_string("emails/fulfillment.txt", context)
-        html = render_to_string("emails/fulfillment.html", context)
+        return {
+            "subject": subject[:250],
+            "text": render_to_string("emails/fulfillment.txt", context),
+            "html": render_to_string("emails/fulfillment.html", context),
+        }
+
+
+def fulfillment_message(
+    delivery: EmailDelivery, contents: ShipmentContents | None = None
+) -> EmailMultiAlternatives:
+    """The email for one delivery: its shipment's email in its language, with every
+    certificate attached."""
+    contents = contents or ShipmentContents()
+    email = contents.email(delivery.shipment, delivery.language)
     message = EmailMultiAlternatives(
-        subject=subject[:250],
-        body=text,
+        subject=email.subject,
+        body=email.text,
         to=[delivery.email],
         headers={"Message-ID": delivery.message_id},
     )
-    message.attach_alternative(html, "text/html")
-    for filename, content, mimetype in attachments:
+    message.attach_alternative(email.html, "text/html")
+    for filename, content, mimetype in contents[delivery.shipment_id][1]:
         message.attach(filename, content, mimetype)
     return message
+
+
+def shipment_emails_render(*, shipment_id: int) -> None:
+    """Render and store the shipment's Fulfillment Email in each language its addresses
+    read, once its certificates are ready; its deliveries then only send it."""
+    languages = set(
+        EmailDelivery.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
+    )
+    contents = ShipmentContents({shipment_id})
+    shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
+    for language in sorted(languages):
+        contents.email(shipment, language)
 
 
 def reminder_items(delivery: EmailDelivery) -> list[dict]:

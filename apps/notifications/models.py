@@ -100,6 +100,33 @@ class EmailDelivery(QueuedWork):
         return f"{subject} -> {self.email}"
 
 
+class ShipmentEmail(models.Model):
+    """A shipment's Fulfillment Email in one language, rendered once, when the shipment's
+    documents are ready: every address on the order gets it, and a resend sends it again as
+    it was. The certificates are attached as they are when it is sent."""
+
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.CASCADE, related_name="emails"
+    )
+    language = models.CharField(_("language"), max_length=8)
+    subject = models.CharField(_("subject"), max_length=250)
+    text = models.TextField(_("plain text"))
+    html = models.TextField(_("HTML"))
+    created_at = models.DateTimeField(_("rendered"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Fulfillment Email")
+        verbose_name_plural = _("Fulfillment Emails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "language"], name="shipment_email_once_per_language"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.shipment} ({self.language})"
+
+
 class Reminder(models.Model):
     """That one window of one subscription term was told to one address, in a digest."""
 

@@ -11,7 +11,7 @@ from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
 from apps.notifications import services
 from apps.notifications.emails import ShipmentContents
-from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
 from apps.notifications.services import (
     email_deliveries_send,
     email_delivery_resend,
@@ -151,6 +151,34 @@ def test_a_batch_cut_short_leaves_the_kept_connection_in_step(smtp, settings, mo
 
 
 @time_machine.travel(NOW, tick=False)
+def test_a_shipments_email_is_rendered_once_and_every_address_gets_it(smtp):
+    addresses = ("a@northwind.example", "b@northwind.example", "c@northwind.example")
+    order_with_lines(dates=[NOW.date()], emails=addresses, language="de")
+
+    order_lines_fulfil_due()
+
+    (email,) = ShipmentEmail.objects.all()
+    assert email.language == "de" and "Aktivierungscode" in email.text
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == sorted(addresses)
+    for message in smtp.messages:
+        assert message["Subject"].strip() == email.subject  # folded: "Subject:" then the words
+        assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == email.text
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_resend_sends_the_email_as_it_was_sent(smtp, admin_user):
+    delivery = ship_one_order()
+    product = delivery.shipment.lines.get().product
+    product.description = "A description written after the order shipped."
+    product.save(update_fields=["description"])
+
+    email_delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
+
+    first, again = (m.get_body(("plain",)).get_content() for m in smtp.messages)
+    assert again == first and "Intrusion prevention for one gateway." in again
+
+
+@time_machine.travel(NOW, tick=False)
 def test_sending_twice_sends_once(smtp):
     delivery = ship_one_order()
 
@@ -209,7 +237,8 @@ def test_a_batch_of_emails_reads_its_shipments_in_a_fixed_number_of_queries(
             certificate_render(certificate_id=CertificateFactory(entitlement=entitlement).pk)
         shipments.append(shipment.pk)
 
-    with django_assert_max_num_queries(5):  # terms, entitlements, accounts, keys, certificates
+    # Rendered emails, terms, entitlements, accounts, keys, certificates.
+    with django_assert_max_num_queries(6):
         contents = ShipmentContents(shipments)
 
     assert all(len(contents[pk][1]) == 3 for pk in shipments)
