@@ -6,8 +6,9 @@ Creates a fresh database `keyship_bench_fulfillment` beside the one DATABASE_URL
 1. fulfils 10,000 due lines (2,500 orders of 4 lines) with the sweep, one process; floor: COPY
    of the same rows (entitlements, their accounts, certificates, shipments, emails, audit
    events, lines) into tables like the real ones, indexes included;
-2. renders CERTIFICATES certificates with the service (lease, render, store, mark ready);
-   floor: WeasyPrint rendering the same HTML with nothing else around it;
+2. renders the documents of CERTIFICATES / 4 shipments as the pdf worker does: their
+   certificates (lease, render, store, mark ready), then their Fulfillment Email; floor:
+   WeasyPrint rendering the same certificate HTML with nothing else around it;
 3. sends the Fulfillment Emails of those certificates' shipments (one each) with the service,
    in batches of 50 as the mail task does, to an SMTP sink in another process; floor:
    Django's send_messages of the same messages over one connection; the median of five rounds.
@@ -68,12 +69,18 @@ from apps.accounts.models import Account  # noqa: E402
 from apps.catalog.models import Product  # noqa: E402
 from apps.entitlements import pdf  # noqa: E402
 from apps.entitlements.models import Certificate  # noqa: E402
-from apps.entitlements.services import certificate_render  # noqa: E402
 from apps.fulfillment import services  # noqa: E402
 from apps.notifications.emails import ShipmentContents, fulfillment_message  # noqa: E402
 from apps.notifications.models import EmailDelivery  # noqa: E402
 from apps.notifications.services import email_deliveries_send  # noqa: E402
-from apps.orders.models import AccountRole, OrderAccount, OrderEmail, OrderLine, SalesOrder  # noqa: E402
+from apps.orders.models import (  # noqa: E402
+    AccountRole,
+    OrderAccount,
+    OrderEmail,
+    OrderLine,
+    SalesOrder,
+    Shipment,
+)
 
 TABLES = [
     "entitlements_entitlement",
@@ -167,27 +174,34 @@ def main() -> None:
     del report
     gc.collect()
 
-    # 2. Certificates.
-    certificates = list(
-        Certificate.objects.order_by("pk").values_list("pk", flat=True)[:CERTIFICATES]
+    # 2. Documents, as the pdf worker renders them: a shipment's certificates, then its email.
+    shipments = list(
+        Shipment.objects.order_by("pk").values_list("pk", flat=True)[: CERTIFICATES // 4]
     )
-    certificate_render(certificate_id=certificates[0])  # warm-up: fonts, stylesheet
+    services.shipment_documents_prepare(shipment_id=shipments[0])  # warm-up: fonts, stylesheet
     started = time.perf_counter()
-    for certificate_id in certificates[1:]:
-        certificate_render(certificate_id=certificate_id)
+    for shipment_id in shipments[1:]:
+        services.shipment_documents_prepare(shipment_id=shipment_id)
     ours = time.perf_counter() - started
+    certificates = list(
+        Certificate.objects.filter(entitlement__order_line__shipment__in=shipments)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert len(certificates) == len(shipments) * 4
+    assert not Certificate.objects.filter(pk__in=certificates).exclude(status="ready").exists()
     from weasyprint import CSS, HTML
 
     html = pdf.certificate_html(Certificate.objects.get(pk=certificates[1]))
     HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(pdf.STYLESHEET))])  # warm-up
     started = time.perf_counter()
-    for _ in certificates[1:]:
+    for _ in certificates[4:]:
         HTML(string=html, base_url=str(pdf.STYLESHEET.parent)).write_pdf(
             stylesheets=[CSS(filename=str(pdf.STYLESHEET))]
         )
     bare = time.perf_counter() - started
     rows.append(
-        ("render certificates", len(certificates) - 1, ours, bare, "bare WeasyPrint render")
+        ("render certificates", len(certificates) - 4, ours, bare, "bare WeasyPrint render")
     )
 
     # 3. Emails, to an SMTP sink in its own process.
@@ -205,14 +219,7 @@ def main() -> None:
     )
     time.sleep(1.0)
     try:
-        shipments = Certificate.objects.filter(pk__in=certificates).values(
-            "entitlement__order_line__shipment_id"
-        )
-        deliveries = list(
-            EmailDelivery.objects.filter(shipment_id__in=shipments)
-            .exclude(shipment__lines__entitlement__certificates__status="queued")  # half-rendered
-            .order_by("pk")
-        )
+        deliveries = list(EmailDelivery.objects.filter(shipment_id__in=shipments).order_by("pk"))
         contents = ShipmentContents()
         messages = [fulfillment_message(d, contents) for d in deliveries]
         email_deliveries_send(delivery_ids=[deliveries[0].pk])  # warm-up: the connection

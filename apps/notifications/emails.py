@@ -157,7 +157,11 @@ def shipment_emails_render(*, shipment_id: int) -> None:
     read, once its certificates are ready; its deliveries then only send it."""
     languages = set(
         EmailDelivery.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
+    ) - set(
+        ShipmentEmail.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
     )
+    if not languages:
+        return
     contents = ShipmentContents({shipment_id})
     shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
     for language in sorted(languages):
