@@ -3,6 +3,7 @@
 The database alone does not reveal an activation code: it stores an HMAC-SHA256 digest
 (unique, for look-ups) and a Fernet token (for the e-mail and the certificate), both
 keyed from ACTIVATION_CODE_KEY, which is not SECRET_KEY and does not live in the database.
+A stored text that carries codes (a rendered Fulfillment Email) is sealed the same way.
 """
 
 import base64
@@ -37,9 +38,9 @@ def code_digest(code: str) -> str:
     return hmac.new(digest_key, code.encode(), hashlib.sha256).hexdigest()
 
 
-def seal(code: str) -> str:
+def seal(text: str) -> str:
     _, cipher = _keys(settings.ACTIVATION_CODE_KEY)
-    return cipher.encrypt(code.encode()).decode()
+    return cipher.encrypt(text.encode()).decode()
 
 
 def unseal(token: str) -> str:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from apps.core import sealing
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
 from apps.notifications.models import DeliveryKind, EmailDelivery, ShipmentEmail
 from apps.orders.models import Shipment
@@ -128,8 +129,8 @@ def _rendered(shipment: Shipment, language: str, licenses: list[dict]) -> dict[s
         }
         return {
             "subject": subject[:250],
-            "text": render_to_string("emails/fulfillment.txt", context),
-            "html": render_to_string("emails/fulfillment.html", context),
+            "text_sealed": sealing.seal(render_to_string("emails/fulfillment.txt", context)),
+            "html_sealed": sealing.seal(render_to_string("emails/fulfillment.html", context)),
         }
 
 

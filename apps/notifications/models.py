@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import sealing
 from apps.core.models import QueuedWork
 from apps.entitlements.models import Term
 from apps.orders.models import Shipment
@@ -103,15 +104,18 @@ class EmailDelivery(QueuedWork):
 class ShipmentEmail(models.Model):
     """A shipment's Fulfillment Email in one language, rendered once, when the shipment's
     documents are ready: every address on the order gets it, and a resend sends it again as
-    it was. The certificates are attached as they are when it is sent."""
+    it was. The certificates are attached as they are when it is sent.
+
+    The bodies carry activation codes, so they are sealed at rest like the codes themselves.
+    """
 
     shipment = models.ForeignKey(
         Shipment, verbose_name=_("shipment"), on_delete=models.CASCADE, related_name="emails"
     )
     language = models.CharField(_("language"), max_length=8)
     subject = models.CharField(_("subject"), max_length=250)
-    text = models.TextField(_("plain text"))
-    html = models.TextField(_("HTML"))
+    text_sealed = models.TextField(editable=False)
+    html_sealed = models.TextField(editable=False)
     created_at = models.DateTimeField(_("rendered"), auto_now_add=True)
 
     class Meta:
@@ -125,6 +129,14 @@ class ShipmentEmail(models.Model):
 
     def __str__(self):
         return f"{self.shipment} ({self.language})"
+
+    @property
+    def text(self) -> str:
+        return sealing.unseal(self.text_sealed)
+
+    @property
+    def html(self) -> str:
+        return sealing.unseal(self.html_sealed)
 
 
 class Reminder(models.Model):

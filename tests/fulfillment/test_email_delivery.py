@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from apps.entitlements.models import CertificateStatus
+from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
 from apps.notifications import services
@@ -159,6 +159,10 @@ def test_a_shipments_email_is_rendered_once_and_every_address_gets_it(smtp):
 
     (email,) = ShipmentEmail.objects.all()
     assert email.language == "de" and "Aktivierungscode" in email.text
+    # Stored, the bodies are sealed like the activation codes they carry.
+    code = Entitlement.objects.get().activation_code
+    assert code in email.text and code in email.html
+    assert code not in email.text_sealed + email.html_sealed
     assert sorted(m["X-Envelope-To"] for m in smtp.messages) == sorted(addresses)
     for message in smtp.messages:
         assert message["Subject"].strip() == email.subject  # folded: "Subject:" then the words
