@@ -22,8 +22,9 @@ from apps.entitlements.services import (
 )
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
 from apps.lms.services import legacy_keys_assign, legacy_keys_reserve
-from apps.notifications.emails import new_message_id, shipment_emails_render
+from apps.notifications.emails import new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.notifications.services import shipment_emails_render
 from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
 
 logger = logging.getLogger(__name__)

@@ -153,22 +153,6 @@ def fulfillment_message(
     return message
 
 
-def shipment_emails_render(*, shipment_id: int) -> None:
-    """Render and store the shipment's Fulfillment Email in each language its addresses
-    read, once its certificates are ready; its deliveries then only send it."""
-    languages = set(
-        EmailDelivery.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
-    ) - set(
-        ShipmentEmail.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
-    )
-    if not languages:
-        return
-    contents = ShipmentContents({shipment_id})
-    shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
-    for language in sorted(languages):
-        contents.email(shipment, language)
-
-
 def reminder_items(delivery: EmailDelivery) -> list[dict]:
     items = []
     reminders = delivery.reminders.select_related("term__entitlement__product").prefetch_related(

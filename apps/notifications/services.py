@@ -12,8 +12,9 @@ from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.notifications.emails import ShipmentContents, delivery_message, new_message_id
-from apps.notifications.models import DeliveryStatus, EmailDelivery
+from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
 from apps.notifications.transport import Handover, hand_over, is_permanent, prepare
+from apps.orders.models import Shipment
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,22 @@ def _claim(*, delivery_ids, limit: int, now) -> list[EmailDelivery]:
                 lease,
             )
     return claimed
+
+
+def shipment_emails_render(*, shipment_id: int) -> None:
+    """Render and store the shipment's Fulfillment Email in each language its addresses
+    read, once its certificates are ready; its deliveries then only send it."""
+    languages = set(
+        EmailDelivery.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
+    ) - set(
+        ShipmentEmail.objects.filter(shipment_id=shipment_id).values_list("language", flat=True)
+    )
+    if not languages:
+        return
+    contents = ShipmentContents({shipment_id})
+    shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
+    for language in sorted(languages):
+        contents.email(shipment, language)
 
 
 def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDelivery]:
