@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from apps.accounts.models import AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
-from apps.entitlements.models import Activation, Entitlement, EntitlementAccount
+from apps.entitlements.models import Activation, Certificate, Entitlement, EntitlementAccount, Term
 
 
 def entitlement_by_activation_code(*, text: str) -> QuerySet[Entitlement]:
@@ -184,3 +184,20 @@ def api_entitlements(
             queryset=EntitlementAccount.objects.select_related("account").order_by("role"),
         )
     )
+
+
+def shipment_certificates(*, shipment_id: int) -> QuerySet[Certificate]:
+    """The certificates of a shipment's new entitlements and of those its renewals extended.
+
+    Each kind is found by its own index; one query over an OR of both joins reads every
+    certificate.
+    """
+    entitlement_ids = {
+        *Entitlement.objects.filter(order_line__shipment_id=shipment_id).values_list(
+            "pk", flat=True
+        ),
+        *Term.objects.filter(order_line__shipment_id=shipment_id).values_list(
+            "entitlement_id", flat=True
+        ),
+    }
+    return Certificate.objects.filter(entitlement_id__in=entitlement_ids)

@@ -13,7 +13,8 @@ from apps.catalog.models import DeliveryMethod
 from apps.core.dates import business_today
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_record
-from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term
+from apps.entitlements.models import Certificate, CertificateStatus
+from apps.entitlements.selectors import shipment_certificates
 from apps.entitlements.services import (
     certificate_render,
     entitlements_create_for_lines,
@@ -321,17 +322,7 @@ def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
     """Render the shipment's certificates that are not ready, then its Fulfillment Email;
     returns the deliveries that can now be sent. Safe to run twice (certificate_render is,
     and an email is rendered once)."""
-    # The shipment's new entitlements and those its renewals extended, each found by its
-    # own index: one query over an OR of both joins reads every certificate.
-    entitlement_ids = {
-        *Entitlement.objects.filter(order_line__shipment_id=shipment_id).values_list(
-            "pk", flat=True
-        ),
-        *Term.objects.filter(order_line__shipment_id=shipment_id).values_list(
-            "entitlement_id", flat=True
-        ),
-    }
-    certificates = Certificate.objects.filter(entitlement_id__in=entitlement_ids)
+    certificates = shipment_certificates(shipment_id=shipment_id)
     pending = certificates.filter(
         status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING]
     )
