@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from apps.core.views import healthz
 from apps.entitlements.views import entitlement_verify, license_public_keys
-from apps.portal.forms import PasswordByEmailForm
+from apps.portal.password_reset import PasswordResetConfirmView, PasswordResetView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -23,8 +23,13 @@ urlpatterns = [
     ),
     path(
         "account/password_reset/",
-        auth_views.PasswordResetView.as_view(form_class=PasswordByEmailForm),
+        PasswordResetView.as_view(),
         name="password_reset",
+    ),
+    path(
+        "account/reset/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
     ),
     path("account/", include("django.contrib.auth.urls")),
     path("", include("apps.portal.urls")),

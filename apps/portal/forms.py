@@ -154,7 +154,14 @@ class LanguageForm(forms.Form):
 
 class PasswordByEmailForm(PasswordResetForm):
     """Also for a contact who has no password yet: logins made by the ERP's data have none,
-    and their first password is set through this link."""
+    and their first password is set through this link.
+
+    Staff and superusers get no email from this public form (its answer is the same): a
+    mailbox taken over must not become the admin. Their passwords are changed in the admin
+    (a superuser's "Change password" on the user, or `manage.py changepassword`).
+    """
 
     def get_users(self, email):
-        return get_user_model().objects.filter(email__iexact=email, is_active=True)
+        return get_user_model().objects.filter(
+            email__iexact=email, is_active=True, is_staff=False, is_superuser=False
+        )

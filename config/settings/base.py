@@ -145,6 +145,9 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field, which holds the email address
+# Counted in the one spelling the login reads (any case, no spaces), from the client's address.
+AXES_USERNAME_CALLABLE = "apps.accounts.auth.login_username"
+AXES_CLIENT_IP_CALLABLE = "apps.core.http.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for a day
@@ -186,6 +189,21 @@ AXES_HANDLER = (
 )
 # Activation-code attempts allowed per user and per client address.
 ACTIVATION_CODE_RATE = env.str("ACTIVATION_CODE_RATE", default="10/m")
+# Password-reset emails per address to reset, and requests per client address; beyond them
+# the form answers as always and sends nothing.
+PASSWORD_RESET_RATE = env.str("PASSWORD_RESET_RATE", default="3/h")
+PASSWORD_RESET_CLIENT_RATE = env.str("PASSWORD_RESET_CLIENT_RATE", default="10/h")
+# API calls refused for want of a valid token that are audited per client address; beyond
+# this a flood of them writes no rows (the web server's log still has each request).
+API_REFUSED_AUDIT_RATE = env.str("API_REFUSED_AUDIT_RATE", default="30/m")
+
+# The client's address ------------------------------------------------------------------
+# How many reverse proxies stand in front of the web processes. 0: the client is
+# REMOTE_ADDR and X-Forwarded-For is ignored (a client can write anything there). n: the
+# client is the n-th address from the right of X-Forwarded-For. One function reads it for
+# login lockouts, rate limits and the audit (apps.core.http.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+RATELIMIT_IP_META_KEY = "apps.core.http.client_address"
 
 # Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"

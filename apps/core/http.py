@@ -1,0 +1,36 @@
+"""The client's address, for everything that counts per client: login lockouts (axes),
+rate limits (django-ratelimit) and the audit of refused API calls.
+
+Behind reverse proxies every request comes from the nearest proxy, so REMOTE_ADDR names the
+proxy, not the client. Each proxy appends the address it received the request from to
+X-Forwarded-For; with TRUSTED_PROXY_COUNT proxies in front of Keyship, the client is the
+TRUSTED_PROXY_COUNT-th address from the right. Everything left of it was written by the
+client and may be forged, so it is never read.
+"""
+
+import ipaddress
+
+from django.conf import settings
+
+
+def client_address(request) -> str:
+    """The address of the client that sent `request` (a Django or DRF request).
+
+    With TRUSTED_PROXY_COUNT = 0 (the default: no proxy) it is REMOTE_ADDR and the
+    X-Forwarded-For header is ignored. A header with fewer addresses than proxies, or with
+    something that is not an address where the client should be, means the request did not
+    come through every proxy: REMOTE_ADDR is the only address that cannot be forged then.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies <= 0:
+        return remote
+    # A header of a few kilobytes at most reaches here (the server limits header sizes).
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(forwarded) < proxies:
+        return remote
+    candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
