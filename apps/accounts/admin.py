@@ -275,6 +275,7 @@ class AccessRequestAdmin(admin.ModelAdmin):
         "created_at",
         "contact",
         "contact_email",
+        "requested_account_id",
         "account",
         "reason",
         "status",
@@ -285,13 +286,14 @@ class AccessRequestAdmin(admin.ModelAdmin):
     search_fields = [
         "=contact__contact_id",
         "contact__user__email",
-        "=account__account_id",
+        "=requested_account_id",
         "account__name",
     ]
     list_select_related = ["contact__user", "account", "decided_by"]
     autocomplete_fields = ["contact", "account"]
     fields = [
         "contact",
+        "requested_account_id",
         "account",
         "reason",
         "status",
@@ -323,7 +325,19 @@ class AccessRequestAdmin(admin.ModelAdmin):
             approve=True,
             actor=request.user,
         )
-        self._report(request, queryset, decided)
+        unknown = queryset.filter(status=AccessRequestStatus.PENDING, account__isnull=True)
+        unknown_ids = sorted(set(unknown.values_list("requested_account_id", flat=True)))
+        if unknown_ids:
+            self.message_user(
+                request,
+                _(
+                    "No account has the Account ID %(account_ids)s, so nothing was approved for "
+                    "it: deny the request, or approve it once the account is there."
+                )
+                % {"account_ids": ", ".join(unknown_ids)},
+                messages.WARNING,
+            )
+        self._report(request, queryset.exclude(pk__in=unknown), decided)
 
     @admin.action(description=_("Deny (with a note to the contact)"), permissions=["change"])
     def deny(self, request, queryset):

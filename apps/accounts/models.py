@@ -181,11 +181,17 @@ class AccessRequest(TimeStampedModel):
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="access_requests"
     )
+    # The Account ID as the contact typed it (well formed). A request for an ID that names no
+    # account is kept too, with no account: the portal answers the same either way, so that
+    # it does not tell which Account IDs exist, and Customer Care sees (and denies) it.
+    requested_account_id = models.CharField(_("Account ID asked for"), max_length=20)
     account = models.ForeignKey(
         Account,
         verbose_name=_("account"),
         on_delete=models.CASCADE,
         related_name="access_requests",
+        null=True,
+        blank=True,
     )
     reason = models.TextField(_("reason"), max_length=1000)
     status = models.CharField(
@@ -225,7 +231,7 @@ class AccessRequest(TimeStampedModel):
             ),
             # One open request per contact and account: asking twice does not queue twice.
             models.UniqueConstraint(
-                fields=["contact", "account"],
+                fields=["contact", "requested_account_id"],
                 condition=models.Q(status="pending"),
                 name="access_request_one_pending",
             ),
@@ -244,4 +250,4 @@ class AccessRequest(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.contact.contact_id} -> {self.account.account_id} ({self.status})"
+        return f"{self.contact.contact_id} -> {self.requested_account_id} ({self.status})"

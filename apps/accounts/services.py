@@ -172,34 +172,32 @@ def account_associations_add(*, contact: Contact, account_ids, accounts=None) ->
 @transaction.atomic
 def access_request_create(*, contact: Contact, account_id: str, reason: str) -> AccessRequest:
     """A contact asks to see an account. Asking again while a request is pending returns
-    that request; asking for an account the contact already sees is refused."""
+    that request; asking for an account the contact already sees is refused.
+
+    An Account ID that names no account is answered as any other (a pending request the
+    contact sees in their list), so the portal does not tell which Account IDs exist; the
+    request is kept without an account, for Customer Care to deny (or approve, once the
+    account is there).
+    """
     account_id = account_id.strip()
     account = Account.objects.filter(account_id=account_id).first()
-    if account is None:
-        raise Rejected(
-            [
-                _(
-                    "No account has the Account ID %(account_id)s. It is on your order "
-                    "confirmation and on every certificate."
-                )
-                % {"account_id": account_id}
-            ]
-        )
-    if contact.associations.filter(account=account).exists():
+    if account is not None and contact.associations.filter(account=account).exists():
         raise Rejected(
             [_("You already see the entitlements of %(account_id)s.") % {"account_id": account_id}]
         )
     pending = contact.access_requests.filter(
-        account=account, status=AccessRequestStatus.PENDING
+        requested_account_id=account_id, status=AccessRequestStatus.PENDING
     ).first()
     if pending:
         return pending
-    access_request = AccessRequest.objects.create(contact=contact, account=account, reason=reason)
+    access_request = AccessRequest.objects.create(
+        contact=contact, requested_account_id=account_id, account=account, reason=reason
+    )
     audit_event_record(
         actor=contact.user,
         action="access_request.created",
         target=access_request,
-        data={"account_id": account_id},
+        data={"account_id": account_id, "account_known": account is not None},
     )
     return access_request
 
@@ -210,18 +208,27 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
 
     An approval associates the contact with the account. Each contact is told by email once
     the transaction commits. Requests already decided are left as they are, so deciding
-    twice (two Customer Care agents at once) tells nobody twice.
+    twice (two Customer Care agents at once) tells nobody twice. A request for an Account ID
+    that names no account cannot be approved: it stays pending (and is not counted).
     """
     from apps.accounts.tasks import access_decision_email_task  # tasks import services
 
     pending = (
-        AccessRequest.objects.select_for_update()
+        # Only the requests' rows: the account may be missing (an outer join, not lockable).
+        AccessRequest.objects.select_for_update(of=("self",))
         .filter(pk__in=request_ids, status=AccessRequestStatus.PENDING)
         .select_related("contact", "account")
         .order_by("pk")
     )
     decided = 0
     for access_request in pending:
+        if access_request.account is None:
+            # Asked for an Account ID that named no account; it may have been imported since.
+            access_request.account = Account.objects.filter(
+                account_id=access_request.requested_account_id
+            ).first()
+            if access_request.account is None and approve:
+                continue  # nothing to associate: left pending, for a denial
         access_request.status = (
             AccessRequestStatus.APPROVED if approve else AccessRequestStatus.DENIED
         )
@@ -232,6 +239,7 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
         access_request.notify_next_at = access_request.decided_at + NOTIFY_GRACE
         access_request.save(
             update_fields=[
+                "account",
                 "status",
                 "decided_by",
                 "decided_at",
@@ -266,7 +274,7 @@ def access_decision_notify(*, access_request_id: int, send) -> bool:
     """
     with transaction.atomic():
         access_request = (
-            AccessRequest.objects.select_for_update(skip_locked=True)
+            AccessRequest.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("contact__user", "account")
             .filter(pk=access_request_id, notified_at__isnull=True)
             .exclude(status=AccessRequestStatus.PENDING)

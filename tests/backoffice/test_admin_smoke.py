@@ -50,8 +50,15 @@ def one_of_everything():
     CertificateFactory(entitlement=activation.entitlement)
     EmailDeliveryFactory(shipment=activation.entitlement.order_line.shipment)
     AuditEventFactory()
+    asked = AccountFactory()
     AccessRequest.objects.create(
-        contact=association.contact, account=AccountFactory(), reason="partner"
+        contact=association.contact,
+        requested_account_id=asked.account_id,
+        account=asked,
+        reason="partner",
+    )
+    AccessRequest.objects.create(
+        contact=association.contact, requested_account_id="0100099999", reason="no such account"
     )
     ProductFactory()
     api_client_create(name="ERP", scopes=["orders:write"])
