@@ -27,18 +27,25 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        """The client a valid token names. A refusal leaves its reason on the request as
+        `token_refusal` (reason, the revoked client or None) for the audit of refused calls;
+        the answer itself does not tell an unknown token from a revoked one."""
+        request.token_refusal = ("no token", None)
         header = authentication.get_authorization_header(request).decode("latin-1").split()
         if not header or header[0].lower() != self.keyword.lower():
             return None
         if len(header) != 2:
+            request.token_refusal = ("malformed header", None)
             raise exceptions.AuthenticationFailed(
                 "Send the header as: Authorization: Bearer <token>."
             )
-        client = ApiClient.objects.filter(
-            token_digest=token_digest(header[1]), revoked_at__isnull=True
-        ).first()
-        if client is None:
+        client = ApiClient.objects.filter(token_digest=token_digest(header[1])).first()
+        if client is None or client.revoked_at is not None:
+            request.token_refusal = (
+                ("unknown token", None) if client is None else ("revoked", client)
+            )
             raise exceptions.AuthenticationFailed("The token is unknown or revoked.")
+        request.token_refusal = None
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
         return ClientPrincipal(client), client
 

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apps.api.models import ApiClient, Scope, token_digest
 from apps.core.contracts import Rejected
+from apps.core.models import AuditEvent
 from apps.core.services import audit_event_record
 
 TOKEN_PREFIX = "ks_"
@@ -45,3 +46,28 @@ def api_clients_revoke(*, client_ids, actor) -> int:
         client.save(update_fields=["revoked_at"])
         audit_event_record(actor=actor, action="api_client.revoked", target=client)
     return len(clients)
+
+
+@transaction.atomic
+def api_call_refused_record(
+    *,
+    method: str,
+    path: str,
+    status: int,
+    client_address: str,
+    refused: str,
+    client: ApiClient | None,
+) -> AuditEvent:
+    """Audit an API call refused for want of a valid token (401): one `api.call` event, in
+    its own transaction (the API's views run outside the request's, so a refusal cannot
+    roll it back). Nobody is known, so it has no actor; its target is the revoked client
+    whose token was sent, else nothing. The token itself is never stored, not even in part.
+    Not idempotent: each call is an event (the caller bounds how many per client address).
+    """
+    # Method and path come from the client; a path is cut so a huge one stays a short row.
+    return audit_event_record(
+        action="api.call",
+        target=client,
+        message=f"{method[:16]} {path[:300]} -> {status}",
+        data={"refused": refused, "client_address": client_address, "actor": "unknown"},
+    )

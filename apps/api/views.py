@@ -3,6 +3,7 @@ names; every call is audited, errors included."""
 
 import hashlib
 import json
+import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -10,6 +11,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -32,10 +35,12 @@ from apps.api.serializers import (
     LineChangeIn,
     OrderOut,
 )
+from apps.api.services import api_call_refused_record
 from apps.catalog.contracts import CatalogFile
 from apps.catalog.services import catalog_import
 from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
+from apps.core.http import client_address
 from apps.core.services import audit_event_record
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import api_entitlements, renewal_problem
@@ -47,6 +52,8 @@ from apps.orders.services import (
     order_lines_transition,
     sales_order_receive,
 )
+
+logger = logging.getLogger(__name__)
 
 ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Bad input: every problem with its path."),
@@ -84,7 +91,41 @@ class ApiView(APIView):
                 target=client,
                 message=f"{request.method} {request.path} -> {response.status_code}",
             )
+        elif response.status_code == status.HTTP_401_UNAUTHORIZED:
+            _refused_call_audit(request, response)
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _refused_call_audit(request, response) -> None:
+    """Audit a call refused for its token, up to API_REFUSED_AUDIT_RATE per client address:
+    anyone can send refused calls, and each would otherwise be a row in the audit table.
+    The first call past the limit logs a warning, so the flood itself is on record."""
+    address = client_address(request)
+    usage = get_usage(
+        request._request,
+        group="api.refused-audit",
+        key="ip",  # the client's address (RATELIMIT_IP_META_KEY)
+        rate=lambda group, request: settings.API_REFUSED_AUDIT_RATE,
+        method=ALL,
+        increment=True,
+    )
+    if usage is not None and usage["should_limit"]:
+        if usage["count"] == usage["limit"] + 1:
+            logger.warning(
+                "refused API calls from %s are not audited for the next %d seconds",
+                address,
+                usage["time_left"],
+            )
+        return
+    refused, revoked_client = getattr(request, "token_refusal", None) or ("no token", None)
+    api_call_refused_record(
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
+        client_address=address,
+        refused=refused,
+        client=revoked_client,
+    )
 
 
 class BodyTooLarge(exceptions.APIException):

@@ -12,6 +12,17 @@ import ipaddress
 
 from django.conf import settings
 
+# Stands for a client whose address cannot be read (REMOTE_ADDR empty, as over a Unix
+# socket): such clients share one count, rather than the limits failing with an error.
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
 
 def client_address(request) -> str:
     """The address of the client that sent `request` (a Django or DRF request).
@@ -21,16 +32,12 @@ def client_address(request) -> str:
     something that is not an address where the client should be, means the request did not
     come through every proxy: REMOTE_ADDR is the only address that cannot be forged then.
     """
-    remote = request.META.get("REMOTE_ADDR", "")
+    remote = _address(request.META.get("REMOTE_ADDR") or "") or UNKNOWN_ADDRESS
     proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     if proxies <= 0:
         return remote
-    # A header of a few kilobytes at most reaches here (the server limits header sizes).
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    # The header is as long as the web server lets headers be (a few kilobytes at most).
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
     if len(forwarded) < proxies:
         return remote
-    candidate = forwarded[-proxies]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
+    return _address(forwarded[-proxies]) or remote

@@ -4,14 +4,23 @@ from apps.core.models import AuditEvent
 
 
 def audit_event_record(
-    *, actor=None, action: str, target: models.Model, message: str = "", data: dict | None = None
+    *,
+    actor=None,
+    action: str,
+    target: models.Model | None,
+    message: str = "",
+    data: dict | None = None,
 ) -> AuditEvent:
-    """Record what happened to `target`. Call it inside the transaction of the change."""
+    """Record what happened to `target`. Call it inside the transaction of the change.
+
+    `target` is None only where nothing known was acted on (an API call refused for a token
+    that names no client): the event then has no object type or id.
+    """
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
         message=message,
         data=data or {},
     )
