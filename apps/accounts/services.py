@@ -18,6 +18,9 @@ from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, record_upsert
 
 NOTIFY_GRACE = datetime.timedelta(minutes=2)
+# Requests for any well-formed Account ID are kept, known or not; this many waiting at once
+# is more than anyone needs, and keeps one login from filling Customer Care's queue.
+MAX_PENDING_ACCESS_REQUESTS = 10
 
 
 def _login_for(*, email: str, name: str, contact: Contact | None) -> User:
@@ -190,6 +193,19 @@ def access_request_create(*, contact: Contact, account_id: str, reason: str) -> 
     ).first()
     if pending:
         return pending
+    # Locks the contact, so two requests at once cannot both pass the count below.
+    Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    waiting = contact.access_requests.filter(status=AccessRequestStatus.PENDING).count()
+    if waiting >= MAX_PENDING_ACCESS_REQUESTS:
+        raise Rejected(
+            [
+                _(
+                    "%(count)d of your requests are waiting for Customer Care. Ask again once "
+                    "they are decided."
+                )
+                % {"count": waiting}
+            ]
+        )
     access_request = AccessRequest.objects.create(
         contact=contact, requested_account_id=account_id, account=account, reason=reason
     )

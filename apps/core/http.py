@@ -18,8 +18,15 @@ UNKNOWN_ADDRESS = "0.0.0.0"
 
 
 def _address(text: str) -> str | None:
+    """The address in `text`, also as some proxies write it with a port ("192.0.2.1:5060",
+    "[2001:db8::1]:5060"); None when it is not an address."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 

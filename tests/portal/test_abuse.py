@@ -201,3 +201,20 @@ def test_a_request_for_an_unknown_account_id_is_denied_or_waits_for_the_account(
     assert list(contact.accounts.all()) == [account]
     subjects = sorted(message.subject for message in mail.outbox)
     assert "0100088888" in subjects[1] and "0100099999" in subjects[0]
+
+
+def test_one_login_cannot_fill_customer_cares_queue_with_made_up_account_ids(client):
+    known = new_account(account_id="0100012345")
+    client.force_login(portal_contact().user)
+    for number in range(10):
+        client.post(ACCESS, {"account_id": f"01000999{number:02d}", "reason": "Guessing."})
+
+    # The eleventh is refused the same way whether its Account ID exists or not
+    answers = [
+        client.post(ACCESS, {"account_id": account_id, "reason": "Guessing."})
+        for account_id in (known.account_id, "0100077777")
+    ]
+
+    assert [answer.status_code for answer in answers] == [400, 400]
+    assert all("10 of your requests are waiting" in a.content.decode() for a in answers)
+    assert AccessRequest.objects.count() == 10
