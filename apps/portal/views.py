@@ -299,7 +299,7 @@ def access_requests(request):
         "portal/access.html",
         {
             "form": form,
-            "requests": contact.access_requests.select_related("account").order_by("-id")[:50],
+            "requests": contact.access_requests.order_by("-id")[:50],
             "accounts": contact.accounts.order_by("account_id"),
         },
         status=400 if form.errors else 200,
