@@ -23,6 +23,7 @@ from apps.entitlements.models import (
     certificate_path,
 )
 from apps.entitlements.pdf import certificate_pdf
+from apps.entitlements.selectors import RENEWAL_OWNER_ROLE, renewal_owner_matches
 from apps.entitlements.terms import initial_term, renewal_term
 from apps.orders.models import OrderLine
 
@@ -201,20 +202,39 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
     return certificates
 
 
-def renewal_targets(*, lines: list[OrderLine]) -> dict[int, Entitlement | str]:
-    """For each renewal line, the entitlement it renews (locked), or why it cannot."""
-    ssrns = {line.renews_ssrn for line in lines}
+def renewal_targets(
+    *, lines: list[OrderLine], order_accounts: dict[int, list]
+) -> dict[int, Entitlement | str]:
+    """For each renewal line, the entitlement it renews (locked), or why it cannot.
+
+    Intake checked the same, but a line may become wrong before it ships: the entitlement is
+    revoked or changes hands, or the order's accounts are edited. `order_accounts` maps an
+    order id to its OrderAccount rows; the order's end customer must be an end customer of
+    the entitlement (see selectors.renewal_owner_matches).
+    """
+    ssrns = {_canonical_ssrn(line.renews_ssrn) for line in lines}
     found = {
         entitlement.ssrn: entitlement
         for entitlement in Entitlement.objects.select_for_update(of=("self",))
         .select_related("product")
+        .prefetch_related("entitlement_accounts")
         .filter(ssrn__in=ssrns)
     }
     targets: dict[int, Entitlement | str] = {}
     for line in lines:
-        entitlement = found.get(line.renews_ssrn)
+        entitlement = found.get(_canonical_ssrn(line.renews_ssrn))
+        end_customers = {
+            role.account_id
+            for role in order_accounts[line.order_id]
+            if role.role == RENEWAL_OWNER_ROLE
+        }
         if entitlement is None:
             targets[line.pk] = f"renewal of {line.renews_ssrn}: no entitlement has this SSRN"
+        elif not renewal_owner_matches(entitlement=entitlement, account_pks=end_customers):
+            targets[line.pk] = (
+                f"renewal of {line.renews_ssrn}: the order's end customer is not the end "
+                "customer of the entitlement"
+            )
         elif entitlement.revoked_at:
             targets[line.pk] = f"renewal of {line.renews_ssrn}: the entitlement is revoked"
         elif entitlement.product_id != line.product.renews_id:
@@ -225,6 +245,12 @@ def renewal_targets(*, lines: list[OrderLine]) -> dict[int, Entitlement | str]:
         else:
             targets[line.pk] = entitlement
     return targets
+
+
+def _canonical_ssrn(text: str) -> str:
+    # Lines stored before intake wrote SSRNs in their canonical form may hold them as typed.
+    parsed = codes.parse_code(text)
+    return parsed.value if parsed.kind == codes.CodeKind.SSRN else text.strip().upper()
 
 
 def entitlements_renew(

@@ -6,9 +6,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from apps.entitlements.models import Entitlement, TermKind
+from apps.entitlements.models import Entitlement, EntitlementAccount, TermKind
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.orders.models import LineStatus
+from apps.orders.models import AccountRole, LineStatus
+from tests.factories.accounts import AccountFactory
 from tests.factories.catalog import ProductFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.fulfillment.test_ship_due import pdf_text
@@ -37,8 +38,29 @@ def subscription():
     return Entitlement.objects.get(), renewal
 
 
-def renewal_order(renewal_product, ssrn, day, emails=("renewals@northwind.example",)):
-    order = order_with_lines(dates=[day], product=renewal_product, emails=emails)
+def end_customer_of(ssrn):
+    row = EntitlementAccount.objects.filter(
+        entitlement__ssrn=ssrn, role=AccountRole.END_CUSTOMER
+    ).first()
+    return row.account if row else None
+
+
+def renewal_order(
+    renewal_product,
+    ssrn,
+    day,
+    emails=("renewals@northwind.example",),
+    end_customer=None,
+    partner=None,
+):
+    """A renewal order for the entitlement's own end customer unless another is given."""
+    order = order_with_lines(
+        dates=[day],
+        product=renewal_product,
+        emails=emails,
+        end_customer=end_customer or end_customer_of(ssrn),
+        partner=partner,
+    )
     order.lines.update(renews_ssrn=ssrn)
     return order
 
@@ -142,10 +164,17 @@ def test_a_renewal_of_an_unknown_or_foreign_ssrn_is_refused_at_intake(
         sku="OTHER-REN", subscription=True, renews=ProductFactory(subscription=True)
     )
 
-    def order(number, sku, ssrn):
+    owner = end_customer_of(entitlement.ssrn).account_id
+
+    partner = entitlement.entitlement_accounts.get(role=AccountRole.PARTNER).account.account_id
+
+    def order(number, sku, ssrn, end_customer=owner):
         return {
             "order_number": number,
-            "accounts": [{"account_id": "0100012345", "name": "Northwind", "role": "end_customer"}],
+            "accounts": [
+                {"account_id": end_customer, "name": "Northwind", "role": "end_customer"},
+                {"account_id": partner, "name": "Blue Harbor", "role": "partner"},
+            ],
             "emails": ["renewals@northwind.example"],
             "lines": [
                 {
@@ -166,15 +195,95 @@ def test_a_renewal_of_an_unknown_or_foreign_ssrn_is_refused_at_intake(
                     order("R-1", "TD-REN", entitlement.ssrn.lower()),  # typed loosely: fine
                     order("R-2", "TD-REN", "AAAA-BBBB-CCCC"),
                     order("R-3", "OTHER-REN", entitlement.ssrn),
+                    # A stranger's order naming someone else's SSRN: refused even with the
+                    # victim's partner on it, as a partner's overlap does not make it theirs.
+                    order("R-4", "TD-REN", entitlement.ssrn, end_customer="0900000001"),
                 ]
             }
         )
     )
 
-    with pytest.raises(CommandError, match="2 error"):
+    with pytest.raises(CommandError, match="3 error"):
         call_command("import_orders", str(path))
 
     errors = capsys.readouterr().err
     assert 'orders[1].lines[0].renews_ssrn: no entitlement has the SSRN "AAAA-BBBB-CCCC"' in errors
     assert 'orders[2].lines[0].renews_ssrn: "OTHER-REN" does not renew "TD-1Y"' in errors
+    assert (
+        f'orders[3].lines[0].renews_ssrn: "{entitlement.ssrn}" belongs to another end customer: '
+        "a renewal must name the end customer of the entitlement it renews"
+    ) in errors
     assert "orders[0]" not in errors
+
+
+@pytest.mark.parametrize("change", ["stranger", "transferred", "order accounts changed"])
+def test_a_renewal_whose_end_customer_is_not_the_entitlements_is_blocked(
+    smtp, subscription, change
+):
+    """Intake is not the only way in (Operations edit orders in the admin, and entitlements
+    change hands): the sweep checks again, and the victim's term stays as it was."""
+    entitlement, renewal = subscription
+    owner = end_customer_of(entitlement.ssrn)
+    stranger = AccountFactory(name="Stranger Inc")
+    order = renewal_order(
+        renewal,
+        entitlement.ssrn,
+        D(2027, 11, 1),
+        emails=["someone@stranger.example"],
+        end_customer=stranger if change == "stranger" else owner,
+    )
+    if change == "transferred":
+        EntitlementAccount.objects.filter(entitlement=entitlement, account=owner).update(
+            account=AccountFactory(name="New Owner")
+        )
+    if change == "order accounts changed":
+        order.order_accounts.filter(role=AccountRole.END_CUSTOMER).update(account=stranger)
+    smtp.messages.clear()
+
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+
+    line = order.lines.get()
+    assert line.status == LineStatus.BLOCKED
+    assert line.status_reason == (
+        f"renewal of {entitlement.ssrn}: the order's end customer is not the end customer "
+        "of the entitlement"
+    )
+    entitlement.refresh_from_db()
+    assert entitlement.term_ends_on == D(2027, 12, 1) and entitlement.terms.count() == 1
+    assert entitlement.certificates.count() == 1
+    assert smtp.to("someone@stranger.example") == []
+
+
+def test_an_ssrn_typed_loosely_at_intake_renews_when_it_ships(tmp_path, smtp, subscription):
+    import json
+
+    from django.core.management import call_command
+
+    entitlement, renewal = subscription
+    owner = end_customer_of(entitlement.ssrn)
+    body = {
+        "order_number": "R-1",
+        "accounts": [{"account_id": owner.account_id, "name": owner.name, "role": "end_customer"}],
+        "emails": ["renewals@northwind.example"],
+        "lines": [
+            {
+                "line_number": 1,
+                "sku": "TD-REN",
+                "quantity": 1,
+                "requested_ship_date": "2027-11-01",
+                "renews_ssrn": " " + entitlement.ssrn.lower().replace("-", " ") + " ",
+            }
+        ],
+    }
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(body))
+    call_command("import_orders", str(path))
+
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+
+    line = entitlement.order_line.__class__.objects.get(order__order_number="R-1")
+    assert (line.renews_ssrn, line.status) == (entitlement.ssrn, LineStatus.FULFILLED)
+    entitlement.refresh_from_db()
+    assert entitlement.term_ends_on == D(2028, 12, 1)
