@@ -258,7 +258,13 @@ def entitlements_renew(
 ) -> list[Term]:
     """Add a renewal term per line to the entitlement it renews, and queue its certificate
     with the new dates. The SSRN and the activation code stay. Call inside the fulfilment
-    transaction, with the entitlements locked by renewal_targets."""
+    transaction, with the entitlements locked by renewal_targets.
+
+    The renewal order's addresses get this certificate and an email that name the SSRN and
+    the new dates but never the activation code (nor a heritage product's keys): an existing
+    code goes only to those who had it, the addresses of the order that bought it and the
+    contacts of the entitlement's accounts in the portal. The entitlement's accounts stay.
+    """
     terms = []
     for line in lines:
         entitlement = targets[line.pk]
@@ -289,6 +295,7 @@ def entitlements_renew(
             version=version + 1,
             language=line.order.language,
             reason=f"renewed by {line} until {end:%Y-%m-%d}",
+            shows_activation_code=False,
         )
     return terms
 

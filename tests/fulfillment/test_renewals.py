@@ -11,6 +11,7 @@ from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import AccountRole, LineStatus
 from tests.factories.accounts import AccountFactory
 from tests.factories.catalog import ProductFactory
+from tests.factories.lms import LegacyKeyFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.fulfillment.test_ship_due import pdf_text
 
@@ -216,6 +217,82 @@ def test_a_renewal_of_an_unknown_or_foreign_ssrn_is_refused_at_intake(
     assert "orders[0]" not in errors
 
 
+def _texts(message):
+    """The plain and HTML bodies and the text of every attachment of an email."""
+    texts = [
+        message.get_body(("plain",)).get_content(),
+        message.get_body(("html",)).get_content(),
+    ]
+    for attachment in message.iter_attachments():
+        content = attachment.get_content()
+        if attachment.get_content_type() == "application/pdf":
+            texts.append(pdf_text(content))
+        else:
+            texts.append(content if isinstance(content, str) else content.decode())
+    return texts
+
+
+@pytest.mark.parametrize("method", ["jal", "legacy_lms", "heritage_key"])
+def test_a_resellers_renewal_for_its_customer_ships_but_the_code_stays_with_its_holders(
+    smtp, method
+):
+    """A new reseller renews for the same end customer: the term is extended, and the
+    reseller's address, which never received the code, gets neither the code nor the keys."""
+    product = ProductFactory(sku="TD-1Y", subscription=True, delivery_method=method)
+    renewal = ProductFactory(
+        sku="TD-REN", name="Threat Defense Renewal", subscription=True, renews=product
+    )
+    if method == "heritage_key":
+        for n in (1, 2):  # the order has two seats
+            LegacyKeyFactory(product=product, license_key=f"LEGACY-KEY-OF-THE-HOLDER-{n}")
+    with at(D(2026, 12, 1)):
+        order_with_lines(dates=[D(2026, 12, 1)], product=product, emails=["it@northwind.example"])
+        order_lines_fulfil_due()
+    entitlement = Entitlement.objects.get()
+    code = entitlement.activation_code
+    accounts = set(entitlement.entitlement_accounts.values_list("account_id", "role"))
+    held = "\n".join(_texts(smtp.to("it@northwind.example")[0]))
+    assert ("LEGACY-KEY-OF-THE-HOLDER-1" if method == "heritage_key" else code) in held
+    reseller = AccountFactory(name="New Reseller")
+    renewal_order(
+        renewal,
+        entitlement.ssrn,
+        D(2027, 11, 1),
+        emails=["sales@reseller.example"],
+        partner=reseller,
+    )
+
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+
+    entitlement.refresh_from_db()
+    assert entitlement.term_ends_on == D(2028, 12, 1)
+    # A renewal never changes who sees the entitlement (and so its code) in the portal.
+    assert set(entitlement.entitlement_accounts.values_list("account_id", "role")) == accounts
+    [message] = smtp.to("sales@reseller.example")
+    texts = _texts(message)
+    assert len(texts) == 3  # the bodies and the renewed certificate; no key file
+    symbols = code.replace("-", "")
+    for text in texts:
+        assert code not in text and symbols not in text.replace("-", "").replace(" ", "")
+        assert "LEGACY-KEY-OF-THE-HOLDER" not in text
+        assert entitlement.ssrn in text
+    plain, html, certificate = texts
+    assert f"This renews the subscription {entitlement.ssrn}" in plain
+    unchanged = {
+        "jal": "The activation code is unchanged: the contacts of the entitlement's accounts "
+        "see it in the Keyship portal.",
+        "legacy_lms": "The authorization code is unchanged: the contacts of the entitlement's "
+        "accounts see it in the Keyship portal.",
+        "heritage_key": "The license keys are unchanged: the contacts of the entitlement's "
+        "accounts see them in the Keyship portal.",
+    }[method]
+    assert unchanged in plain and unchanged in html.replace("&#x27;", "'")
+    assert "Dec. 1, 2028" in certificate
+    if method != "heritage_key":  # a heritage key's certificate never printed one
+        assert "Unchanged: the contacts of the entitlement's accounts see it" in certificate
+
+
 @pytest.mark.parametrize("change", ["stranger", "transferred", "order accounts changed"])
 def test_a_renewal_whose_end_customer_is_not_the_entitlements_is_blocked(
     smtp, subscription, change
@@ -287,3 +364,31 @@ def test_an_ssrn_typed_loosely_at_intake_renews_when_it_ships(tmp_path, smtp, su
     assert (line.renews_ssrn, line.status) == (entitlement.ssrn, LineStatus.FULFILLED)
     entitlement.refresh_from_db()
     assert entitlement.term_ends_on == D(2028, 12, 1)
+
+
+def test_emails_sent_in_one_batch_each_carry_their_shipments_certificate(smtp, subscription):
+    """The first shipment of a subscription and its renewal, sent together (a resend of the
+    first beside the renewal's), each carry the certificate they shipped with."""
+    from apps.notifications.models import EmailDelivery
+    from apps.notifications.services import email_deliveries_send
+    from tests.factories.notifications import EmailDeliveryFactory
+
+    entitlement, renewal = subscription
+    first = EmailDelivery.objects.get()
+    order = renewal_order(renewal, entitlement.ssrn, D(2027, 11, 1))
+    with at(D(2027, 11, 1)):
+        order_lines_fulfil_due()
+    second = EmailDelivery.objects.get(shipment__order=order)
+    smtp.messages.clear()
+    again = [
+        EmailDeliveryFactory(shipment=delivery.shipment, email=f"again{n}@northwind.example")
+        for n, delivery in enumerate([first, second])
+    ]
+
+    email_deliveries_send(delivery_ids=[delivery.pk for delivery in again])
+
+    for n, version in enumerate(["", "version 2"]):
+        [message] = smtp.to(f"again{n}@northwind.example")
+        [attachment] = list(message.iter_attachments())
+        words = pdf_text(attachment.get_content())
+        assert entitlement.ssrn in words and version in words
