@@ -111,6 +111,9 @@ def test_a_renewal_must_name_the_entitlements_end_customer(erp, products):
         lines=[line],
     )
     assert erp.post(ORDERS, own, format="json").status_code == 201
+    # Changing an open renewal order's end customer is checked as a new order is.
+    moved = erp.post(ORDERS, {**own, "accounts": stranger["accounts"]}, format="json")
+    assert moved.status_code == 400 and "belongs to another end customer" in moved.text
     with time_machine.travel(datetime.datetime(2027, 12, 1, 9, tzinfo=datetime.UTC)):
         order_lines_fulfil_due()
     assert OrderLine.objects.get(order__order_number="SO-9002").status == LineStatus.FULFILLED

@@ -293,7 +293,9 @@ def test_a_resellers_renewal_for_its_customer_ships_but_the_code_stays_with_its_
         assert "Unchanged: the contacts of the entitlement's accounts see it" in certificate
 
 
-@pytest.mark.parametrize("change", ["stranger", "transferred", "order accounts changed"])
+@pytest.mark.parametrize(
+    "change", ["stranger", "its partner as end customer", "transferred", "order accounts changed"]
+)
 def test_a_renewal_whose_end_customer_is_not_the_entitlements_is_blocked(
     smtp, subscription, change
 ):
@@ -307,7 +309,13 @@ def test_a_renewal_whose_end_customer_is_not_the_entitlements_is_blocked(
         entitlement.ssrn,
         D(2027, 11, 1),
         emails=["someone@stranger.example"],
-        end_customer=stranger if change == "stranger" else owner,
+        end_customer={
+            "stranger": stranger,
+            # The reseller on the entitlement renews it for itself: it does not own it.
+            "its partner as end customer": entitlement.entitlement_accounts.get(
+                role=AccountRole.PARTNER
+            ).account,
+        }.get(change, owner),
     )
     if change == "transferred":
         EntitlementAccount.objects.filter(entitlement=entitlement, account=owner).update(
