@@ -214,6 +214,13 @@ class Certificate(QueuedWork):
     )
     language = models.CharField(_("language"), max_length=8, default="en")
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # A renewal's certificate goes to the renewal order's addresses, which may never have
+    # received the activation code: it says the code is unchanged instead of printing it.
+    shows_activation_code = models.BooleanField(
+        _("shows the activation code"),
+        default=True,
+        help_text=_("A renewal's certificate does not print the activation code."),
+    )
     file = models.FileField(_("PDF"), upload_to=certificate_path, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -64,7 +64,10 @@ def certificate_context(certificate: Certificate) -> dict:
     return {
         "certificate": certificate,
         "entitlement": entitlement,
-        "activation_code": entitlement.activation_code,
+        # Not even unsealed for a certificate that must not print it.
+        "activation_code": (
+            entitlement.activation_code if certificate.shows_activation_code else None
+        ),
         "product": entitlement.product,
         "order": line.order,
         "line": line,

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from apps.accounts.models import AccountAssociation, Contact
+from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
 from apps.entitlements.models import Activation, Certificate, Entitlement, EntitlementAccount, Term
+from apps.orders.models import AccountRole
 
 
 def entitlement_by_activation_code(*, text: str) -> QuerySet[Entitlement]:
@@ -49,11 +50,51 @@ def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
     return ids
 
 
-def renewal_problem(*, ssrn: str, product) -> str | None:
-    """Why a line of `product` cannot renew the entitlement `ssrn`, or None if it can."""
-    entitlement = entitlement_by_ssrn(text=ssrn).select_related("product").first()
+# Who may renew an entitlement. A renewal adds a term to someone's subscription and its
+# Fulfillment Email goes to the renewal order's addresses, so it must come from an order for
+# the same customer: the renewal order's end customer must be an end customer of the
+# entitlement. The sold-to, partner and distributor roles do not count: a reseller or a
+# distributor serves many customers (and is often the sold-to), so sharing one with an
+# entitlement says nothing about whose it is. A reseller renewing for its customer names that
+# customer as the end customer, as on any order it places. A renewal never adds the order's
+# accounts to the entitlement, and never sends its activation code or keys (see
+# entitlements_renew and the Fulfillment Email).
+RENEWAL_OWNER_ROLE = AccountRole.END_CUSTOMER
+
+
+def renewal_owner_matches(*, entitlement: Entitlement, account_pks: set[int]) -> bool:
+    """Whether an order whose end customer accounts are `account_pks` may renew the
+    entitlement. Reads `entitlement.entitlement_accounts` (prefetch it for many)."""
+    return any(
+        row.role == RENEWAL_OWNER_ROLE and row.account_id in account_pks
+        for row in entitlement.entitlement_accounts.all()
+    )
+
+
+def renewal_problem(*, ssrn: str, product, accounts: list[dict]) -> str | None:
+    """Why a line of `product` on an order with these `accounts` (the order file's rows:
+    account_id, role) cannot renew the entitlement `ssrn`, or None if it can.
+
+    Ownership is checked before the entitlement's state and product, so an order for
+    another customer learns no more about the entitlement than the public /verify/ page says.
+    """
+    entitlement = (
+        entitlement_by_ssrn(text=ssrn)
+        .select_related("product")
+        .prefetch_related("entitlement_accounts")
+        .first()
+    )
     if entitlement is None:
         return f'no entitlement has the SSRN "{ssrn}"'
+    end_customers = {row["account_id"] for row in accounts if row["role"] == RENEWAL_OWNER_ROLE}
+    account_pks = set(
+        Account.objects.filter(account_id__in=end_customers).values_list("pk", flat=True)
+    )
+    if not renewal_owner_matches(entitlement=entitlement, account_pks=account_pks):
+        return (
+            f'"{entitlement.ssrn}" belongs to another end customer: a renewal must name the '
+            "end customer of the entitlement it renews"
+        )
     if entitlement.revoked_at:
         return f'the entitlement "{entitlement.ssrn}" is revoked'
     if entitlement.product_id != product.renews_id:

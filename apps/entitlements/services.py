@@ -23,6 +23,7 @@ from apps.entitlements.models import (
     certificate_path,
 )
 from apps.entitlements.pdf import certificate_pdf
+from apps.entitlements.selectors import RENEWAL_OWNER_ROLE, renewal_owner_matches
 from apps.entitlements.terms import initial_term, renewal_term
 from apps.orders.models import OrderLine
 
@@ -201,20 +202,39 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
     return certificates
 
 
-def renewal_targets(*, lines: list[OrderLine]) -> dict[int, Entitlement | str]:
-    """For each renewal line, the entitlement it renews (locked), or why it cannot."""
-    ssrns = {line.renews_ssrn for line in lines}
+def renewal_targets(
+    *, lines: list[OrderLine], order_accounts: dict[int, list]
+) -> dict[int, Entitlement | str]:
+    """For each renewal line, the entitlement it renews (locked), or why it cannot.
+
+    Intake checked the same, but a line may become wrong before it ships: the entitlement is
+    revoked or changes hands, or the order's accounts are edited. `order_accounts` maps an
+    order id to its OrderAccount rows; the order's end customer must be an end customer of
+    the entitlement (see selectors.renewal_owner_matches).
+    """
+    ssrns = {_canonical_ssrn(line.renews_ssrn) for line in lines}
     found = {
         entitlement.ssrn: entitlement
         for entitlement in Entitlement.objects.select_for_update(of=("self",))
         .select_related("product")
+        .prefetch_related("entitlement_accounts")
         .filter(ssrn__in=ssrns)
     }
     targets: dict[int, Entitlement | str] = {}
     for line in lines:
-        entitlement = found.get(line.renews_ssrn)
+        entitlement = found.get(_canonical_ssrn(line.renews_ssrn))
+        end_customers = {
+            role.account_id
+            for role in order_accounts[line.order_id]
+            if role.role == RENEWAL_OWNER_ROLE
+        }
         if entitlement is None:
             targets[line.pk] = f"renewal of {line.renews_ssrn}: no entitlement has this SSRN"
+        elif not renewal_owner_matches(entitlement=entitlement, account_pks=end_customers):
+            targets[line.pk] = (
+                f"renewal of {line.renews_ssrn}: the order's end customer is not the end "
+                "customer of the entitlement"
+            )
         elif entitlement.revoked_at:
             targets[line.pk] = f"renewal of {line.renews_ssrn}: the entitlement is revoked"
         elif entitlement.product_id != line.product.renews_id:
@@ -227,12 +247,24 @@ def renewal_targets(*, lines: list[OrderLine]) -> dict[int, Entitlement | str]:
     return targets
 
 
+def _canonical_ssrn(text: str) -> str:
+    # Lines stored before intake wrote SSRNs in their canonical form may hold them as typed.
+    parsed = codes.parse_code(text)
+    return parsed.value if parsed.kind == codes.CodeKind.SSRN else text.strip().upper()
+
+
 def entitlements_renew(
     *, lines: list[OrderLine], targets: dict[int, Entitlement], shipped_on
 ) -> list[Term]:
     """Add a renewal term per line to the entitlement it renews, and queue its certificate
     with the new dates. The SSRN and the activation code stay. Call inside the fulfilment
-    transaction, with the entitlements locked by renewal_targets."""
+    transaction, with the entitlements locked by renewal_targets.
+
+    The renewal order's addresses get this certificate and an email that name the SSRN and
+    the new dates but never the activation code (nor a heritage product's keys): an existing
+    code goes only to those who had it, the addresses of the order that bought it and the
+    contacts of the entitlement's accounts in the portal. The entitlement's accounts stay.
+    """
     terms = []
     for line in lines:
         entitlement = targets[line.pk]
@@ -263,6 +295,7 @@ def entitlements_renew(
             version=version + 1,
             language=line.order.language,
             reason=f"renewed by {line} until {end:%Y-%m-%d}",
+            shows_activation_code=False,
         )
     return terms
 

@@ -59,7 +59,9 @@ def _ship_orders(
     report = SweepReport()
     roles = {order.pk: list(order.order_accounts.all()) for order in orders}
     recipients = {order.pk: [e.email for e in order.emails.all()] for order in orders}
-    renewals = renewal_targets(lines=[line for line in lines if line.renews_ssrn])
+    renewals = renewal_targets(
+        lines=[line for line in lines if line.renews_ssrn], order_accounts=roles
+    )
     keys: dict[int, list] = {}
     shippable: dict[int, list[OrderLine]] = {}
     for line in lines:

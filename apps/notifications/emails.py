@@ -22,13 +22,18 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def latest_certificates(entitlements: list[Entitlement]) -> dict[int, Certificate | None]:
-    """The newest ready certificate of each entitlement (None where none is ready yet)."""
+def latest_certificates(
+    entitlements: list[Entitlement], *, without_code: bool = False
+) -> dict[int, Certificate | None]:
+    """The newest ready certificate of each entitlement (None where none is ready yet);
+    with `without_code`, the newest of those that do not print the activation code."""
     by_id = {entitlement.pk: entitlement for entitlement in entitlements}
     latest: dict[int, Certificate | None] = dict.fromkeys(by_id)
     ready = Certificate.objects.filter(
         entitlement__in=by_id, status=CertificateStatus.READY
     ).order_by("entitlement_id", "version")
+    if without_code:
+        ready = ready.filter(shows_activation_code=False)
     for certificate in ready:
         certificate.entitlement = by_id[certificate.entitlement_id]  # no query per certificate
         latest[certificate.entitlement_id] = certificate
@@ -62,43 +67,66 @@ class ShipmentContents:
         for email in ShipmentEmail.objects.filter(shipment_id__in=shipment_ids):
             self._emails[email.shipment_id, email.language] = email
         # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
-        renewal_terms = {
-            term.entitlement_id: term
-            for term in Term.objects.filter(
+        # One entitlement may be new in one shipment and renewed in others: each pair is an item.
+        renewal_terms = list(
+            Term.objects.filter(
                 order_line__shipment_id__in=shipment_ids, kind=TermKind.RENEWAL
-            ).select_related("order_line")
-        }
-        entitlements = list(
-            Entitlement.objects.filter(
-                Q(order_line__shipment_id__in=shipment_ids) | Q(pk__in=renewal_terms)
+            ).select_related("order_line__product")
+        )
+        entitlements = {
+            entitlement.pk: entitlement
+            for entitlement in Entitlement.objects.filter(
+                Q(order_line__shipment_id__in=shipment_ids)
+                | Q(pk__in=[term.entitlement_id for term in renewal_terms])
             )
             .select_related("product", "order_line")
             .prefetch_related("entitlement_accounts__account", "legacy_keys")
-            .order_by("order_line__line_number")
+        }
+        items = [
+            (entitlement.order_line.shipment_id, entitlement.order_line.line_number, entitlement)
+            for entitlement in entitlements.values()
+            if entitlement.order_line.shipment_id in shipment_ids
+        ]
+        items += [
+            (term.order_line.shipment_id, term.order_line.line_number, term)
+            for term in renewal_terms
+        ]
+        certificates = latest_certificates(list(entitlements.values()))
+        renewal_certificates = latest_certificates(
+            [entitlements[term.entitlement_id] for term in renewal_terms], without_code=True
         )
-        certificates = latest_certificates(entitlements)
         for shipment_id in shipment_ids:
             self._shipments[shipment_id] = ([], [])
-        for entitlement in entitlements:
-            renewal = renewal_terms.get(entitlement.pk)
-            shipment_id = (
-                renewal.order_line.shipment_id if renewal else entitlement.order_line.shipment_id
-            )
+        for shipment_id, _line_number, item in sorted(items, key=lambda row: row[:2]):
             licenses, attachments = self._shipments[shipment_id]
+            if isinstance(item, Term):
+                # A renewal goes to the renewal order's addresses, which may never have had
+                # the code or the keys: it names the SSRN and the new dates, and no secret.
+                entitlement = entitlements[item.entitlement_id]
+                licenses.append(
+                    {
+                        "entitlement": entitlement,
+                        "product": item.order_line.product,
+                        "renewal": item,
+                        "activation_code": None,
+                        "accounts": _account_ids(entitlement),
+                    }
+                )
+                certificate = renewal_certificates[entitlement.pk]
+                if certificate:  # one made before renewals stopped printing the code is not sent
+                    attachments.append(_pdf(certificate))
+                continue
+            entitlement = item
             licenses.append(
                 {
                     "entitlement": entitlement,
-                    "product": renewal.order_line.product if renewal else entitlement.product,
-                    "renewal": renewal,
+                    "product": entitlement.product,
+                    "renewal": None,
                     "activation_code": entitlement.activation_code,
-                    "accounts": [
-                        role.account.account_id for role in entitlement.entitlement_accounts.all()
-                    ],
+                    "accounts": _account_ids(entitlement),
                 }
             )
-            certificate = certificates[entitlement.pk]
-            with certificate.file.open("rb") as pdf:
-                attachments.append((certificate.filename, pdf.read(), "application/pdf"))
+            attachments.append(_pdf(certificates[entitlement.pk]))
             keys = [key.license_key for key in entitlement.legacy_keys.all()]
             if keys:  # heritage_key: the keys to install, one a line, as the devices read them
                 text = "\n".join(keys) + "\n"
@@ -111,6 +139,15 @@ class ShipmentContents:
         if shipment_id not in self._shipments:
             self._load({shipment_id})
         return self._shipments[shipment_id]
+
+
+def _account_ids(entitlement: Entitlement) -> list[str]:
+    return [role.account.account_id for role in entitlement.entitlement_accounts.all()]
+
+
+def _pdf(certificate: Certificate) -> tuple[str, bytes, str]:
+    with certificate.file.open("rb") as pdf:
+        return certificate.filename, pdf.read(), "application/pdf"
 
 
 def _rendered(shipment: Shipment, language: str, licenses: list[dict]) -> dict[str, str]:

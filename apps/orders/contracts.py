@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.accounts.models import account_id_validator
+from apps.core.codes import CodeKind, parse_code
 from apps.orders.models import AccountRole, order_number_validator
 
 
@@ -37,7 +38,11 @@ class OrderLineIn(serializers.Serializer):
     )
 
     def validate_renews_ssrn(self, value):
-        return value or ""
+        # Stored as the SSRN is written on the entitlement, so that the sweep finds it
+        # however the ERP typed it (case, spaces, look-alikes).
+        value = (value or "").strip()
+        parsed = parse_code(value)
+        return parsed.value if parsed.kind == CodeKind.SSRN else value
 
 
 class OrderIn(serializers.Serializer):

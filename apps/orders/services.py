@@ -23,7 +23,9 @@ _ACCOUNT_KIND = {AccountRole.PARTNER: "partner", AccountRole.DISTRIBUTOR: "distr
 _LINE_FIELDS = ("product_id", "quantity", "requested_ship_date", "renews_ssrn")
 
 
-def _line_problems(data: dict, products: dict[str, Product], path: str, renewal_check) -> list[str]:
+def _line_problems(
+    data: dict, products: dict[str, Product], path: str, renewal_check, settled: set[int]
+) -> list[str]:
     problems = []
     for index, line in enumerate(data["lines"]):
         product = products.get(line["sku"])
@@ -38,8 +40,12 @@ def _line_problems(data: dict, products: dict[str, Product], path: str, renewal_
             )
         elif not product.renews_id and line["renews_ssrn"]:
             problems.append(f'{where}.renews_ssrn: "{product.sku}" is not a renewal SKU')
-        elif line["renews_ssrn"] and renewal_check:
-            problem = renewal_check(ssrn=line["renews_ssrn"], product=product)
+        elif line["renews_ssrn"] and renewal_check and line["line_number"] not in settled:
+            # A line that has shipped (or was cancelled) is not renewed again: the same body
+            # posted again stays unchanged whatever became of the entitlement since.
+            problem = renewal_check(
+                ssrn=line["renews_ssrn"], product=product, accounts=data["accounts"]
+            )
             if problem:
                 problems.append(f"{where}.renews_ssrn: {problem}")
     return problems
@@ -152,15 +158,26 @@ def sales_order_upsert(
     would change a fulfilled or cancelled line, or an order that has shipped, raises
     Conflict. Call inside a transaction (the import and the API each hold one).
 
-    `renewal_check(ssrn=, product=)` says why a renewal line cannot renew its SSRN (None if
-    it can); entitlements live above this app, so the caller passes it in.
+    `renewal_check(ssrn=, product=, accounts=)` says why a renewal line of an order with these
+    accounts (the body's rows) cannot renew its SSRN (None if it can); entitlements live above
+    this app, so the caller passes it in. It runs for every line that may still ship, also
+    when only the order's accounts changed.
     """
     skus = {line["sku"] for line in data["lines"]}
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
-    problems = _line_problems(data, products, path, renewal_check)
+    order = SalesOrder.objects.select_for_update().filter(order_number=data["order_number"]).first()
+    settled = (
+        set(
+            order.lines.filter(status__in=[LineStatus.FULFILLED, LineStatus.CANCELLED]).values_list(
+                "line_number", flat=True
+            )
+        )
+        if order
+        else set()
+    )
+    problems = _line_problems(data, products, path, renewal_check, settled)
     if problems:
         raise Rejected(problems)
-    order = SalesOrder.objects.select_for_update().filter(order_number=data["order_number"]).first()
     if order is None:
         order = SalesOrder.objects.create(
             order_number=data["order_number"], language=data["language"]

@@ -62,6 +62,66 @@ def test_open_lines_may_change_but_shipped_lines_are_a_409_naming_them(erp, prod
     assert OrderLine.objects.get(line_number=1).quantity == 2
 
 
+def test_a_renewal_must_name_the_entitlements_end_customer(erp, products):
+    """A stranger's order cannot renew (and so receive) someone else's subscription; the
+    entitlement's own end customer may, through any reseller, and the same body posted again
+    stays a 200 whatever became of the entitlement since."""
+    from apps.catalog.models import Product
+    from apps.entitlements.models import Entitlement
+    from tests.factories.catalog import ProductFactory
+
+    ProductFactory(sku="KS-TD-REN", subscription=True, renews=Product.objects.get(sku="KS-TD-1Y"))
+    erp.post(ORDERS, order_body(), format="json")
+    with time_machine.travel(datetime.datetime(2027, 1, 15, 9, tzinfo=datetime.UTC)):
+        order_lines_fulfil_due()
+    ssrn = Entitlement.objects.get(product__sku="KS-TD-1Y").ssrn
+    line = {
+        "line_number": 1,
+        "sku": "KS-TD-REN",
+        "quantity": 1,
+        "requested_ship_date": "2027-12-01",
+        "renews_ssrn": ssrn,
+    }
+    reseller = {"account_id": "0200099999", "name": "New Reseller", "role": "partner"}
+    stranger = order_body(
+        "SO-9001",
+        accounts=[
+            {"account_id": "0300000001", "name": "Stranger Inc", "role": "end_customer"},
+            {"account_id": "0200054321", "name": "Blue Harbor", "role": "partner"},
+        ],
+        emails=["someone@stranger.example"],
+        lines=[line],
+    )
+
+    refused = erp.post(ORDERS, stranger, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        f'lines[0].renews_ssrn: "{ssrn}" belongs to another end customer: a renewal must '
+        "name the end customer of the entitlement it renews"
+    ]
+    assert not SalesOrder.objects.filter(order_number="SO-9001").exists()
+    own = order_body(
+        "SO-9002",
+        accounts=[
+            {"account_id": "0100012345", "name": "Northwind Networks", "role": "end_customer"},
+            reseller,
+        ],
+        emails=["sales@reseller.example"],
+        lines=[line],
+    )
+    assert erp.post(ORDERS, own, format="json").status_code == 201
+    # Changing an open renewal order's end customer is checked as a new order is.
+    moved = erp.post(ORDERS, {**own, "accounts": stranger["accounts"]}, format="json")
+    assert moved.status_code == 400 and "belongs to another end customer" in moved.text
+    with time_machine.travel(datetime.datetime(2027, 12, 1, 9, tzinfo=datetime.UTC)):
+        order_lines_fulfil_due()
+    assert OrderLine.objects.get(order__order_number="SO-9002").status == LineStatus.FULFILLED
+    Entitlement.objects.filter(ssrn=ssrn).update(revoked_at=datetime.datetime.now(datetime.UTC))
+    again = erp.post(ORDERS, own, format="json")
+    assert (again.status_code, again.json()["lines"][0]["status"]) == (200, "fulfilled")
+
+
 def test_bad_input_names_every_field_and_writes_nothing(erp, products):
     body = order_body()
     body["lines"][1]["sku"] = "NOPE"

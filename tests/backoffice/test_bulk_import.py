@@ -99,3 +99,27 @@ def test_only_those_allowed_to_add_see_each_kind(client):
     assert list(page.context["kinds"]) == ["accounts"]
     refused = client.post(URL, {"kind": "orders", "name": "x.json", "text": "{}"})
     assert refused.status_code == 403
+
+
+def test_a_renewal_of_another_end_customers_ssrn_is_refused_with_its_csv_line(admin_client):
+    from tests.factories.catalog import ProductFactory
+    from tests.factories.entitlements import EntitlementAccountFactory
+
+    owned = EntitlementAccountFactory(
+        account__account_id="0100012345",
+        entitlement__order_line__product=ProductFactory(sku="KS-TD-1Y", subscription=True),
+    )
+    ProductFactory(sku="KS-TD-REN", subscription=True, renews=owned.entitlement.product)
+    ssrn = owned.entitlement.ssrn
+    text = HEADER + (
+        f"SO-1,en,a@northwind.example,0100012345,Northwind,,,1,KS-TD-REN,1,2027-12-01,{ssrn}\n"
+        f"SO-2,en,x@stranger.example,0300000001,Stranger,,,1,KS-TD-REN,1,2027-12-01,{ssrn}\n"
+    )
+
+    response = _upload(admin_client, "orders", "orders.csv", text)
+
+    assert response.context["errors"] == [
+        f'line 3: orders[1].lines[0].renews_ssrn: "{ssrn}" belongs to another end customer: '
+        "a renewal must name the end customer of the entitlement it renews"
+    ]
+    assert not SalesOrder.objects.filter(order_number__in=["SO-1", "SO-2"]).exists()

@@ -10,13 +10,28 @@ from tests.factories.orders import (
 )
 
 
-def order_with_lines(*, dates, emails=("buyer@northwind.example",), product=None, language="en"):
-    """An order with an end customer and a partner, these addresses, and a line per date."""
+def order_with_lines(
+    *,
+    dates,
+    emails=("buyer@northwind.example",),
+    product=None,
+    language="en",
+    end_customer=None,
+    partner=None,
+):
+    """An order with an end customer and a partner (new accounts unless given), these
+    addresses, and a line per date."""
     order = SalesOrderFactory(language=language)
-    OrderAccountFactory(
-        order=order, role=AccountRole.END_CUSTOMER, account__name="Northwind Networks"
-    )
-    OrderAccountFactory(order=order, role=AccountRole.PARTNER, account__name="Blue Harbor")
+    if end_customer is None:
+        OrderAccountFactory(
+            order=order, role=AccountRole.END_CUSTOMER, account__name="Northwind Networks"
+        )
+    else:
+        OrderAccountFactory(order=order, role=AccountRole.END_CUSTOMER, account=end_customer)
+    if partner is None:
+        OrderAccountFactory(order=order, role=AccountRole.PARTNER, account__name="Blue Harbor")
+    else:
+        OrderAccountFactory(order=order, role=AccountRole.PARTNER, account=partner)
     for address in emails:
         OrderEmailFactory(order=order, email=address)
     product = product or ProductFactory(

@@ -107,6 +107,8 @@ def test_a_renewed_subscription_is_no_longer_reminded_of_its_old_term(smtp, two_
         dates=[D(2027, 11, 1)],
         product=ProductFactory._meta.model.objects.get(sku="TD-REN"),
         emails=["buyer@northwind.example"],
+        # A renewal comes from an order for the entitlement's own end customer.
+        end_customer=first.entitlement.entitlement_accounts.get(role="end_customer").account,
     )
     renewal.lines.update(renews_ssrn=first.entitlement.ssrn)
     with at(D(2027, 11, 1)):
