@@ -309,11 +309,29 @@ class AccountsView(ApiView):
     @extend_schema(
         operation_id="accounts_send",
         summary="Create or update accounts and contacts (the accounts file's shape)",
+        description=(
+            "Contacts with account_ids need the accounts:associate scope too (403 naming each "
+            "contact without it). A new association is announced to the account's other "
+            "contacts, and a changed email to the old address."
+        ),
         request=AccountsFile,
         responses={200: ImportOut, **ERRORS},
     )
     def post(self, request):
-        return Response(_import_out(accounts_import(document=request.data)))
+        # An association gives a contact the account's entitlements and codes: that takes
+        # its own scope. The body is checked whole first, so a bad body is 400 either way.
+        data = validate(AccountsFile, request.data)
+        if not request.auth.allows(Scope.ACCOUNTS_ASSOCIATE):
+            refused = [
+                f"contacts[{index}].account_ids: this API client lacks the scope "
+                f'"{Scope.ACCOUNTS_ASSOCIATE}"'
+                for index, contact in enumerate(data["contacts"])
+                if contact["account_ids"]
+            ]
+            if refused:
+                return Response({"errors": refused}, status=status.HTTP_403_FORBIDDEN)
+        result = accounts_import(document=request.data, api_client=request.auth.name)
+        return Response(_import_out(result))
 
 
 class NotFoundView(ApiView):
