@@ -86,3 +86,24 @@ def test_changing_a_contacts_email_tells_the_old_address(smtp, django_capture_on
     text = smtp.messages[0].get_payload(decode=True).decode()
     assert "alice@evil.example" in text and "CRM sync" in text
     assert "Customer Care" in text or "service client" in text.lower()
+
+
+def test_without_the_associate_scope_a_client_cannot_move_an_associated_login_elsewhere(smtp):
+    alice = ContactFactory(contact_id="C-7", user__email="alice@northwind.example")
+    AccountAssociationFactory(contact=alice)
+    erp = api(scopes=["accounts:write"], name="CRM sync")
+    moved = {"contacts": [{"contact_id": "C-7", "email": "alice@evil.example", "name": "A"}]}
+    same_in_capitals = {
+        "contacts": [{"contact_id": "C-7", "email": "ALICE@northwind.example", "name": "A"}]
+    }
+
+    refused = erp.post(ACCOUNTS, moved, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["errors"] == [
+        'contacts[0].email: this API client lacks the scope "accounts:associate" to change '
+        "the address of a contact associated with accounts"
+    ]
+    alice.user.refresh_from_db()
+    assert alice.user.email == "alice@northwind.example" and smtp.messages == []
+    assert erp.post(ACCOUNTS, same_in_capitals, format="json").status_code == 200
