@@ -53,7 +53,9 @@ class KeyRow:
 @dataclass
 class KeysPlan:
     rows: list[KeyRow] = field(default_factory=list)
-    new: list[LegacyKey] = field(default_factory=list)
+    # (product, key, further columns) of each new key: sealed only when imported, so that a
+    # preview of a million keys does not pay for a million ciphers.
+    new: list[tuple[Product, str, dict]] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -109,7 +111,7 @@ def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
             extra = {
                 k: v for k, v in row.items() if k not in ("sku", "license_key") and k is not None
             }
-            plan.new.append(LegacyKey(product=product, license_key=key, extra=extra))
+            plan.new.append((product, key, extra))
     return plan
 
 
@@ -124,8 +126,10 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
     plan = legacy_keys_plan(text=text, source=source)
     if plan.problems:
         raise Rejected(plan.problems)
-    new = plan.new
-    LegacyKey.objects.bulk_create(new)
+    new = [
+        LegacyKey(product=product, license_key=key, extra=extra) for product, key, extra in plan.new
+    ]
+    LegacyKey.objects.bulk_create(new, batch_size=1000)
     result = ImportResult()
     for sku in sorted({key.product.sku for key in new}):
         count = sum(1 for key in new if key.product.sku == sku)
