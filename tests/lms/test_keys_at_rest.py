@@ -13,6 +13,7 @@ from apps.lms.models import LegacyKey
 from apps.lms.services import legacy_keys_import
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
+from tests.factories.lms import LegacyKeyFactory
 
 pytestmark = pytest.mark.django_db
 IMPORT = reverse("admin:lms_legacykey_import")
@@ -89,3 +90,16 @@ def test_only_the_user_who_uploaded_a_file_confirms_it_and_only_before_it_expire
         late = admin_client.post(IMPORT, {"confirm": "1", "upload": str(upload.pk)})
     assert "upload the file again" in late.content.decode()
     assert not LegacyKey.objects.exists()
+
+
+def test_operations_read_and_change_a_key_on_its_page_but_never_to_a_key_in_a_pool(admin_client):
+    key, other = LegacyKeyFactory(license_key="K-ONE-0001"), LegacyKeyFactory()
+    url = reverse("admin:lms_legacykey_change", args=[key.pk])
+    assert "K-ONE-0001" in admin_client.get(url).content.decode()
+
+    form = {"product": key.product_id, "extra": "{}"}
+    taken = admin_client.post(url, {**form, "license_key": other.license_key})
+    assert "This key is in a pool already." in taken.content.decode()
+    admin_client.post(url, {**form, "license_key": " K-ONE-0002 "})
+    key.refresh_from_db()
+    assert key.license_key == "K-ONE-0002"
