@@ -11,6 +11,8 @@ from apps.accounts.models import (
     Account,
     AccountAssociation,
     Contact,
+    ContactNotice,
+    ContactNoticeKind,
     User,
 )
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
@@ -42,9 +44,22 @@ def _login_for(*, email: str, name: str, contact: Contact | None) -> User:
 
 @transaction.atomic
 def contact_save(
-    *, contact_id: str, email: str, name: str, language: str, actor=None, contact=None
+    *,
+    contact_id: str,
+    email: str,
+    name: str,
+    language: str,
+    actor=None,
+    contact=None,
+    api_client: str = "",
 ) -> Contact:
-    """Create a contact with its login, or update one. One transaction, audited."""
+    """Create a contact with its login, or update one. One transaction, audited.
+
+    A new email address (not one that differs only by case) is told to the old address once
+    the transaction commits: a login taken over by changing its address does not go unseen.
+    `api_client` names the API client that made the change, if one did.
+    """
+    before = None if contact is None else contact.user.email
     user = _login_for(email=email, name=name, contact=contact)
     if contact is None:
         contact = Contact.objects.create(user=user, contact_id=contact_id, language=language)
@@ -53,8 +68,32 @@ def contact_save(
         contact.contact_id, contact.language = contact_id, language
         contact.save(update_fields=["contact_id", "language", "updated_at"])
         action = "contact.updated"
-    audit_event_record(actor=actor, action=action, target=contact, data={"email": email})
+    data = {"email": email}
+    if before is not None and before.lower() != email.lower():
+        data["email_before"] = before
+        _notice_queue(
+            kind=ContactNoticeKind.EMAIL_CHANGED,
+            recipient=before,
+            language=language,
+            data={"email": before, "new_email": email, "api_client": api_client},
+        )
+    audit_event_record(actor=actor, action=action, target=contact, data=data)
     return contact
+
+
+def _notice_queue(*, kind: str, recipient: str, language: str, data: dict) -> ContactNotice:
+    """A notice row, and its email once the caller's transaction commits."""
+    from apps.accounts.tasks import contact_notice_email_task  # tasks import services
+
+    notice = ContactNotice.objects.create(
+        kind=kind,
+        recipient=recipient,
+        language=language,
+        data=data,
+        notify_next_at=timezone.now() + NOTIFY_GRACE,
+    )
+    transaction.on_commit(lambda pk=notice.pk: contact_notice_email_task.delay(pk))
+    return notice
 
 
 @transaction.atomic
@@ -110,12 +149,14 @@ def _file_problems(data: dict) -> list[str]:
 
 
 @transaction.atomic
-def accounts_import(*, document, actor=None) -> ImportResult:
+def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResult:
     """Upsert accounts and contacts from the accounts file; all or nothing.
 
     Accounts and contacts are matched on Account ID and Contact ID. A contact's
     `account_ids` add associations; an import never removes one (that is Customer Care's
-    call, and recorded). Importing the same file twice changes nothing.
+    call, and recorded). Importing the same file twice changes nothing. Every association
+    added is audited; one that `api_client` (the API client's name) adds is also announced
+    to the account's other contacts, and a changed email to the old address (contact_save).
     """
     data = validate(AccountsFile, document)
     problems = _file_problems(data)
@@ -140,9 +181,15 @@ def accounts_import(*, document, actor=None) -> ImportResult:
         before = None if contact is None else (contact.email, contact.name, contact.language)
         after = (row["email"], row["name"], row["language"])
         if before != after:
-            contact = contact_save(**_contact_fields(row), actor=actor, contact=contact)
+            contact = contact_save(
+                **_contact_fields(row), actor=actor, contact=contact, api_client=api_client
+            )
         added = account_associations_add(
-            contact=contact, account_ids=row["account_ids"], accounts=accounts
+            contact=contact,
+            account_ids=row["account_ids"],
+            accounts=accounts,
+            actor=actor,
+            api_client=api_client,
         )
         outcome = (
             "created"
@@ -157,8 +204,15 @@ def _contact_fields(row: dict) -> dict:
     return {key: row[key] for key in ("contact_id", "email", "name", "language")}
 
 
-def account_associations_add(*, contact: Contact, account_ids, accounts=None) -> int:
-    """Associate the contact with these accounts where it is not yet; returns how many."""
+def account_associations_add(
+    *, contact: Contact, account_ids, accounts=None, actor=None, api_client: str = ""
+) -> int:
+    """Associate the contact with these accounts where it is not yet; returns how many.
+
+    In the caller's transaction. Each association added is audited; when an API client adds
+    it, the account's other contacts are told by email (in their language) once the
+    transaction commits, so that nobody joins an account unseen.
+    """
     accounts = accounts or {}
     existing = set(contact.associations.values_list("account__account_id", flat=True))
     added = 0
@@ -166,10 +220,52 @@ def account_associations_add(*, contact: Contact, account_ids, accounts=None) ->
         if account_id in existing:
             continue
         account = accounts.get(account_id) or Account.objects.get(account_id=account_id)
-        AccountAssociation.objects.create(contact=contact, account=account)
+        association = AccountAssociation.objects.create(
+            contact=contact,
+            account=account,
+            note=_api_note(api_client),
+        )
+        audit_event_record(
+            actor=actor,
+            action="account_association.created",
+            target=association,
+            data={
+                "contact_id": contact.contact_id,
+                "email": contact.email,
+                "account_id": account_id,
+                "api_client": api_client,
+            },
+        )
+        if api_client:
+            _association_announce(contact=contact, account=account, api_client=api_client)
         existing.add(account_id)
         added += 1
     return added
+
+
+def _api_note(api_client: str) -> str:
+    return f"API client {api_client}"[:200] if api_client else ""
+
+
+def _association_announce(*, contact: Contact, account: Account, api_client: str) -> None:
+    others = (
+        Contact.objects.filter(associations__account=account)
+        .exclude(pk=contact.pk)
+        .select_related("user")
+        .order_by("pk")
+    )
+    for other in others:
+        _notice_queue(
+            kind=ContactNoticeKind.ASSOCIATION_ADDED,
+            recipient=other.email,
+            language=other.language,
+            data={
+                "account_id": account.account_id,
+                "account_name": account.name,
+                "email": contact.email,
+                "api_client": api_client,
+            },
+        )
 
 
 @transaction.atomic
@@ -281,38 +377,62 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
     return decided
 
 
-def access_decision_notify(*, access_request_id: int, send) -> bool:
-    """Tell the contact how their request was decided, once: `send(access_request)` sends
-    the email. Returns whether it was sent now.
+def _notify_once(*, rows, pk: int, send) -> bool:
+    """Send a row's email once: `send(row)` sends it. Returns whether it was sent now.
 
     The row is locked (SKIP LOCKED) while the email goes out, so a rescue and a late task
     never both send it; a failure is counted and tried again later, up to MAX_ATTEMPTS.
     """
     with transaction.atomic():
-        access_request = (
-            AccessRequest.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("contact__user", "account")
-            .filter(pk=access_request_id, notified_at__isnull=True)
-            .exclude(status=AccessRequestStatus.PENDING)
+        row = (
+            rows.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk, notified_at__isnull=True)
             .first()
         )
-        if access_request is None:
+        if row is None:
             return False
         try:
-            send(access_request)
+            send(row)
         except Exception as error:  # noqa: BLE001 - counted here, raised once committed
             failure = error
-            attempts = access_request.notify_attempts + 1
-            AccessRequest.objects.filter(pk=access_request.pk).update(
+            attempts = row.notify_attempts + 1
+            rows.model.objects.filter(pk=row.pk).update(
                 notify_attempts=attempts, notify_next_at=timezone.now() + retry_delay(attempts)
             )
         else:
             failure = None
-            access_request.notified_at = timezone.now()
-            access_request.save(update_fields=["notified_at"])
+            row.notified_at = timezone.now()
+            row.save(update_fields=["notified_at"])
     if failure is not None:
         raise failure
     return True
+
+
+def access_decision_notify(*, access_request_id: int, send) -> bool:
+    """Tell the contact how their request was decided, once (see _notify_once)."""
+    return _notify_once(
+        rows=AccessRequest.objects.select_related("contact__user", "account").exclude(
+            status=AccessRequestStatus.PENDING
+        ),
+        pk=access_request_id,
+        send=send,
+    )
+
+
+def contact_notice_notify(*, notice_id: int, send) -> bool:
+    """Send a contact notice's email, once (see _notify_once)."""
+    return _notify_once(rows=ContactNotice.objects.all(), pk=notice_id, send=send)
+
+
+def contact_notices_unsent(*, now: datetime.datetime, limit: int = 500) -> list[int]:
+    """Notices whose email has not gone out and is due (again): for the rescuer."""
+    return list(
+        ContactNotice.objects.filter(
+            notified_at__isnull=True, notify_next_at__lte=now, notify_attempts__lt=MAX_ATTEMPTS
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def access_decisions_unsent(*, now: datetime.datetime, limit: int = 500) -> list[int]:

@@ -14,6 +14,7 @@ class Scope(models.TextChoices):
     ACTIVATION_CODES = "entitlements:codes", _("See activation codes")
     CATALOG_WRITE = "catalog:write", _("Send products")
     ACCOUNTS_WRITE = "accounts:write", _("Send accounts and contacts")
+    ACCOUNTS_ASSOCIATE = "accounts:associate", _("Associate contacts with accounts")
 
 
 def token_digest(token: str) -> str:

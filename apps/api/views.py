@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.contracts import AccountsFile
+from apps.accounts.selectors import associated_contact_emails
 from apps.accounts.services import accounts_import
 from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IdempotentRequest, Scope
@@ -344,17 +345,50 @@ class ProductsView(ApiView):
         return Response(_import_out(catalog_import(document=request.data)))
 
 
+def _association_refusals(contacts: list[dict]) -> list[str]:
+    """What a client without accounts:associate may not do: associate a contact with an
+    account, or move the login of a contact that sees accounts to another address (whoever
+    holds the address can take the login over through "forgot password")."""
+    lacks = f'this API client lacks the scope "{Scope.ACCOUNTS_ASSOCIATE}"'
+    associated = associated_contact_emails(contact_ids=[c["contact_id"] for c in contacts])
+    refused = []
+    for index, contact in enumerate(contacts):
+        if contact["account_ids"]:
+            refused.append(f"contacts[{index}].account_ids: {lacks}")
+        before = associated.get(contact["contact_id"])
+        if before is not None and before.lower() != contact["email"].lower():
+            refused.append(
+                f"contacts[{index}].email: {lacks} to change the address of a contact "
+                "associated with accounts"
+            )
+    return refused
+
+
 class AccountsView(ApiView):
     required_scopes = {"POST": Scope.ACCOUNTS_WRITE}
 
     @extend_schema(
         operation_id="accounts_send",
         summary="Create or update accounts and contacts (the accounts file's shape)",
+        description=(
+            "Contacts with account_ids, and a new email for a contact associated with "
+            "accounts, need the accounts:associate scope too (403 with each field's path). "
+            "A new association is announced to the account's other "
+            "contacts, and a changed email to the old address."
+        ),
         request=AccountsFile,
         responses={200: ImportOut, **ERRORS},
     )
     def post(self, request):
-        return Response(_import_out(accounts_import(document=request.data)))
+        # An association gives a contact the account's entitlements and codes: that takes
+        # its own scope. The body is checked whole first, so a bad body is 400 either way.
+        data = validate(AccountsFile, request.data)
+        if not request.auth.allows(Scope.ACCOUNTS_ASSOCIATE):
+            refused = _association_refusals(data["contacts"])
+            if refused:
+                return Response({"errors": refused}, status=status.HTTP_403_FORBIDDEN)
+        result = accounts_import(document=request.data, api_client=request.auth.name)
+        return Response(_import_out(result))
 
 
 class NotFoundView(ApiView):

@@ -3,7 +3,8 @@
 The database alone does not reveal an activation code: it stores an HMAC-SHA256 digest
 (unique, for look-ups) and a Fernet token (for the e-mail and the certificate), both
 keyed from ACTIVATION_CODE_KEY, which is not SECRET_KEY and does not live in the database.
-A stored text that carries codes (a rendered Fulfillment Email) is sealed the same way.
+A stored text that carries codes (a rendered Fulfillment Email) is sealed the same way, and
+so are legacy license keys, found by a digest of their own (another purpose, another key).
 """
 
 import base64
@@ -36,6 +37,19 @@ def code_digest(code: str) -> str:
     """The look-up digest of a canonical (grouped) activation code."""
     digest_key, _ = _keys(settings.ACTIVATION_CODE_KEY)
     return hmac.new(digest_key, code.encode(), hashlib.sha256).hexdigest()
+
+
+@cache
+def _legacy_key_digest_key(master: str) -> bytes:
+    del master
+    return _derive(b"keyship legacy key digest")
+
+
+def legacy_key_digest(key: str) -> str:
+    """The look-up digest of a legacy license key, as imported (keys are opaque: no case or
+    spacing is folded beyond the import's trimming)."""
+    digest_key = _legacy_key_digest_key(settings.ACTIVATION_CODE_KEY)
+    return hmac.new(digest_key, key.encode(), hashlib.sha256).hexdigest()
 
 
 def seal(text: str) -> str:

@@ -1,13 +1,14 @@
 from celery import shared_task
 from django.utils import timezone
 
-from apps.accounts.services import access_decisions_unsent
-from apps.accounts.tasks import access_decision_email_task
+from apps.accounts.services import access_decisions_unsent, contact_notices_unsent
+from apps.accounts.tasks import access_decision_email_task, contact_notice_email_task
 from apps.fulfillment.services import (
     order_lines_fulfil_due,
     queued_work_rescue,
     shipment_documents_prepare,
 )
+from apps.lms.services import legacy_key_uploads_purge
 from apps.notifications.tasks import email_deliveries_send_task
 
 SEND_BATCH = 50
@@ -32,10 +33,15 @@ def shipment_documents_task(shipment_id: int) -> None:
 def queued_work_rescue_task() -> None:
     """Every minute, from beat: give the workers again what a lost message or a killed
     worker left behind, and what is due for another attempt (certificates, Fulfillment
-    Emails, and the emails that tell contacts how their access requests were decided)."""
+    Emails, the emails that tell contacts how their access requests were decided, and the
+    notices of new associations and changed addresses); and remove legacy key uploads that
+    expired unconfirmed."""
     shipments, deliveries = queued_work_rescue()
     for access_request_id in access_decisions_unsent(now=timezone.now()):
         access_decision_email_task.delay(access_request_id)
+    for notice_id in contact_notices_unsent(now=timezone.now()):
+        contact_notice_email_task.delay(notice_id)
+    legacy_key_uploads_purge()
     for shipment_id in shipments:
         shipment_documents_task.delay(shipment_id)
     # In batches: one task sends its emails over one SMTP connection.

@@ -8,9 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin
 from apps.core.contracts import Rejected
+from apps.core.sealing import legacy_key_digest
 from apps.lms.models import LegacyKey
 from apps.lms.selectors import legacy_key_pools
-from apps.lms.services import legacy_keys_import, legacy_keys_plan
+from apps.lms.services import (
+    legacy_key_upload_import,
+    legacy_key_upload_keep,
+    legacy_keys_plan,
+)
 
 MAX_UPLOAD = 20 * 1024 * 1024  # a million keys of about twenty characters
 
@@ -30,6 +35,33 @@ class KeyFileForm(forms.Form):
             raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
 
 
+class LegacyKeyForm(forms.ModelForm):
+    """The key is stored sealed: the form reads and writes it through the model's
+    `license_key`, and refuses a key that is in a pool already (by its digest)."""
+
+    license_key = forms.CharField(label=_("license key"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    class Meta:
+        model = LegacyKey
+        fields = ["product", "extra"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.license_key_sealed:
+            self.fields["license_key"].initial = self.instance.license_key
+
+    def clean_license_key(self):
+        key = self.cleaned_data["license_key"].strip()
+        taken = LegacyKey.objects.filter(license_key_digest=legacy_key_digest(key))
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("This key is in a pool already."))
+        return key
+
+    def save(self, commit=True):
+        self.instance.license_key = self.cleaned_data["license_key"]
+        return super().save(commit=commit)
+
+
 @admin.register(LegacyKey)
 class LegacyKeyAdmin(LargeTableAdmin):
     # Keys are secrets: lists show them masked; the change page shows the whole key.
@@ -39,6 +71,7 @@ class LegacyKeyAdmin(LargeTableAdmin):
     search_help_text = _("A SKU, or the SSRN a key was assigned to.")
     list_select_related = ["product", "entitlement"]
     autocomplete_fields = ["product"]
+    form = LegacyKeyForm
     readonly_fields = ["state", "entitlement", "assigned_at", "created_at", "updated_at"]
     fields = ["product", "license_key", "extra", *readonly_fields]
 
@@ -63,16 +96,19 @@ class LegacyKeyAdmin(LargeTableAdmin):
         ]
 
     def import_view(self, request):
-        """Upload, preview every row (errors by line, keys masked), then confirm: the
-        confirmation imports the same text again through the all-or-nothing service."""
+        """Upload, preview every row (errors by line, keys masked), then confirm. The file
+        stays on the server between the two (sealed, for this user only, for an hour): the
+        page carries its id, never its keys, and the confirmation imports it through the
+        all-or-nothing service."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         context = {**self.admin_site.each_context(request), "opts": self.model._meta}
         context["title"] = _("Import legacy keys")
         if request.method == "POST" and request.POST.get("confirm"):
-            text, name = request.POST.get("text", ""), request.POST.get("name", "file")
             try:
-                result = legacy_keys_import(text=text, source=name, actor=request.user)
+                result = legacy_key_upload_import(
+                    upload_id=request.POST.get("upload", ""), actor=request.user
+                )
             except Rejected as rejected:
                 context.update(form=KeyFileForm(), errors=rejected.errors)
             else:
@@ -89,7 +125,11 @@ class LegacyKeyAdmin(LargeTableAdmin):
                 except Rejected as rejected:
                     context["errors"] = rejected.errors
                 else:
-                    context.update(plan=plan, text=text, name=name)
+                    context.update(plan=plan, name=name)
+                    if not plan.problems:
+                        context["upload"] = legacy_key_upload_keep(
+                            name=name, text=text, actor=request.user
+                        )
         else:
             context["form"] = KeyFileForm()
         return TemplateResponse(request, "admin/lms/legacykey/import.html", context)

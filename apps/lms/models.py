@@ -1,8 +1,12 @@
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Product
+from apps.core import sealing
 from apps.core.models import TimeStampedModel
 from apps.entitlements.models import Entitlement
 
@@ -13,12 +17,18 @@ class LegacyKeyState(models.TextChoices):
 
 
 class LegacyKey(TimeStampedModel):
-    """A license key from the legacy License Management System, in a pool per SKU."""
+    """A license key from the legacy License Management System, in a pool per SKU.
+
+    The key never sits in the database in clear, as activation codes do not: a keyed digest
+    (unique, so a key is in one pool once) finds it, a Fernet token holds it. Both come from
+    `license_key`, which reads and sets the key.
+    """
 
     product = models.ForeignKey(
         Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="legacy_keys"
     )
-    license_key = models.TextField(_("license key"), unique=True)
+    license_key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    license_key_sealed = models.TextField(editable=False)
     state = models.CharField(
         _("state"), max_length=16, choices=LegacyKeyState.choices, default=LegacyKeyState.AVAILABLE
     )
@@ -73,6 +83,15 @@ class LegacyKey(TimeStampedModel):
         return f"{self.product.sku} {self.masked}"
 
     @property
+    def license_key(self) -> str:
+        return sealing.unseal(self.license_key_sealed)
+
+    @license_key.setter
+    def license_key(self, key: str) -> None:
+        self.license_key_digest = sealing.legacy_key_digest(key)
+        self.license_key_sealed = sealing.seal(key)
+
+    @property
     def masked(self) -> str:
         return masked(self.license_key)
 
@@ -80,3 +99,36 @@ class LegacyKey(TimeStampedModel):
 def masked(key: str) -> str:
     """A key as lists show it: its last four characters."""
     return "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)
+
+
+class LegacyKeyUpload(models.Model):
+    """A key file uploaded in the admin, kept between its preview and its confirmation.
+
+    The file stays on the server, sealed like the keys, so the preview page never carries
+    the keys back and forth; only the user who uploaded it confirms it, before it expires,
+    and the import removes it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    name = models.CharField(_("file name"), max_length=255)
+    text_sealed = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("legacy key upload")
+        verbose_name_plural = _("legacy key uploads")
+        indexes = [models.Index(fields=["expires_at"], name="legacy_key_upload_expiry_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def text(self) -> str:
+        return sealing.unseal(self.text_sealed)

@@ -1,8 +1,10 @@
 """Legacy license keys: importing pools, handing keys out at fulfilment."""
 
 import csv
+import datetime
 import io
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -12,13 +14,16 @@ from django.utils.translation import gettext as _
 from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import ImportResult, Rejected
 from apps.core.dates import business_today
+from apps.core.sealing import legacy_key_digest, seal
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Entitlement, EntitlementStatus
-from apps.lms.models import LegacyKey, LegacyKeyState, masked
+from apps.lms.models import LegacyKey, LegacyKeyState, LegacyKeyUpload, masked
 
 logger = logging.getLogger(__name__)
 
 KEY_METHODS = (DeliveryMethod.HERITAGE_KEY, DeliveryMethod.LEGACY_LMS)
+LOOKUP_BATCH = 10_000  # digests per query, to stay far below a query's parameter limits
+UPLOAD_LIFETIME = datetime.timedelta(hours=1)
 
 
 def _rows(text: str, source: str) -> list[dict]:
@@ -48,7 +53,9 @@ class KeyRow:
 @dataclass
 class KeysPlan:
     rows: list[KeyRow] = field(default_factory=list)
-    new: list[LegacyKey] = field(default_factory=list)
+    # (product, key, further columns) of each new key: sealed only when imported, so that a
+    # preview of a million keys does not pay for a million ciphers.
+    new: list[tuple[Product, str, dict]] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -65,13 +72,22 @@ def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
     """
     rows = _rows(text, source)
     products = {
-        p.sku: p for p in Product.objects.filter(sku__in={row["sku"].strip() for row in rows})
+        p.sku: p
+        for p in Product.objects.filter(sku__in={(row.get("sku") or "").strip() for row in rows})
     }
-    stored = dict(
-        LegacyKey.objects.filter(
-            license_key__in={row["license_key"].strip() for row in rows}
-        ).values_list("license_key", "product__sku")
-    )
+    # Stored keys are sealed: they are found by their digests.
+    digests = {
+        key: legacy_key_digest(key)
+        for key in {(row.get("license_key") or "").strip() for row in rows}
+    }
+    wanted, by_digest = sorted(set(digests.values())), {}
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        by_digest.update(
+            LegacyKey.objects.filter(
+                license_key_digest__in=wanted[start : start + LOOKUP_BATCH]
+            ).values_list("license_key_digest", "product__sku")
+        )
+    stored = {key: by_digest[digest] for key, digest in digests.items() if digest in by_digest}
     plan, seen = KeysPlan(), {}
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         sku, key = (row.get("sku") or "").strip(), (row.get("license_key") or "").strip()
@@ -95,7 +111,7 @@ def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
             extra = {
                 k: v for k, v in row.items() if k not in ("sku", "license_key") and k is not None
             }
-            plan.new.append(LegacyKey(product=product, license_key=key, extra=extra))
+            plan.new.append((product, key, extra))
     return plan
 
 
@@ -110,8 +126,10 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
     plan = legacy_keys_plan(text=text, source=source)
     if plan.problems:
         raise Rejected(plan.problems)
-    new = plan.new
-    LegacyKey.objects.bulk_create(new)
+    new = [
+        LegacyKey(product=product, license_key=key, extra=extra) for product, key, extra in plan.new
+    ]
+    LegacyKey.objects.bulk_create(new, batch_size=1000)
     result = ImportResult()
     for sku in sorted({key.product.sku for key in new}):
         count = sum(1 for key in new if key.product.sku == sku)
@@ -126,6 +144,55 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
     if unchanged:
         result.add(f"{unchanged} key(s) already in their pools", "unchanged")
     return result
+
+
+@transaction.atomic
+def legacy_key_upload_keep(*, name: str, text: str, actor) -> LegacyKeyUpload:
+    """Keep an uploaded key file on the server, sealed, until its uploader confirms it or it
+    expires (UPLOAD_LIFETIME). Uploads already expired are removed on the way."""
+    legacy_key_uploads_purge()
+    return LegacyKeyUpload.objects.create(
+        uploaded_by=actor,
+        name=name[:255],
+        text_sealed=seal(text),
+        expires_at=timezone.now() + UPLOAD_LIFETIME,
+    )
+
+
+@transaction.atomic
+def legacy_key_upload_import(*, upload_id, actor) -> ImportResult:
+    """Import a kept upload, for the user who uploaded it and before it expires, then remove
+    it. All or nothing, through legacy_keys_import's checks: a file that has become wrong
+    since its preview writes nothing and stays until it expires. The upload's row is locked,
+    so confirming twice at once imports once."""
+    try:
+        upload_id = uuid.UUID(str(upload_id))
+    except ValueError:
+        upload = None
+    else:
+        upload = (
+            LegacyKeyUpload.objects.select_for_update()
+            .filter(pk=upload_id, uploaded_by=actor, expires_at__gt=timezone.now())
+            .first()
+        )
+    if upload is None:
+        raise Rejected(
+            [
+                _(
+                    "This upload is no longer waiting for you: it was imported, it expired or "
+                    "someone else uploaded it. Please upload the file again."
+                )
+            ]
+        )
+    result = legacy_keys_import(text=upload.text, source=upload.name, actor=actor)
+    upload.delete()
+    return result
+
+
+def legacy_key_uploads_purge() -> int:
+    """Remove expired uploads; returns how many. Safe to run any time, in any transaction."""
+    deleted, _by_model = LegacyKeyUpload.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
 
 
 def legacy_keys_reserve(*, product: Product, count: int, taken=()) -> list[LegacyKey]:

@@ -1,4 +1,5 @@
 from apps.catalog.models import DeliveryMethod
+from apps.core.sealing import unseal
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import license_keys_file
 
@@ -11,6 +12,7 @@ def entitlement_keys_file(*, entitlement: Entitlement) -> tuple[str, str]:
         DeliveryMethod.HERITAGE_KEY,
         DeliveryMethod.LEGACY_LMS,
     ):
-        keys = entitlement.legacy_keys.order_by("pk").values_list("license_key", flat=True)
+        sealed = entitlement.legacy_keys.order_by("pk").values_list("license_key_sealed", flat=True)
+        keys = [unseal(token) for token in sealed]
         return f"license-keys-{entitlement.ssrn}.txt", "".join(f"{key}\n" for key in keys)
     return license_keys_file(entitlement=entitlement)

@@ -86,7 +86,7 @@ def test_keys_are_handed_out_at_shipping_and_attached_to_the_email(smtp, key_pro
     order_lines_fulfil_due()
 
     entitlement = order.lines.get().entitlement
-    assigned = list(entitlement.legacy_keys.order_by("id").values_list("license_key", flat=True))
+    assigned = [key.license_key for key in entitlement.legacy_keys.order_by("id")]
     assert assigned == ["KEY-OLD-FW-0001", "KEY-OLD-FW-0002"]
     message = smtp.messages[0]
     attachment = next(a for a in message.iter_attachments() if a.get_content_type() == "text/plain")
@@ -144,7 +144,7 @@ def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_produc
         thread.join()
 
     assigned = LegacyKey.objects.filter(state=LegacyKeyState.ASSIGNED)
-    assert assigned.count() == 30 and assigned.values("license_key").distinct().count() == 30
+    assert assigned.count() == 30 and assigned.values("license_key_digest").distinct().count() == 30
     shipped = [o for o in orders if o.lines.get().status == LineStatus.FULFILLED]
     assert len(shipped) == 15  # 30 keys, two per line
     assert all(o.lines.get().entitlement.legacy_keys.count() == 2 for o in shipped)

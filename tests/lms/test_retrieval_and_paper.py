@@ -102,7 +102,7 @@ def test_the_admin_previews_a_key_file_then_imports_it_on_confirmation(admin_cli
     assert "********0001" in page and "2 new keys" in page
     assert not LegacyKey.objects.exists()
 
-    admin_client.post(url, {"confirm": "1", "name": "k.csv", "text": preview.context["text"]})
+    admin_client.post(url, {"confirm": "1", "upload": preview.context["upload"].pk})
     assert LegacyKey.objects.filter(product__sku="OLD-FW").count() == 2
 
 
