@@ -17,6 +17,7 @@ from apps.core.text import has_control_characters
 # Deeper than any file Keyship reads (an order is 4 levels), far below Python's recursion
 # limit, which a document of 50,000 "[" would otherwise reach.
 MAX_JSON_DEPTH = 64
+MAX_JSON_DIGITS = 100
 
 
 class Rejected(Exception):
@@ -60,10 +61,11 @@ def validate(serializer_class, data, path: str = ""):
 
 def parse_json(text: str, source: str) -> object:
     """Parse a JSON document from outside (a file, an API body), or Rejected naming the
-    mistake: its line and column, nesting deeper than MAX_JSON_DEPTH, or NaN/Infinity,
-    which JSON does not have. Every JSON read of outside input goes through here."""
+    mistake: its line and column, nesting deeper than MAX_JSON_DEPTH, an integer longer
+    than MAX_JSON_DIGITS, or NaN/Infinity, which JSON does not have. Every JSON read of
+    outside input goes through here."""
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise Rejected(
             [f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
@@ -83,6 +85,17 @@ class _NotJson(ValueError):
 
 def _refuse_constant(name: str):
     raise _NotJson(_("not valid JSON: %(name)s is not a number") % {"name": name})
+
+
+def _integer(text: str) -> int:
+    # Python refuses to convert more than 4,300 digits with a ValueError of its own; no
+    # field takes more than a few.
+    if len(text) > MAX_JSON_DIGITS:
+        raise _NotJson(
+            _("not valid JSON: a number has more than %(limit)d digits")
+            % {"limit": MAX_JSON_DIGITS}
+        )
+    return int(text)
 
 
 def _too_deep() -> str:

@@ -42,6 +42,10 @@ def test_valid_json_nested_past_the_limit_is_refused_and_at_the_limit_read(erp, 
         ('{"order_number": ', "body: not valid JSON at line 1, column 18: Expecting value"),
         ('{"quantity": NaN}', "body: not valid JSON: NaN is not a number"),
         (b'{"name": "\xff"}', "body: not UTF-8 text"),
+        (
+            '{"quantity": 1' + "0" * 200 + "}",
+            "body: not valid JSON: a number has more than 100 digits",
+        ),
     ],
 )
 def test_a_body_that_is_not_json_is_a_400_naming_the_mistake(erp, raw, error):
@@ -79,3 +83,30 @@ def test_an_order_with_a_control_character_is_refused_with_its_path(erp, product
     assert response.status_code == 400
     assert response.json() == {"errors": ["accounts[1].name: control characters are not allowed"]}
     assert not SalesOrder.objects.exists()
+
+
+@pytest.mark.parametrize("url", [ORDERS, PRODUCTS, reverse("api:accounts")])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "[]",
+        '"an order"',
+        "null",
+        "12",
+        '{"orders": 5, "products": {}, "accounts": "x", "contacts": [[]]}',
+        '{"order_number": "SO-1", "lines": [{"quantity": 1e400}], "accounts": [[]]}',
+        '{"order_number": "\\ud800", "products": [{"sku": "\\ud800", "name": "\\u0000"}]}',
+        '{"lines": [{"quantity": ' + "9" * 5000 + "}]}",
+        '{"emails": ["a@b.example\\r\\nBcc: c@d.example"], "products": [{"name": "x'
+        + "y" * 300
+        + '"}]}',
+    ],
+)
+def test_no_body_is_answered_with_a_500(erp, products, url, raw):
+    response = _post(erp, url, raw)
+
+    assert response.status_code in (200, 400), response.content[:200]
+    assert response["Content-Type"] == "application/json"
+    if response.status_code == 400:
+        assert response.json()["errors"]
