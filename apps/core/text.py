@@ -27,3 +27,11 @@ def single_line(text: str) -> str:
     """The text with each run of control characters (line breaks included) replaced by one
     space: safe for an email header, whatever was stored."""
     return _CONTROL_RUNS.sub(" ", text)
+
+
+def escaped(text: str) -> str:
+    """The text with each control character written as its escape (\\x1b, \\n): for a
+    terminal or a log line, where the character itself would act."""
+    return CONTROL_CHARACTERS.sub(
+        lambda match: match.group().encode("unicode_escape").decode(), text
+    )

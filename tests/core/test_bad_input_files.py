@@ -68,3 +68,23 @@ def test_import_legacy_keys_exits_with_a_message_on_a_200_kb_field(tmp_path, cap
 
     assert f"{path}: line 3: a field is longer than 131072 characters" in capsys.readouterr().err
     assert not LegacyKey.objects.exists()
+
+
+@pytest.mark.parametrize("command", ["import_legacy_keys", "import_orders"])
+def test_a_file_that_is_not_utf8_is_a_message_not_a_traceback(tmp_path, command):
+    path = tmp_path / "file.csv"
+    path.write_bytes(b"sku,license_key\nOLD-FW,KEY-\xff\n")
+
+    with pytest.raises(CommandError, match=r"file.csv: not UTF-8 text \(byte 27\)"):
+        call_command(command, str(path))
+
+
+def test_an_error_quoting_the_file_does_not_reach_the_terminal_raw(tmp_path, capsys):
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps({"orders": [{"order_number": "1", "language": "\x1b[2J"}]}))
+
+    with pytest.raises(CommandError):
+        call_command("import_orders", str(path))
+
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and '"\\x1b[2J" is not a valid choice.' in err
