@@ -74,3 +74,20 @@ def test_a_catalog_file_with_a_control_character_names_the_field(admin_client):
 
     assert response.context["errors"] == ["products[0].name: control characters are not allowed"]
     assert not Product.objects.exists()
+
+
+def test_a_legacy_key_file_with_a_200_kb_field_is_an_error_on_the_page(admin_client):
+    from apps.lms.models import LegacyKey
+    from tests.factories.catalog import ProductFactory
+
+    ProductFactory(sku="OLD-FW", delivery_method="heritage_key")
+    text = "sku,license_key\nOLD-FW,KEY-1\nOLD-FW," + "K" * 200_000 + "\n"
+
+    response = admin_client.post(
+        reverse("admin:lms_legacykey_import"),
+        {"file": SimpleUploadedFile("keys.csv", text.encode())},
+    )
+
+    assert response.status_code == 200
+    assert "keys.csv: line 3: a field is longer than 131072 characters" in response.content.decode()
+    assert not LegacyKey.objects.exists()
