@@ -91,3 +91,15 @@ def test_a_legacy_key_file_with_a_200_kb_field_is_an_error_on_the_page(admin_cli
     assert response.status_code == 200
     assert "keys.csv: line 3: a field is longer than 131072 characters" in response.content.decode()
     assert not LegacyKey.objects.exists()
+
+
+def test_a_file_too_large_to_confirm_is_refused_at_the_preview(admin_client, products, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    text = json.dumps({"orders": [order_body(f"SO-{n}") for n in range(10)]})
+
+    response = _upload(admin_client, "orders", "orders.json", text)
+
+    assert response.context["errors"] == [
+        "orders.json: the file is larger than 2.0\xa0KB: split it"
+    ]
+    assert "preview" not in response.context
