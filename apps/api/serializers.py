@@ -3,6 +3,7 @@
 
 from rest_framework import serializers
 
+from apps.core import contracts
 from apps.entitlements.models import EntitlementStatus
 from apps.orders.models import LineStatus
 
@@ -54,7 +55,7 @@ class LineChangeIn(serializers.Serializer):
 
 
 class LineActionIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, allow_blank=True, default="")
+    reason = contracts.TextField(max_length=200, allow_blank=True, default="")
 
 
 class EntitlementAccountOut(serializers.Serializer):

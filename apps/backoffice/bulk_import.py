@@ -34,7 +34,7 @@ KINDS = {
 def _run(kind: str, text: str, name: str, actor) -> ImportResult:
     origin: dict[str, int] = {}
     if kind == "orders" and name.lower().endswith(".csv"):
-        document, origin = orders_document_from_csv(text)
+        document, origin = orders_document_from_csv(text, source=name)
     else:
         document = parse_json(text, name)
     try:

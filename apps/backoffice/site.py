@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -111,15 +113,22 @@ class KeyshipAdminSite(admin.AdminSite):
             if kind not in kinds:
                 raise PermissionDenied
             upload = request.FILES.get("file")
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            too_large = upload is not None and limit is not None and upload.size > limit
             if upload is not None:
-                name, text = upload.name, _decoded(upload)
+                name, text = upload.name, None if too_large else _decoded(upload)
             else:
                 name, text = request.POST.get("name", "file"), request.POST.get("text", "")
             context.update(kind=kind, name=name, text=text)
             run = file_import if request.POST.get("confirm") else file_preview
             try:
+                if too_large:
+                    # The confirmation posts the text back as a form field, which Django
+                    # refuses beyond this size: say so now rather than after the preview.
+                    message = _("the file is larger than %(limit)s: split it")
+                    raise Rejected([f"{name}: {message % {'limit': filesizeformat(limit)}}"])
                 if text is None:
-                    raise Rejected([f"{name}: not UTF-8 text"])
+                    raise Rejected([f"{name}: {_('not UTF-8 text')}"])
                 result = run(kind=kind, text=text, name=name, actor=request.user)
             except Rejected as rejected:
                 context["errors"] = rejected.errors

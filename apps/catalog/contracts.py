@@ -3,12 +3,13 @@
 from rest_framework import serializers
 
 from apps.catalog.models import DeliveryMethod, LicenseType
+from apps.core import contracts
 
 
 class ProductIn(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(allow_blank=True, default="")
+    sku = contracts.TextField(max_length=64)
+    name = contracts.TextField(max_length=200)
+    description = contracts.TextField(allow_blank=True, default="", multiline=True)
     delivery_method = serializers.ChoiceField(
         choices=DeliveryMethod.choices, default=DeliveryMethod.JAL
     )
@@ -18,10 +19,8 @@ class ProductIn(serializers.Serializer):
     term_months = serializers.IntegerField(
         min_value=1, max_value=600, allow_null=True, default=None
     )
-    renews_sku = serializers.CharField(
-        max_length=64, allow_null=True, allow_blank=True, default=None
-    )
-    instructions_url = serializers.URLField(allow_blank=True, default="")
+    renews_sku = contracts.TextField(max_length=64, allow_null=True, allow_blank=True, default=None)
+    instructions_url = contracts.URLField(allow_blank=True, default="")
 
     def validate(self, data):
         subscription = data["license_type"] == LicenseType.SUBSCRIPTION

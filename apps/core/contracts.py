@@ -7,7 +7,17 @@ imports also posts.
 import json
 from dataclasses import dataclass, field
 
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext as _
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
+
+from apps.core.text import has_control_characters
+
+# Deeper than any file Keyship reads (an order is 4 levels), far below Python's recursion
+# limit, which a document of 50,000 "[" would otherwise reach.
+MAX_JSON_DEPTH = 64
+MAX_JSON_DIGITS = 100
 
 
 class Rejected(Exception):
@@ -50,13 +60,96 @@ def validate(serializer_class, data, path: str = ""):
 
 
 def parse_json(text: str, source: str) -> object:
-    """Parse a JSON document, or Rejected naming the line and column of the mistake."""
+    """Parse a JSON document from outside (a file, an API body), or Rejected naming the
+    mistake: its line and column, nesting deeper than MAX_JSON_DEPTH, an integer longer
+    than MAX_JSON_DIGITS, or NaN/Infinity, which JSON does not have. Every JSON read of
+    outside input goes through here."""
     try:
-        return json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise Rejected(
             [f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
         ) from None
+    except _NotJson as exc:
+        raise Rejected([f"{source}: {exc}"]) from None
+    except RecursionError:  # the parser's own stack ran out long before the end of the text
+        raise Rejected([f"{source}: {_too_deep()}"]) from None
+    if _deeper_than(document, MAX_JSON_DEPTH):
+        raise Rejected([f"{source}: {_too_deep()}"])
+    return document
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise _NotJson(_("not valid JSON: %(name)s is not a number") % {"name": name})
+
+
+def _integer(text: str) -> int:
+    # Python refuses to convert more than 4,300 digits with a ValueError of its own; no
+    # field takes more than a few.
+    if len(text) > MAX_JSON_DIGITS:
+        raise _NotJson(
+            _("not valid JSON: a number has more than %(limit)d digits")
+            % {"limit": MAX_JSON_DIGITS}
+        )
+    return int(text)
+
+
+def _too_deep() -> str:
+    return _("nested deeper than %(limit)d levels") % {"limit": MAX_JSON_DEPTH}
+
+
+def _deeper_than(document, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels; without recursion."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in value)
+    return False
+
+
+class NoControlCharacters:
+    """The rule of every text field of a contract: no C0 or C1 control characters, nor the
+    Unicode line and paragraph separators. A name becomes a subject line, a CSV cell, a
+    line of a certificate, where a line break is a new header or row. `multiline` fields
+    (a description) may hold tabs and line breaks."""
+
+    def __init__(self, *, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, value) -> None:
+        if isinstance(value, str) and has_control_characters(value, multiline=self.multiline):
+            raise serializers.ValidationError(_("control characters are not allowed"))
+
+
+class _RefusesControlCharacters:
+    def __init__(self, *, multiline: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        # DRF's own check refuses NUL alone; this rule covers it, with one message.
+        self.validators = [
+            NoControlCharacters(multiline=multiline),
+            *(v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)),
+        ]
+
+
+class TextField(_RefusesControlCharacters, serializers.CharField):
+    """A contract's text: one line, unless `multiline=True`."""
+
+
+class EmailField(_RefusesControlCharacters, serializers.EmailField):
+    pass
+
+
+class URLField(_RefusesControlCharacters, serializers.URLField):
+    pass
 
 
 @dataclass

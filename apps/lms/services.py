@@ -1,8 +1,6 @@
 """Legacy license keys: importing pools, handing keys out at fulfilment."""
 
-import csv
 import datetime
-import io
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import ImportResult, Rejected
+from apps.core.csv_files import csv_dict_rows
 from apps.core.dates import business_today
 from apps.core.sealing import legacy_key_digest, seal
 from apps.core.services import audit_event_record
@@ -27,16 +26,14 @@ UPLOAD_LIFETIME = datetime.timedelta(hours=1)
 
 
 def _rows(text: str, source: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
+    header, rows = csv_dict_rows(text, source=source)
     missing = [name for name in ("sku", "license_key") if name not in header]
     if missing:
         absent = ", ".join(missing)
         raise Rejected(
             [f"{source}: line 1: the header needs sku and license_key (missing {absent})"]
         )
-    reader.fieldnames = header
-    return list(reader)
+    return [row for _line, row in rows]
 
 
 @dataclass

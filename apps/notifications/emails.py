@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.core import sealing
+from apps.core.text import single_line
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
 from apps.notifications.models import DeliveryKind, EmailDelivery, ShipmentEmail
 from apps.orders.models import Shipment
@@ -165,7 +166,7 @@ def _rendered(shipment: Shipment, language: str, licenses: list[dict]) -> dict[s
             "products": names,
         }
         return {
-            "subject": subject[:250],
+            "subject": single_line(subject)[:250],
             "text_sealed": sealing.seal(render_to_string("emails/fulfillment.txt", context)),
             "html_sealed": sealing.seal(render_to_string("emails/fulfillment.html", context)),
         }
@@ -179,7 +180,9 @@ def fulfillment_message(
     contents = contents or ShipmentContents()
     email = contents.email(delivery.shipment, delivery.language)
     message = EmailMultiAlternatives(
-        subject=email.subject,
+        # One line even if stored before intake refused line breaks in names: a header
+        # with a line break is refused by the mail library, and the email would never leave.
+        subject=single_line(email.subject),
         body=email.text,
         to=[delivery.email],
         headers={"Message-ID": delivery.message_id},

@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.accounts.models import account_id_validator
+from apps.core import contracts
 from apps.core.codes import CodeKind, parse_code
 from apps.orders.models import AccountRole, order_number_validator
 
@@ -23,17 +24,17 @@ def _refuse_repeats(values: list, field: str, rows: str) -> None:
 
 
 class OrderAccountIn(serializers.Serializer):
-    account_id = serializers.CharField(max_length=20, validators=[account_id_validator])
-    name = serializers.CharField(max_length=200)
+    account_id = contracts.TextField(max_length=20, validators=[account_id_validator])
+    name = contracts.TextField(max_length=200)
     role = serializers.ChoiceField(choices=AccountRole.choices)
 
 
 class OrderLineIn(serializers.Serializer):
     line_number = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    sku = serializers.CharField(max_length=64)
+    sku = contracts.TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
-    renews_ssrn = serializers.CharField(
+    renews_ssrn = contracts.TextField(
         max_length=20, allow_blank=True, allow_null=True, default=""
     )
 
@@ -46,10 +47,10 @@ class OrderLineIn(serializers.Serializer):
 
 
 class OrderIn(serializers.Serializer):
-    order_number = serializers.CharField(max_length=32, validators=[order_number_validator])
+    order_number = contracts.TextField(max_length=32, validators=[order_number_validator])
     language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
     accounts = OrderAccountIn(many=True, allow_empty=False)
-    emails = serializers.ListField(child=serializers.EmailField(), allow_empty=False)
+    emails = serializers.ListField(child=contracts.EmailField(), allow_empty=False)
     lines = OrderLineIn(many=True, allow_empty=False, max_length=1000)
 
     def validate_accounts(self, accounts):

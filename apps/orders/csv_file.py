@@ -5,11 +5,10 @@ role: `end_customer_id` and `end_customer_name` (required), and optionally `part
 `distributor_` and `sold_to_`. `emails` holds the addresses separated by `;`.
 """
 
-import csv
-import io
 import re
 
 from apps.core.contracts import Rejected
+from apps.core.csv_files import csv_dict_rows
 from apps.orders.models import AccountRole
 
 ORDER_COLUMNS = ("order_number", "language", "emails")
@@ -17,20 +16,18 @@ LINE_COLUMNS = ("line_number", "sku", "quantity", "requested_ship_date", "renews
 REQUIRED = ("order_number", "emails", "end_customer_id", "end_customer_name", *LINE_COLUMNS[:4])
 
 
-def orders_document_from_csv(text: str) -> tuple[dict, dict[str, int]]:
+def orders_document_from_csv(text: str, *, source: str = "file") -> tuple[dict, dict[str, int]]:
     """The orders file's JSON shape, and where each order and line came from: a map from
     a path such as `orders[0].lines[2]` to its CSV line number."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
+    header, rows = csv_dict_rows(text, source=source)
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise Rejected([f"line 1: the header lacks {', '.join(missing)}"])
-    reader.fieldnames = header
     orders: dict[str, dict] = {}
     first_line: dict[str, int] = {}
     origin: dict[str, int] = {}
     problems = []
-    for number, row in enumerate(reader, start=2):
+    for number, row in rows:
         row = {key: (value or "").strip() for key, value in row.items() if key}
         order_number = row["order_number"]
         order = _order(row)

@@ -5,8 +5,6 @@ Every page that names an entitlement looks it up among those the user sees *now*
 next request and anything else answers 404, downloads included.
 """
 
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +20,7 @@ from apps.accounts.models import Account, Contact
 from apps.accounts.services import access_request_create, contact_language_set
 from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import Rejected
+from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.models import CertificateStatus, Entitlement, EntitlementStatus
@@ -120,7 +119,7 @@ class _Echo:
 
 def _csv_response(rows, today) -> StreamingHttpResponse:
     """Every row the filters show, not just one page, streamed as it is read."""
-    writer = csv.writer(_Echo())
+    writer = CsvWriter(_Echo())  # no cell a spreadsheet would run as a formula
     labels = dict(EntitlementStatus.choices)
     header = [
         _("Product"),

@@ -1,8 +1,7 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.contracts import Rejected
+from apps.core.importing import read_input_file, write_errors
 from apps.lms.services import legacy_keys_import
 
 
@@ -16,15 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("file", help="a CSV file, or - for standard input")
 
     def handle(self, *args, file, **options):
+        text, source = read_input_file(file)
         try:
-            text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8-sig").read()
-        except OSError as exc:
-            raise CommandError(f"{file}: cannot read the file: {exc.strerror}") from None
-        try:
-            result = legacy_keys_import(text=text, source=file)
+            result = legacy_keys_import(text=text, source=source)
         except Rejected as rejected:
-            for line in rejected.errors:
-                self.stderr.write(line)
+            write_errors(self, source, rejected.errors)
             raise CommandError(
                 f"{file}: {len(rejected.errors)} error(s); nothing was imported."
             ) from None
