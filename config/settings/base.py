@@ -54,21 +54,23 @@ def _production_keys_check(keys: dict[str, str]) -> None:
     published = {_DEV_SECRET_KEY, _DEV_ACTIVATION_CODE_KEY}
     for name in ("SECRET_KEY", "ACTIVATION_CODE_KEY"):
         value = keys[name]
-        if not value:
+        if not value.strip():
             raise ImproperlyConfigured(f"{name} must be set when DEBUG is off.")
-        if value in published or value.startswith("django-insecure"):
+        if value.strip() in published or value.strip().startswith("django-insecure"):
             raise ImproperlyConfigured(
                 f"{name} is the published development key: set a secret one of your own "
-                "(e.g. `openssl rand -base64 32`) when DEBUG is off."
+                "(e.g. `openssl rand -base64 48`) when DEBUG is off."
             )
-        if len(value) < _KEY_MIN_LENGTH[name]:
+        # Django's deploy check asks for 5 different characters; "aaaa..." is no secret.
+        if len(value) < _KEY_MIN_LENGTH[name] or len(set(value)) < 5:
             raise ImproperlyConfigured(
-                f"{name} must be at least {_KEY_MIN_LENGTH[name]} characters when DEBUG is off."
+                f"{name} must be at least {_KEY_MIN_LENGTH[name]} characters, not one or two "
+                "repeated, when DEBUG is off (e.g. `openssl rand -base64 48`)."
             )
-    if not keys["LICENSE_SIGNING_KEY"]:
+    if not keys["LICENSE_SIGNING_KEY"].strip():
         raise ImproperlyConfigured("LICENSE_SIGNING_KEY must be set when DEBUG is off.")
     try:
-        raw = base64.b64decode(keys["LICENSE_SIGNING_KEY"], validate=True)
+        raw = base64.b64decode(keys["LICENSE_SIGNING_KEY"].strip(), validate=True)
     except binascii.Error:
         raw = b""
     if len(raw) != 32:

@@ -61,6 +61,7 @@ def test_debug_true_still_runs_on_the_development_defaults():
     [
         ("SECRET_KEY", "django-insecure-keyship-development-only"),
         ("ACTIVATION_CODE_KEY", "keyship-development-activation-code-key"),
+        ("SECRET_KEY", " django-insecure-keyship-development-only "),
     ],
 )
 def test_the_published_development_keys_are_refused_in_production(name, value):
@@ -71,11 +72,12 @@ def test_the_published_development_keys_are_refused_in_production(name, value):
 
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "ACTIVATION_CODE_KEY"])
-def test_a_short_key_is_refused_in_production(name):
-    result = _run("check", **{**PRODUCTION_ENV, name: "too-short-to-be-a-secret"})
+@pytest.mark.parametrize("value", ["too-short-to-be-a-secret", "ab" * 40, " " * 60])
+def test_a_short_or_repetitive_key_is_refused_in_production(name, value):
+    result = _run("check", **{**PRODUCTION_ENV, name: value})
 
     assert result.returncode != 0
-    assert f"{name} must be at least" in result.stderr
+    assert f"{name} must be " in result.stderr
 
 
 def test_a_license_signing_key_that_is_not_32_bytes_is_refused_in_production():
