@@ -29,30 +29,37 @@ def no_store_middleware(get_response):
     return middleware
 
 
-def staff_session_middleware(get_response):
-    """A staff member's session ends STAFF_SESSION_AGE seconds after it began as staff.
+def staff_session_expiry_set(*, session, user) -> None:
+    """Ends a staff member's session STAFF_SESSION_AGE seconds from now, once: later calls
+    leave the end where it is.
 
     Staff see every customer's activation codes, so a forgotten admin session must not live as
-    long as a portal one (SESSION_COOKIE_AGE). The expiry is set once, on the first response
-    after the sign-in (or after a portal user became staff), and not renewed by later requests.
+    long as a portal one (SESSION_COOKIE_AGE). A moment, not a number of seconds, is kept:
+    seconds would count again from every later write of the session.
+    """
+    if user.is_authenticated and user.is_staff and session.get(_SESSION_EXPIRY_KEY) is None:
+        session.set_expiry(timezone.now() + datetime.timedelta(seconds=settings.STAFF_SESSION_AGE))
+
+
+def staff_signed_in(sender, request, user, **kwargs):
+    """`user_logged_in` receiver (CoreConfig.ready): the end is set with the sign-in's own
+    write of the session."""
+    if request is not None and hasattr(request, "session"):
+        staff_session_expiry_set(session=request.session, user=user)
+
+
+def staff_session_middleware(get_response):
+    """Ends the session of a user who became staff while signed in, as a sign-in would have.
+
+    (Every other staff session has its end from the sign-in: this writes nothing for them.)
     """
 
     def middleware(request):
         response = get_response(request)
         user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and user.is_staff
-            and session is not None
-            and session.get(_SESSION_EXPIRY_KEY) is None
-        ):
-            # A moment, not a number of seconds: seconds would count again from every
-            # later write of the session.
-            session.set_expiry(
-                timezone.now() + datetime.timedelta(seconds=settings.STAFF_SESSION_AGE)
-            )
+        if user is not None and session is not None:
+            staff_session_expiry_set(session=session, user=user)
         return response
 
     return middleware

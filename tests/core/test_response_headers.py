@@ -116,3 +116,16 @@ def test_a_staff_session_ends_within_hours_and_a_customer_s_lasts_two_weeks(clie
     first_end = client.session.get_expiry_date()
     client.get(reverse("admin:index"))
     assert client.session.get_expiry_date() == first_end
+
+
+@pytest.mark.django_db
+def test_a_customer_made_staff_while_signed_in_gets_the_staff_session_s_end(client):
+    customer = portal_contact(new_account(), email="alice@northwind.example")
+    client.post(reverse("login"), {"username": customer.user.email, "password": "password"})
+    assert client.session.get_expiry_age() == 14 * 24 * 60 * 60
+
+    customer.user.is_staff = True
+    customer.user.save()
+    client.get(reverse("portal:entitlements"))
+
+    assert client.session.get_expiry_date() <= timezone.now() + datetime.timedelta(hours=8)
