@@ -122,7 +122,17 @@ def test_the_documented_deploy_serves_the_portal_and_the_admin(tmp_path, setting
     env = _production_env(tmp_path, port)
     log = open(tmp_path / "web.log", "w")
 
-    # When the release step runs, then the web process starts, as the README says
+    # When the configuration is checked, the release step runs, then the web process
+    # starts, as the README says
+    check = subprocess.run(
+        ["bash", "-c", "python manage.py check --deploy --fail-level WARNING"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
     release = subprocess.run(
         ["bash", "-c", procfile["release"]],
         cwd=settings.BASE_DIR,

@@ -55,7 +55,10 @@ def _production_keys_check(keys: dict[str, str]) -> None:
     for name in ("SECRET_KEY", "ACTIVATION_CODE_KEY"):
         value = keys[name]
         if not value.strip():
-            raise ImproperlyConfigured(f"{name} must be set when DEBUG is off.")
+            raise ImproperlyConfigured(
+                f"{name} must be set when DEBUG is off (on a development machine, set "
+                "DEBUG=true in the environment or in .env)."
+            )
         if value.strip() in published or value.strip().startswith("django-insecure"):
             raise ImproperlyConfigured(
                 f"{name} is the published development key: set a secret one of your own "
