@@ -159,6 +159,9 @@ def test_the_documented_deploy_serves_the_portal_and_the_admin(tmp_path, setting
         assert plain.status == 301
         assert plain.getheader("Location") == "https://licensing.example.com/account/login/"
 
+        # Except the health check, which a load balancer may probe over plain HTTP
+        assert proxy.request("GET", "/healthz", https=False).status == 200
+
         # And the portal's login page answers, with its stylesheet, and production's headers
         login = proxy.request("GET", "/account/login/")
         assert login.status == 200, (tmp_path / "web.log").read_text()[-3000:]
