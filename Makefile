@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml scripts/system-packages
 	touch $@
 
 messages: install
-	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+	DEBUG=true $(BIN)/python manage.py compilemessages --ignore=.venv -v 0
 
+# The settings are production's unless told otherwise: `run` asks for development mode (its
+# public keys, the demo's public passwords) in the environment of each of its commands.
+run: export DEBUG = true
 run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo > var/seed.log

@@ -49,8 +49,9 @@ os.environ.update(
     DATABASE_URL=scratch_database_url(NAME, fresh=True),
     DJANGO_SETTINGS_MODULE="config.settings.base",
     DEBUG="false",
-    SECRET_KEY="benchmark",
-    ACTIVATION_CODE_KEY="benchmark",
+    # Production refuses keys shorter than these (config/settings/base.py).
+    SECRET_KEY="keyship-benchmark-secret-key-" + "b" * 30,
+    ACTIVATION_CODE_KEY="keyship-benchmark-activation-code-key",
     LICENSE_SIGNING_KEY=base64.b64encode(b"keyship-benchmark-signing-key-32").decode(),
     MEDIA_ROOT=tempfile.mkdtemp(prefix="keyship-bench-"),
     EMAIL_URL=f"smtp://127.0.0.1:{SMTP_PORT}",

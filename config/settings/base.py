@@ -1,14 +1,18 @@
 """Keyship settings: every value comes from the environment (see .env.example).
 
-The defaults need no server: SQLite, a file-system Celery broker and e-mails written
-as files, all under var/. Production sets DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL,
-SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
+Without DEBUG=true they are production's: the keys are required and the security headers on.
+The defaults of the rest need no server: SQLite, a file-system Celery broker and e-mails
+written as files, all under var/. Production sets DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL,
+SECRET_KEY, ACTIVATION_CODE_KEY, LICENSE_SIGNING_KEY and ALLOWED_HOSTS.
 """
 
+import base64
+import binascii
 import datetime
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -18,19 +22,22 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Production is the default: a deployment that forgets DEBUG runs with it off and asks for its
+# keys. Development mode (public keys, a signing key made under var/, static files straight
+# from the source folders) is asked for with DEBUG=true, as `make run` does.
+DEBUG = env.bool("DEBUG", default=False)
 
 # Development keys are fixed and public; a production deployment must set its own.
 _DEV_SECRET_KEY = "django-insecure-keyship-development-only"
 _DEV_ACTIVATION_CODE_KEY = "keyship-development-activation-code-key"
+# Both keys are strings of the operator's choice: a word or a phrase is guessable, 32 random
+# characters are not. SECRET_KEY takes Django's own bar (the deploy check's), 50;
+# ACTIVATION_CODE_KEY cannot be changed once codes are stored, so its bar stays at 32.
+_KEY_MIN_LENGTH = {"SECRET_KEY": 50, "ACTIVATION_CODE_KEY": 32}
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 ACTIVATION_CODE_KEY = env.str(
     "ACTIVATION_CODE_KEY", default=_DEV_ACTIVATION_CODE_KEY if DEBUG else ""
 )
-if not DEBUG:
-    for _name in ("SECRET_KEY", "ACTIVATION_CODE_KEY"):
-        if not globals()[_name]:
-            raise ImproperlyConfigured(f"{_name} must be set when DEBUG is off.")
 
 # License keys are signed with this Ed25519 key (base64 of its raw 32 bytes); without it a
 # development key is made under var/. Retired keys' public halves (base64, comma-separated)
@@ -38,8 +45,52 @@ if not DEBUG:
 LICENSE_SIGNING_KEY = env.str("LICENSE_SIGNING_KEY", default="")
 LICENSE_DEVELOPMENT_KEY_FILE = VAR_DIR / "license-signing-key" if DEBUG else None
 LICENSE_RETIRED_PUBLIC_KEYS = env.list("LICENSE_RETIRED_PUBLIC_KEYS", default=[])
-if not DEBUG and not LICENSE_SIGNING_KEY:
-    raise ImproperlyConfigured("LICENSE_SIGNING_KEY must be set when DEBUG is off.")
+
+
+def _production_keys_check(keys: dict[str, str]) -> None:
+    """Refuses, at start-up, a production process without its own keys: a missing key, a
+    published development key (anyone could sign sessions or read activation codes with it)
+    or one too short to be secret."""
+    published = {_DEV_SECRET_KEY, _DEV_ACTIVATION_CODE_KEY}
+    for name in ("SECRET_KEY", "ACTIVATION_CODE_KEY"):
+        value = keys[name]
+        if not value.strip():
+            raise ImproperlyConfigured(
+                f"{name} must be set when DEBUG is off (on a development machine, set "
+                "DEBUG=true in the environment or in .env)."
+            )
+        if value.strip() in published or value.strip().startswith("django-insecure"):
+            raise ImproperlyConfigured(
+                f"{name} is the published development key: set a secret one of your own "
+                "(e.g. `openssl rand -base64 48`) when DEBUG is off."
+            )
+        # Django's deploy check asks for 5 different characters; "aaaa..." is no secret.
+        if len(value) < _KEY_MIN_LENGTH[name] or len(set(value)) < 5:
+            raise ImproperlyConfigured(
+                f"{name} must be at least {_KEY_MIN_LENGTH[name]} characters, not one or two "
+                "repeated, when DEBUG is off (e.g. `openssl rand -base64 48`)."
+            )
+    if not keys["LICENSE_SIGNING_KEY"].strip():
+        raise ImproperlyConfigured("LICENSE_SIGNING_KEY must be set when DEBUG is off.")
+    try:
+        raw = base64.b64decode(keys["LICENSE_SIGNING_KEY"].strip(), validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured(
+            "LICENSE_SIGNING_KEY must be the base64 of 32 bytes "
+            "(manage.py create_license_signing_key makes one)."
+        )
+
+
+if not DEBUG:
+    _production_keys_check(
+        {
+            "SECRET_KEY": SECRET_KEY,
+            "ACTIVATION_CODE_KEY": ACTIVATION_CODE_KEY,
+            "LICENSE_SIGNING_KEY": LICENSE_SIGNING_KEY,
+        }
+    )
 
 # The public address of this site, for links in emails and certificates.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -74,12 +125,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, whose static files may be cached; before the rest, so that every page
+    # (a lockout and an error page included) comes back through it.
+    "apps.core.middleware.no_store_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.staff_session_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -223,7 +279,8 @@ FULFILLMENT_TIME_ZONE = env.str("FULFILLMENT_TIME_ZONE", default="UTC")
 
 # Static files and media -------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` (the release step) gathers the static files that WhiteNoise serves.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 STORAGES = {
@@ -324,8 +381,40 @@ LOGGING = {
 }
 
 # Security in production -------------------------------------------------------------------
+# These hold in development too, so that what a browser enforces is seen before a deploy.
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Scripts, styles, images and fonts come from this site only, and no inline script runs: an
+# injected <script> does nothing. The API's docs page (Redoc) adds what it needs on its own
+# view (apps/api/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# A portal session lasts two weeks (Django's default); a staff member's, who sees every
+# customer's codes, ends 8 hours after signing in (apps.core.middleware).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
+STAFF_SESSION_AGE = env.int("STAFF_SESSION_AGE", default=60 * 60 * 8)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Plain HTTP is answered with a redirect to HTTPS. Behind a proxy that ends TLS, the
+    # proxy's X-Forwarded-Proto: https (above) tells a secure request apart, so it stays on.
+    # The health check stays reachable over plain HTTP, as load balancers probe it.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # A browser that has seen the site over HTTPS refuses plain HTTP to it for a year.
+    # Preloading takes effect only once the domain is submitted to the browsers' list.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
