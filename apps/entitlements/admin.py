@@ -127,9 +127,10 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "order_line",
     ]
     list_filter = [StatusFilter, "product__delivery_method", "product__license_type", "starts_on"]
-    search_lookups = ["ssrn"]  # the box; search_ids reads every key
+    search_lookups = ["ssrn"]  # the box; search_ids reads every key but the activation code
     search_help_text = _(
-        "An SSRN, an activation code, an order number, a device serial number or an Account ID."
+        "An SSRN, an order number, a device serial number or an Account ID. Find, on the "
+        "front page, also searches by activation code."
     )
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
