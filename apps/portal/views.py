@@ -11,8 +11,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -37,6 +38,7 @@ from apps.portal.forms import (
     SerialNumbersForm,
 )
 from apps.portal.keys import entitlement_keys_file
+from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
 
@@ -50,15 +52,18 @@ def _contact(user) -> Contact | None:
     return Contact.objects.filter(user=user).first()
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def entitlement_list(request):
+    if request.method == "POST" or "q" in request.GET:
+        return _search_kept(request)
+    search_name = request.GET.get("search", "")
+    search = search_text(session=request.session, name=search_name) if search_name else ""
+    if search is None:
+        messages.info(request, _("That search is no longer kept: search again."))
+        return _list_redirect(request.GET, search_name=None)
     visible = entitlements_visible_to(user=request.user)
-    form = EntitlementFilterForm(
-        request.GET,
-        accounts=Account.objects.filter(associations__contact__user=request.user),
-        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
-    )
+    form = _filter_form(request, {**request.GET.dict(), "q": search}, visible)
     filters = form.filters()
     today = business_today()
     rows = entitlement_list_for_user(user=request.user, today=today, filters=filters)
@@ -84,6 +89,44 @@ def entitlement_list(request):
             "columns": _columns(query, filters.ordering),
         },
     )
+
+
+def _filter_form(request, data, visible) -> EntitlementFilterForm:
+    return EntitlementFilterForm(
+        data,
+        accounts=Account.objects.filter(associations__contact__user=request.user),
+        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
+    )
+
+
+def _search_kept(request):
+    """The search form's POST (or an old address with ?q=): keep the text in the session and
+    send the user to the list with the other filters and the search's name, never its text.
+    A text the form refuses (too long) is not kept, and the list says why."""
+    source = request.POST if request.method == "POST" else request.GET
+    text = source.get("q", "").strip()
+    search_name = None
+    if text:
+        form = _filter_form(request, {"q": text}, entitlements_visible_to(user=request.user))
+        if form.is_valid():
+            search_name = search_keep(session=request.session, text=text)
+        else:
+            messages.error(request, form.errors["q"][0])
+    return _list_redirect(source, search_name=search_name)
+
+
+FILTERS = ("account", "product", "status", "sort")
+
+
+def _list_redirect(source, *, search_name: str | None):
+    query = QueryDict(mutable=True)
+    for name in FILTERS:
+        if source.get(name):
+            query[name] = source[name]
+    if search_name:
+        query["search"] = search_name
+    url = reverse("portal:entitlements")
+    return redirect(f"{url}?{query.urlencode()}" if query else url)
 
 
 def _columns(query, ordering: str) -> list[dict]:
