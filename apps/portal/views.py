@@ -10,6 +10,7 @@ import csv
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -53,8 +54,10 @@ def _contact(user) -> Contact | None:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 def entitlement_list(request):
+    if not request.user.is_authenticated:
+        # An old address may carry a search: the login's ?next= does not take it along.
+        return redirect_to_login(_list_url(request.GET, search_name=None))
     if request.method == "POST" or "q" in request.GET:
         return _search_kept(request)
     search_name = request.GET.get("search", "")
@@ -118,7 +121,8 @@ def _search_kept(request):
 FILTERS = ("account", "product", "status", "sort")
 
 
-def _list_redirect(source, *, search_name: str | None):
+def _list_url(source, *, search_name: str | None) -> str:
+    """The list's address with the filters of `source` and a kept search's name, if any."""
     query = QueryDict(mutable=True)
     for name in FILTERS:
         if source.get(name):
@@ -126,7 +130,11 @@ def _list_redirect(source, *, search_name: str | None):
     if search_name:
         query["search"] = search_name
     url = reverse("portal:entitlements")
-    return redirect(f"{url}?{query.urlencode()}" if query else url)
+    return f"{url}?{query.urlencode()}" if query else url
+
+
+def _list_redirect(source, *, search_name: str | None):
+    return redirect(_list_url(source, search_name=search_name))
 
 
 def _columns(query, ordering: str) -> list[dict]:

@@ -231,6 +231,16 @@ def test_an_old_address_with_a_search_is_moved_to_one_without_it(client):
     assert wanted.ssrn in body and other.ssrn not in body
 
 
+def test_an_old_address_with_a_search_sends_a_visitor_to_the_login_without_it(client):
+    typed = entitlement_of(new_account()).activation_code.lower()
+
+    response = client.get(LIST, {"q": typed, "status": "active"})
+
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert "status%3Dactive" in response.url
+    assert not any(spelling in response.url.lower() for spelling in code_spellings(typed))
+
+
 def test_a_search_kept_by_another_session_is_not_found_and_the_list_says_so(client):
     northwind = new_account()
     contact = portal_contact(northwind)
