@@ -42,6 +42,8 @@ from apps.portal.keys import entitlement_keys_file
 from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
+# The list's filters that its address carries; the search goes by the name it is kept under.
+FILTERS = ("account", "product", "status", "sort")
 
 
 def home(request):
@@ -55,6 +57,8 @@ def _contact(user) -> Contact | None:
 
 @require_http_methods(["GET", "POST"])
 def entitlement_list(request):
+    """The user's entitlements, filtered, searched, sorted, paged or as CSV. A search is
+    posted and kept in the session (apps/portal/searches.py): no address carries its text."""
     if not request.user.is_authenticated:
         # An old address may carry a search: the login's ?next= does not take it along.
         return redirect_to_login(_list_url(request.GET, search_name=None))
@@ -116,9 +120,6 @@ def _search_kept(request):
         else:
             messages.error(request, form.errors["q"][0])
     return _list_redirect(source, search_name=search_name)
-
-
-FILTERS = ("account", "product", "status", "sort")
 
 
 def _list_url(source, *, search_name: str | None) -> str:
