@@ -96,11 +96,13 @@ def fill() -> tuple[str, str, str]:
 
 
 def timed(client: Client, url: str, params: dict | None = None) -> float:
-    assert client.get(url, params).status_code == 200, url
+    # Find searches only what is posted; every other page is a GET.
+    send = client.post if url == "/admin/find/" else client.get
+    assert send(url, params).status_code == 200, url
     samples = []
     for _ in range(5):
         started = time.perf_counter()
-        response = client.get(url, params)
+        response = send(url, params)
         samples.append(time.perf_counter() - started)
         assert response.status_code == 200
     return statistics.median(samples) * 1000
@@ -119,11 +121,6 @@ def main() -> None:
         ("entitlements, page 2,000", "/admin/entitlements/entitlement/", {"p": "2000"}),
         ("entitlements, status = grace", "/admin/entitlements/entitlement/", {"status": "grace"}),
         ("entitlements, search SSRN", "/admin/entitlements/entitlement/", {"q": ssrn}),
-        (
-            "entitlements, search activation code",
-            "/admin/entitlements/entitlement/",
-            {"q": code.lower()},
-        ),
         ("entitlements, search order number", "/admin/entitlements/entitlement/", {"q": order}),
         (
             "entitlements, search serial number",
@@ -140,6 +137,7 @@ def main() -> None:
         ("activations, unfiltered", "/admin/entitlements/activation/", None),
         ("find box, SSRN", "/admin/find/", {"q": ssrn}),
         ("find box, Account ID", "/admin/find/", {"q": "0000000500"}),
+        ("find box, activation code", "/admin/find/", {"q": code.lower()}),
     ]
     print(f"\n{count:,} entitlements; median of 5 requests\n")
     print("| page | ms |\n|---|---:|")

@@ -50,8 +50,13 @@ class KeyshipAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/upcoming_expiries.html", context)
 
     def find_view(self, request):
-        """One box that finds entitlements, orders and contacts by any of their keys."""
-        query = request.GET.get("q", "").strip()
+        """One box that finds entitlements, orders and contacts by any of their keys.
+
+        It searches only what is posted (with the form's CSRF token): a typed activation code
+        must never sit in an address, where access logs, history and Referer headers keep
+        it. An address's ?q= searches nothing and is not shown back.
+        """
+        query = request.POST.get("q", "").strip() if request.method == "POST" else ""
         results = record_search(query=query, user=request.user) if query else None
         context = {
             **self.each_context(request),

@@ -1,11 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db import connections
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.codes import CodeKind, parse_code
 from apps.core.models import AuditEvent
 
 # Below this many rows an exact count is cheap enough; above it an unfiltered changelist
@@ -40,6 +46,11 @@ class LargeTableAdmin(admin.ModelAdmin):
     table. Here each lookup of `search_lookups` runs alone, on its own index, and the page
     shows the union of their rows. A lookup that ends in `__lower` is given the term in lower
     case, to meet an index on LOWER(column).
+
+    No changelist searches by activation code: its search is a GET, so the code would sit in
+    the address, the browser's history, Referer headers and access logs. A term shaped like
+    a code (mistyped ones too) matches nothing, and the page points to Find, which searches
+    by POST.
     """
 
     paginator = EstimatedCountPaginator
@@ -58,7 +69,22 @@ class LargeTableAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        if parse_code(term).kind == CodeKind.ACTIVATION_CODE:
+            if SEARCH_VAR in request.GET:  # the changelist's box, not an autocomplete
+                self.message_user(request, self._code_search_message(), messages.WARNING)
+            return queryset.none(), False
         return queryset.filter(pk__in=self.search_ids(term)), False
+
+    def _code_search_message(self) -> str:
+        find = format_html(
+            '<a href="{}">{}</a>', reverse(f"{self.admin_site.name}:find"), gettext("Find")
+        )
+        text = gettext(
+            "This looks like an activation code. Lists do not search by activation code, as "
+            "their search is kept in the page's address; search for it with %(find)s."
+        )
+        # The text is escaped before the one link goes in.
+        return mark_safe(escape(text) % {"find": find})
 
     def search_ids(self, term: str) -> set:
         ids = set()

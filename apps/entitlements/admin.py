@@ -59,6 +59,21 @@ class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+def may_download_certificates(user) -> bool:
+    """A certificate prints the activation (or authorization) code, so only staff who may
+    see codes download one: Operations watches the rendering queue without the files."""
+    return user.has_perm("entitlements.view_entitlement") and user.has_perm(
+        "entitlements.view_activation_code"
+    )
+
+
+def _without_pdf(request, fields) -> list:
+    fields = list(fields)
+    if "pdf" in fields and not may_download_certificates(request.user):
+        fields.remove("pdf")
+    return fields
+
+
 def certificate_link(certificate: Certificate) -> str:
     if certificate.status != CertificateStatus.READY:
         return certificate.get_status_display()
@@ -96,6 +111,9 @@ class CertificateInline(ReadOnlyAdminMixin, admin.TabularInline):
     def pdf(self, obj):
         return certificate_link(obj)
 
+    def get_fields(self, request, obj=None):
+        return _without_pdf(request, super().get_fields(request, obj))
+
 
 @admin.register(Entitlement)
 class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
@@ -109,9 +127,10 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "order_line",
     ]
     list_filter = [StatusFilter, "product__delivery_method", "product__license_type", "starts_on"]
-    search_lookups = ["ssrn"]  # the box; search_ids reads every key
+    search_lookups = ["ssrn"]  # the box; search_ids reads every key but the activation code
     search_help_text = _(
-        "An SSRN, an activation code, an order number, a device serial number or an Account ID."
+        "An SSRN, an order number, a device serial number or an Account ID. Find, on the "
+        "front page, also searches by activation code."
     )
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
@@ -293,6 +312,12 @@ class CertificateAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     def pdf(self, obj):
         return certificate_link(obj)
 
+    def get_list_display(self, request):
+        return _without_pdf(request, super().get_list_display(request))
+
+    def get_fields(self, request, obj=None):
+        return _without_pdf(request, super().get_fields(request, obj))
+
     def has_change_permission(self, request, obj=None):
         return obj is None and request.user.has_perm("entitlements.change_certificate")
 
@@ -311,8 +336,9 @@ class CertificateAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         ]
 
     def download_view(self, request, pk):
-        """The PDF, to staff who may view entitlements: never from a public URL."""
-        if not request.user.has_perm("entitlements.view_entitlement"):
+        """The PDF, to staff who may see activation codes (it prints one): never from a
+        public URL. Others get 403, and no page links here for them."""
+        if not may_download_certificates(request.user):
             raise PermissionDenied
         certificate = get_object_or_404(Certificate.objects.select_related("entitlement"), pk=pk)
         if certificate.status != CertificateStatus.READY:

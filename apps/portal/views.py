@@ -8,9 +8,11 @@ next request and anything else answers 404, downloads included.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,8 +38,11 @@ from apps.portal.forms import (
     SerialNumbersForm,
 )
 from apps.portal.keys import entitlement_keys_file
+from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
+# The list's filters that its address carries; the search goes by the name it is kept under.
+FILTERS = ("account", "product", "status", "sort")
 
 
 def home(request):
@@ -49,15 +54,22 @@ def _contact(user) -> Contact | None:
     return Contact.objects.filter(user=user).first()
 
 
-@require_GET
-@login_required
+@require_http_methods(["GET", "POST"])
 def entitlement_list(request):
+    """The user's entitlements, filtered, searched, sorted, paged or as CSV. A search is
+    posted and kept in the session (apps/portal/searches.py): no address carries its text."""
+    if not request.user.is_authenticated:
+        # An old address may carry a search: the login's ?next= does not take it along.
+        return redirect_to_login(_list_url(request.GET, search_name=None))
+    if request.method == "POST" or "q" in request.GET:
+        return _search_kept(request)
+    search_name = request.GET.get("search", "")
+    search = search_text(session=request.session, name=search_name) if search_name else ""
+    if search is None:
+        messages.info(request, _("That search is no longer kept: search again."))
+        return _list_redirect(request.GET, search_name=None)
     visible = entitlements_visible_to(user=request.user)
-    form = EntitlementFilterForm(
-        request.GET,
-        accounts=Account.objects.filter(associations__contact__user=request.user),
-        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
-    )
+    form = _filter_form(request, {**request.GET.dict(), "q": search}, visible)
     filters = form.filters()
     today = business_today()
     rows = entitlement_list_for_user(user=request.user, today=today, filters=filters)
@@ -83,6 +95,46 @@ def entitlement_list(request):
             "columns": _columns(query, filters.ordering),
         },
     )
+
+
+def _filter_form(request, data, visible) -> EntitlementFilterForm:
+    return EntitlementFilterForm(
+        data,
+        accounts=Account.objects.filter(associations__contact__user=request.user),
+        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
+    )
+
+
+def _search_kept(request):
+    """The search form's POST (or an old address with ?q=): keep the text in the session and
+    send the user to the list with the other filters and the search's name, never its text.
+    A text the form refuses (too long) is not kept, and the list says why."""
+    source = request.POST if request.method == "POST" else request.GET
+    text = source.get("q", "").strip()
+    search_name = None
+    if text:
+        form = _filter_form(request, {"q": text}, entitlements_visible_to(user=request.user))
+        if form.is_valid():
+            search_name = search_keep(session=request.session, text=text)
+        else:
+            messages.error(request, form.errors["q"][0])
+    return _list_redirect(source, search_name=search_name)
+
+
+def _list_url(source, *, search_name: str | None) -> str:
+    """The list's address with the filters of `source` and a kept search's name, if any."""
+    query = QueryDict(mutable=True)
+    for name in FILTERS:
+        if source.get(name):
+            query[name] = source[name]
+    if search_name:
+        query["search"] = search_name
+    url = reverse("portal:entitlements")
+    return f"{url}?{query.urlencode()}" if query else url
+
+
+def _list_redirect(source, *, search_name: str | None):
+    return redirect(_list_url(source, search_name=search_name))
 
 
 def _columns(query, ordering: str) -> list[dict]:

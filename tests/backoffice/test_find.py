@@ -1,4 +1,7 @@
+import re
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories.accounts import AccountAssociationFactory
@@ -20,7 +23,7 @@ def world():
 
 
 def find(client, q):
-    return client.get(reverse("admin:find"), {"q": q}).content.decode()
+    return client.post(reverse("admin:find"), {"q": q}).content.decode()
 
 
 @pytest.mark.parametrize(
@@ -63,10 +66,60 @@ def test_a_search_that_matches_nothing_says_so(admin_client, world):
     assert "Nothing matches" in find(admin_client, "no-such-thing")
 
 
-def test_the_changelist_search_finds_an_entitlement_by_activation_code(admin_client, world):
+@pytest.mark.parametrize("url", [reverse("admin:index"), reverse("admin:find")])
+def test_the_find_box_sends_what_is_typed_in_the_body_not_the_address(admin_client, url):
+    page = admin_client.get(url).content.decode()
+
+    form = re.search(r'<form class="keyship-find"[^>]*>.*?</form>', page, re.S).group(0)
+    assert 'method="post"' in form and 'name="csrfmiddlewaretoken"' in form
+
+
+def test_find_by_the_address_searches_nothing_and_repeats_nothing(admin_client, world):
+    entitlement, _, _ = world
+    typed = entitlement.activation_code.lower()
+
+    page = admin_client.get(reverse("admin:find"), {"q": typed}).content.decode()
+
+    assert entitlement.ssrn not in page and typed not in page.lower()
+
+
+def test_find_refuses_a_search_without_the_forms_csrf_token(admin_user, world):
+    entitlement, _, _ = world
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    response = client.post(reverse("admin:find"), {"q": entitlement.ssrn})
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        lambda code: code,
+        lambda code: code.lower().replace("-", ""),
+        lambda code: code[:-1] + ("2" if code[-1] != "2" else "3"),  # mistyped: still a code
+    ],
+    ids=["as-printed", "typed-loosely", "mistyped"],
+)
+def test_a_changelist_search_by_activation_code_finds_nothing_and_points_to_find(
+    admin_client, world, typed
+):
     entitlement, _, other = world
     url = reverse("admin:entitlements_entitlement_changelist")
 
-    page = admin_client.get(url, {"q": entitlement.activation_code}).content.decode()
+    page = admin_client.get(url, {"q": typed(entitlement.activation_code)}).content.decode()
+
+    assert entitlement.ssrn not in page and other.ssrn not in page
+    assert "looks like an activation code" in page
+    assert f'href="{reverse("admin:find")}"' in page
+
+
+def test_a_changelist_search_by_ssrn_still_finds_the_entitlement(admin_client, world):
+    entitlement, _, other = world
+    url = reverse("admin:entitlements_entitlement_changelist")
+
+    page = admin_client.get(url, {"q": entitlement.ssrn.lower()}).content.decode()
 
     assert entitlement.ssrn in page and other.ssrn not in page
+    assert "looks like an activation code" not in page

@@ -56,3 +56,22 @@ def subscription_of(*accounts, ends_in_days: int, grace_days: int = 30, product=
 
 def new_account(**fields):
     return AccountFactory(**fields)
+
+
+def code_spellings(code: str) -> set[str]:
+    """The ways a user may type an activation code, and how an address would carry each,
+    in lower case: look for each in a lower-cased text."""
+    from urllib.parse import quote, quote_plus
+
+    plain = code.lower()
+    typed = {plain, plain.replace("-", ""), plain.replace("-", " ")}
+    return typed | {quote(t) for t in typed} | {quote_plus(t) for t in typed}
+
+
+def searched(client, text: str, **filters) -> str:
+    """Search the portal's list as its form does (a POST); the address it sends the user to."""
+    from django.urls import reverse
+
+    response = client.post(reverse("portal:entitlements"), {"q": text, **filters})
+    assert response.status_code == 302, response.status_code
+    return response.url

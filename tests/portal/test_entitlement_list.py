@@ -3,8 +3,12 @@
 import csv
 import datetime
 import io
+import re
+from html import unescape
+from urllib.parse import urljoin
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from apps.catalog.models import Product
@@ -12,7 +16,14 @@ from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import AccountRole
 from tests.factories.entitlements import ActivationFactory
 from tests.fulfillment.helpers import order_with_lines
-from tests.portal.helpers import entitlement_of, new_account, portal_contact, subscription_of
+from tests.portal.helpers import (
+    code_spellings,
+    entitlement_of,
+    new_account,
+    portal_contact,
+    searched,
+    subscription_of,
+)
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("portal:entitlements")
@@ -55,8 +66,9 @@ def test_the_list_filters_by_account_product_and_status_and_searches(client):
     device = ActivationFactory(entitlement=active, serial_number="FTX2231A0BC")
     client.force_login(contact.user)
 
-    def shown(**query):
-        page = client.get(LIST, query).content.decode()
+    def shown(q=None, **query):
+        url = searched(client, q) if q else LIST
+        page = client.get(url, query).content.decode()
         return {e.ssrn for e in (active, in_grace, expired) if e.ssrn in page}
 
     assert shown() == {active.ssrn, in_grace.ssrn, expired.ssrn}
@@ -149,3 +161,110 @@ def test_what_ships_is_in_the_portal_at_once_for_the_partner_too(client):
     # Then the partner's contact sees it on the next page load, without any email
     entitlement = order.lines.get().entitlement
     assert entitlement.ssrn in client.get(LIST).content.decode()
+
+
+def _links(body: str, base: str = LIST) -> list[str]:
+    """Every link and form target of the page, as the browser resolves it."""
+    found = re.findall(r'(?:href|action)="([^"]*)"', body)
+    return [urljoin(base, unescape(link)) for link in found]
+
+
+def _csv_ssrns(client, url: str) -> set[str]:
+    response = client.get(url)
+    assert response["Content-Type"].startswith("text/csv")
+    rows = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    return {row["SSRN"] for row in rows}
+
+
+def test_a_search_by_code_is_posted_and_no_address_or_link_carries_the_code(client):
+    # Given a user with three entitlements
+    northwind = new_account()
+    client.force_login(portal_contact(northwind).user)
+    wanted, *others = [entitlement_of(northwind, certificate=False) for _ in range(3)]
+    typed = wanted.activation_code.lower().replace("-", " ")
+
+    # When they search by its activation code, typed loosely, sorted by product
+    address = searched(client, typed, status="", sort="product")
+    page = client.get(address)
+
+    # Then the list shows that one entitlement, and neither the address it was sent to nor
+    # any link or form on the page carries the code in any spelling
+    body = page.content.decode()
+    assert wanted.ssrn in body and not any(other.ssrn in body for other in others)
+    for link in [address, *_links(body)]:
+        assert not any(spelling in link.lower() for spelling in code_spellings(typed)), link
+    # And the links keep the search: the CSV holds that one row, a sort shows that one row
+    csv_link = next(link for link in _links(body) if "format=csv" in link)
+    assert _csv_ssrns(client, csv_link) == {wanted.ssrn}
+    column = next(c for c in page.context["columns"] if c["key"] == "ssrn")
+    resorted = client.get(urljoin(LIST, column["url"])).content.decode()
+    assert wanted.ssrn in resorted and not any(other.ssrn in resorted for other in others)
+
+
+def test_paging_through_a_search_keeps_the_search(client):
+    northwind, blue_harbor = new_account(), new_account()
+    client.force_login(portal_contact(northwind, blue_harbor).user)
+    for _ in range(27):
+        entitlement_of(northwind, certificate=False)
+    theirs = entitlement_of(blue_harbor, certificate=False)
+
+    first = client.get(searched(client, northwind.account_id))
+    next_page = next(link for link in _links(first.content.decode()) if "page=2" in link)
+    second = client.get(next_page)
+
+    assert first.context["page"].paginator.count == 27
+    assert len(second.context["page"]) == 2
+    assert theirs.ssrn not in second.content.decode()
+
+
+def test_an_old_address_with_a_search_is_moved_to_one_without_it(client):
+    northwind = new_account()
+    client.force_login(portal_contact(northwind).user)
+    wanted, other = entitlement_of(northwind), entitlement_of(northwind)
+    typed = wanted.activation_code.replace("-", "")
+
+    response = client.get(LIST, {"q": typed, "sort": "ssrn"})
+
+    assert response.status_code == 302
+    assert not any(spelling in response.url.lower() for spelling in code_spellings(typed))
+    body = client.get(response.url).content.decode()
+    assert wanted.ssrn in body and other.ssrn not in body
+
+
+def test_an_old_address_with_a_search_sends_a_visitor_to_the_login_without_it(client):
+    typed = entitlement_of(new_account()).activation_code.lower()
+
+    response = client.get(LIST, {"q": typed, "status": "active"})
+
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert "status%3Dactive" in response.url
+    assert not any(spelling in response.url.lower() for spelling in code_spellings(typed))
+
+
+def test_a_search_kept_by_another_session_is_not_found_and_the_list_says_so(client):
+    northwind = new_account()
+    contact = portal_contact(northwind)
+    wanted, other = entitlement_of(northwind), entitlement_of(northwind)
+    client.force_login(contact.user)
+    address = searched(client, wanted.ssrn)
+    elsewhere = Client()
+    elsewhere.force_login(contact.user)
+
+    response = elsewhere.get(address, follow=True)
+
+    body = response.content.decode()
+    assert wanted.ssrn in body and other.ssrn in body
+    assert "search again" in body
+
+
+def test_the_search_form_needs_its_csrf_token(client):
+    northwind = new_account()
+    user = portal_contact(northwind).user
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    page = client.get(LIST).content.decode()
+
+    form = re.search(r'<form[^>]*role="search".*?</form>', page, re.S).group(0)
+    assert 'method="post"' in form and 'name="csrfmiddlewaretoken"' in form
+    assert client.post(LIST, {"q": "anything"}).status_code == 403

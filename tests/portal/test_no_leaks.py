@@ -18,7 +18,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_m
 
 from apps.accounts.models import AccountAssociation
 from tests.factories.entitlements import ActivationFactory
-from tests.portal.helpers import entitlement_of, new_account, portal_contact
+from tests.portal.helpers import entitlement_of, new_account, portal_contact, searched
 
 DOWNLOADS = ("portal:entitlement", "portal:certificate", "portal:keys")
 
@@ -73,7 +73,8 @@ class PortalVisibility(RuleBasedStateMachine):
         body = page.content.decode()
         assert not {ssrn for ssrn in self.entitlements if ssrn in body} - allowed
 
-        exported = self.client.get(reverse("portal:entitlements"), {"format": "csv", "q": search})
+        listing = searched(self.client, search) if search else reverse("portal:entitlements")
+        exported = self.client.get(listing, {"format": "csv"})
         rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
         assert {row["SSRN"] for row in rows} <= allowed
 
