@@ -31,6 +31,7 @@ from apps.api.models import Scope
 from apps.api.services import api_client_create
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.models import DeliveryMethod
+from apps.core.codes import new_activation_code
 from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.fulfillment.services import order_lines_fulfil_due
@@ -88,6 +89,7 @@ class World:
     tokens: dict  # API role -> bearer token
     jal: object  # the entitlement with an activation code (account A)
     heritage: object  # the heritage_key entitlement with two legacy keys (account A)
+    lms: object  # a legacy_lms entitlement: its activation code is an "authorization code"
     codes: list[str]  # every activation code in the world, in clear
     order: object
     contact_a: object
@@ -135,6 +137,7 @@ def build_world(*, mail, on_commit) -> World:
         sku="KS-TD-1M", delivery_method=DeliveryMethod.JAL, subscription=True, term_months=1
     )
     key_product = ProductFactory(sku="OLD-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
+    lms_product = ProductFactory(sku="OLD-LMS", delivery_method=DeliveryMethod.LEGACY_LMS)
     legacy_keys_import(
         text="sku,license_key\n" + "".join(f"OLD-FW,{key}\n" for key in LEGACY_KEYS), actor=ops
     )
@@ -142,7 +145,7 @@ def build_world(*, mail, on_commit) -> World:
     OrderAccountFactory(order=order, account=account_a, role=AccountRole.END_CUSTOMER)
     OrderEmailFactory(order=order, email=contact_a.user.email)
     today = datetime.date.today()
-    for number, product in enumerate([jal_product, key_product], start=1):
+    for number, product in enumerate([jal_product, key_product, lms_product], start=1):
         OrderLineFactory(
             order=order, line_number=number, product=product, quantity=2, requested_ship_date=today
         )
@@ -152,9 +155,10 @@ def build_world(*, mail, on_commit) -> World:
     lines = {line.product.delivery_method: line for line in order.lines.all()}
     jal = lines[DeliveryMethod.JAL].entitlement
     heritage = lines[DeliveryMethod.HERITAGE_KEY].entitlement
+    lms = lines[DeliveryMethod.LEGACY_LMS].entitlement
     activations_create(entitlement_id=jal.pk, serial_numbers=[SERIAL], actor=contact_a.user)
     # What the world must hold for its surfaces to mean something.
-    assert Certificate.objects.filter(status=CertificateStatus.READY).count() == 2
+    assert Certificate.objects.filter(status=CertificateStatus.READY).count() == 3
     assert set(EmailDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert ShipmentEmail.objects.exists()
     assert heritage.legacy_keys.count() == 2
@@ -194,7 +198,8 @@ def build_world(*, mail, on_commit) -> World:
         tokens=tokens,
         jal=jal,
         heritage=heritage,
-        codes=[jal.activation_code, heritage.activation_code],
+        lms=lms,
+        codes=[jal.activation_code, heritage.activation_code, lms.activation_code],
         order=order,
         contact_a=contact_a,
         mail=mail,
@@ -437,6 +442,7 @@ OTHER_SURFACES = [
     ),
     Surface("admin certificate download jal", _certificate_admin("jal")),
     Surface("admin certificate download heritage_key", _certificate_admin("heritage")),
+    Surface("admin certificate download legacy_lms", _certificate_admin("lms")),
     Surface("portal entitlement list", _get(lambda w: reverse("portal:entitlements"))),
     Surface("portal search by SSRN", _portal_search(lambda w: w.jal.ssrn)),
     Surface(
@@ -448,7 +454,9 @@ OTHER_SURFACES = [
     Surface(
         "portal entitlement page heritage_key", _get(_portal("portal:entitlement", "heritage"))
     ),
+    Surface("portal entitlement page legacy_lms", _get(_portal("portal:entitlement", "lms"))),
     Surface("portal certificate download jal", _get(_portal("portal:certificate", "jal"))),
+    Surface("portal certificate download legacy_lms", _get(_portal("portal:certificate", "lms"))),
     Surface(
         "portal certificate download heritage_key",
         _get(_portal("portal:certificate", "heritage")),
@@ -557,6 +565,8 @@ OTHER = {
     # The PDF carries the code: only staff who may see codes download it.
     "admin certificate download jal": staff_only(CODE, CODE, REFUSED),
     "admin certificate download heritage_key": staff_only(NO_CODE, NO_CODE, REFUSED),
+    # Its authorization code is the activation code.
+    "admin certificate download legacy_lms": staff_only(CODE, CODE, REFUSED),
     "portal entitlement list": signed_in(NO_CODE, NO_CODE, staff=NO_CODE),
     "portal search by SSRN": signed_in(NO_CODE, NO_CODE, staff=NO_CODE),
     "portal search by activation code": signed_in(NO_CODE, NO_CODE, staff=NO_CODE),
@@ -564,7 +574,9 @@ OTHER = {
     "portal entitlement page jal": signed_in(CODE, REFUSED, staff=REFUSED),
     # Its legacy keys, to install; a heritage_key product shows no activation code.
     "portal entitlement page heritage_key": signed_in(CODE, REFUSED, staff=REFUSED),
+    "portal entitlement page legacy_lms": signed_in(CODE, REFUSED, staff=REFUSED),
     "portal certificate download jal": signed_in(CODE, REFUSED, staff=REFUSED),
+    "portal certificate download legacy_lms": signed_in(CODE, REFUSED, staff=REFUSED),
     "portal certificate download heritage_key": signed_in(NO_CODE, REFUSED, staff=REFUSED),
     # The signed keys of the devices; no activation code.
     "portal key file jal": signed_in(NO_CODE, REFUSED, staff=REFUSED),
@@ -643,3 +655,17 @@ def test_each_role_sees_codes_and_keys_only_where_the_matrix_says(
                 wrong.append(f"{role} | {surface.name}: expected {expected}, got {got}{detail}")
 
     assert not wrong, f"{len(wrong)} cell(s) differ:\n" + "\n".join(wrong)
+
+
+def test_a_code_counts_in_any_case_and_without_dashes_but_not_as_a_search_types_it():
+    code = new_activation_code()
+    world = World(**dict.fromkeys(f.name for f in dataclasses.fields(World)))
+    world.codes = [code]
+
+    def seen(text):
+        return outcome(Seen(200, f"<td>{text}</td>"), world)[0]
+
+    assert seen(code) == seen(code.lower()) == seen(code.replace("-", "")) == CODE
+    assert seen(code.replace("-", "").lower()) == seen(LEGACY_KEYS[0].lower()) == CODE
+    assert seen(_loosely(code)) == NO_CODE  # the echo of what the role typed
+    assert outcome(Seen(404, refused=True), world)[0] == REFUSED
