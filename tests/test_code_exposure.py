@@ -15,6 +15,7 @@ someone decides what it may show.
 import dataclasses
 import datetime
 import io
+import json
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -22,7 +23,8 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
-from django.test import Client
+from django.db import transaction
+from django.test import Client, TestCase
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -138,6 +140,13 @@ def build_world(*, mail, on_commit) -> World:
     )
     key_product = ProductFactory(sku="OLD-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
     lms_product = ProductFactory(sku="OLD-LMS", delivery_method=DeliveryMethod.LEGACY_LMS)
+    ProductFactory(  # its renewal, which an order may name with the SSRN it renews
+        sku="KS-TD-1M-R",
+        delivery_method=DeliveryMethod.JAL,
+        subscription=True,
+        term_months=1,
+        renews=jal_product,
+    )
     legacy_keys_import(
         text="sku,license_key\n" + "".join(f"OLD-FW,{key}\n" for key in LEGACY_KEYS), actor=ops
     )
@@ -397,6 +406,70 @@ def _keys_by_email(client, world, role) -> Seen:
     return Seen(seen.status, "\n".join(message_text(m) for m in world.mail.messages[before:]))
 
 
+RENEWAL_ORDER = "SO-7799999"
+
+
+def _own_address(role: str, world: World) -> str:
+    user = world.users.get(role)
+    return user.email if user else role.replace(" ", "-").replace(":", "-") + "@erp.example"
+
+
+def _renewal_order(world: World, address: str) -> dict:
+    """An order, as the ERP or an import file sends it, renewing the entitlement of A by
+    its SSRN (which is not a secret) for another account, to the sender's own address."""
+    return {
+        "order_number": RENEWAL_ORDER,
+        "language": "en",
+        "accounts": [{"account_id": "0199999999", "name": "Elsewhere", "role": "end_customer"}],
+        "emails": [address],
+        "lines": [
+            {
+                "line_number": 1,
+                "sku": "KS-TD-1M-R",
+                "quantity": 1,
+                "requested_ship_date": datetime.date.today().isoformat(),
+                "renews_ssrn": world.jal.ssrn,
+            }
+        ],
+    }
+
+
+def _renewal_to_self(client, world, role) -> Seen:
+    """The role orders a renewal of A's subscription to its own address, the way it can
+    (an API client posts it, staff import it), the sweep ships it, and its mailbox is read.
+    All of it is rolled back, so the world stays as it was for the other surfaces."""
+    address = _own_address(role, world)
+    before = len(world.mail.messages)
+    body = _renewal_order(world, address)
+    with transaction.atomic():
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            if role in world.tokens:
+                response = client.post(reverse("api:orders"), body, content_type="application/json")
+            else:
+                response = client.post(
+                    reverse("admin:bulk_import"),
+                    {"kind": "orders", "name": "renewal.json", "text": json.dumps(body)},
+                )
+                if response.status_code == 200:
+                    response = client.post(
+                        reverse("admin:bulk_import"),
+                        {
+                            "kind": "orders",
+                            "name": "renewal.json",
+                            "text": json.dumps(body),
+                            "confirm": "1",
+                        },
+                    )
+            seen = _seen(response)
+            if not seen.refused and not seen.problem:
+                order_lines_fulfil_due()  # as the sweep would, a minute later
+        transaction.set_rollback(True)
+    if seen.refused or seen.problem:
+        return seen
+    received = [m for m in world.mail.messages[before:] if m["X-Envelope-To"] == address]
+    return Seen(seen.status, "\n".join(message_text(m) for m in received))
+
+
 def _mailbox(client, world, role) -> Seen:
     """The Fulfillment Emails that reached the role's address."""
     user = world.users.get(role)
@@ -466,6 +539,7 @@ OTHER_SURFACES = [
     Surface("portal license keys by email jal", _keys_by_email),
     Surface("public verify page", _get(_portal("entitlement-verify", "jal"))),
     Surface("Fulfillment Email received", _mailbox),
+    Surface("Fulfillment Email of a renewal ordered to one's own address", _renewal_to_self),
     Surface("API entitlement list", _get(_api("api:entitlements"))),
     Surface("API entitlement jal", _get(_api("api:entitlement", "jal"))),
     Surface("API entitlement heritage_key", _get(_api("api:entitlement", "heritage"))),
@@ -585,6 +659,14 @@ OTHER = {
     "public verify page": dict.fromkeys(ROLES, NO_CODE),
     # Sent to the order's address (A's contact), to nobody else.
     "Fulfillment Email received": dict.fromkeys(ROLES, NO_CODE) | {PORTAL_A: CODE},
+    # An SSRN is no secret and an order's addresses are what its sender writes: whoever may
+    # send orders must not get the code of the subscription a renewal names. Customer Care
+    # sends none; portal users and the other API clients may not.
+    "Fulfillment Email of a renewal ordered to one's own address": staff_only(
+        NO_CODE, REFUSED, NO_CODE
+    )
+    | {role: REFUSED for role in PORTAL}
+    | {role: NO_CODE if Scope.ORDERS_WRITE in role else REFUSED for role in API},
     "API entitlement list": API_ENTITLEMENT,
     "API entitlement jal": API_ENTITLEMENT,
     # Every entitlement has a code, a heritage one too: the codes scope shows it.
