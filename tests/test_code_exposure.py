@@ -1,15 +1,17 @@
 """Who sees an activation code or a legacy key, on every surface: one table.
 
-One world (an entitlement of account A with its activation code, a heritage_key entitlement
-with its legacy keys, their shipment with its email deliveries and stored emails, rendered
-certificates, an activation, audit events and history rows) is asked, as every role, for
-every surface; each answer is "code" (an activation code in any form, or a legacy key, is in
-what the role receives), "no code", or "refused". EXPECTED says which, for every pair.
+One world (entitlements of account A: a jal one with its activation code, a heritage_key one
+with its legacy keys, a legacy_lms one whose activation code is its authorization code; their
+shipment with its email deliveries and stored emails, rendered certificates, an activation,
+audit events and history rows) is asked, as every role, for every surface; each answer is
+"code" (an activation code in any form, or a legacy key, is in what the role receives), "no
+code", or "refused". EXPECTED says which, for every pair.
 
 Admin pages are found by walking the admin site's registry (changelist, search, the change
 page and the history page of every row of the world), so a new admin, a new role or a new API
 scope has no entry in EXPECTED and fails test_every_role_and_surface_has_an_expectation until
-someone decides what it may show.
+someone decides what it may show. The other surfaces are listed one small fetcher each, in
+OTHER_SURFACES: a new one goes there, with its row in OTHER.
 """
 
 import dataclasses
@@ -77,6 +79,7 @@ API_READ = _api_role(Scope.ENTITLEMENTS_READ)
 API_CODES = _api_role(Scope.ACTIVATION_CODES)
 API_READ_CODES = _api_role(Scope.ENTITLEMENTS_READ, Scope.ACTIVATION_CODES)
 API_ORDERS_READ = _api_role(Scope.ORDERS_READ)
+API_ORDERS_WRITE = _api_role(Scope.ORDERS_WRITE)
 
 # --- The world --------------------------------------------------------------------------
 
@@ -263,7 +266,10 @@ def _seen(response) -> Seen:
 
 
 def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    """A PDF's text, page by page, and its metadata (title, subject, ...)."""
+    reader = PdfReader(io.BytesIO(data))
+    metadata = [str(value) for value in (reader.metadata or {}).values()]
+    return "\n".join([*metadata, *(page.extract_text() for page in reader.pages)])
 
 
 def message_text(message) -> str:
@@ -478,10 +484,6 @@ def _mailbox(client, world, role) -> Seen:
     return Seen(200, "\n".join(message_text(m) for m in received))
 
 
-def _ssrn(entitlement: str) -> Callable[[World], str]:
-    return lambda world: getattr(world, entitlement).ssrn
-
-
 def _portal(name: str, entitlement: str) -> Callable[[World], str]:
     return lambda world: reverse(name, args=[getattr(world, entitlement).ssrn])
 
@@ -662,11 +664,12 @@ OTHER = {
     # An SSRN is no secret and an order's addresses are what its sender writes: whoever may
     # send orders must not get the code of the subscription a renewal names. Customer Care
     # sends none; portal users and the other API clients may not.
-    "Fulfillment Email of a renewal ordered to one's own address": staff_only(
-        NO_CODE, REFUSED, NO_CODE
+    "Fulfillment Email of a renewal ordered to one's own address": api_only(
+        {API_ORDERS_WRITE: NO_CODE, API_ORDERS_READ: REFUSED, API_READ: REFUSED}
+        | {API_CODES: REFUSED, API_READ_CODES: REFUSED}
+        | {_api_role(Scope.CATALOG_WRITE): REFUSED, _api_role(Scope.ACCOUNTS_WRITE): REFUSED}
     )
-    | {role: REFUSED for role in PORTAL}
-    | {role: NO_CODE if Scope.ORDERS_WRITE in role else REFUSED for role in API},
+    | {SUPERUSER: NO_CODE, OPS: NO_CODE},
     "API entitlement list": API_ENTITLEMENT,
     "API entitlement jal": API_ENTITLEMENT,
     # Every entitlement has a code, a heritage one too: the codes scope shows it.
