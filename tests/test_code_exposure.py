@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import io
 import json
+import logging
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -722,22 +723,45 @@ def outcome(seen: Seen, world: World) -> tuple[str, list[str]]:
     return (CODE if shown else NO_CODE), shown
 
 
+class LogText(logging.Handler):
+    """Every line the processes log, as the root logger's handlers would write it; the test's
+    own SMTP server (mail.log) is not Keyship."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        if not record.name.startswith("mail.log"):
+            self.lines.append(self.format(record))
+
+
 @pytest.mark.django_db
 def test_each_role_sees_codes_and_keys_only_where_the_matrix_says(
     smtp, django_capture_on_commit_callbacks, settings
 ):
     settings.AXES_ENABLE_ACCESS_FAILURE_LOG = True  # so that its admin has a row to show
-    world = build_world(mail=smtp, on_commit=django_capture_on_commit_callbacks)
-    clients = {role: client_of(role, world) for role in ROLES}
+    logs = LogText()
+    logging.getLogger().addHandler(logs)
+    try:
+        world = build_world(mail=smtp, on_commit=django_capture_on_commit_callbacks)
+        clients = {role: client_of(role, world) for role in ROLES}
 
-    wrong = []
-    for surface in surfaces():
-        for role in ROLES:
-            got, shown = outcome(surface.fetch(clients[role], world, role), world)
-            expected = EXPECTED[(role, surface.name)]
-            if got != expected:
-                detail = f" ({', '.join(shown)})" if shown else ""
-                wrong.append(f"{role} | {surface.name}: expected {expected}, got {got}{detail}")
+        wrong = []
+        for surface in surfaces():
+            for role in ROLES:
+                got, shown = outcome(surface.fetch(clients[role], world, role), world)
+                expected = EXPECTED[(role, surface.name)]
+                if got != expected:
+                    detail = f" ({', '.join(shown)})" if shown else ""
+                    wrong.append(f"{role} | {surface.name}: expected {expected}, got {got}{detail}")
+    finally:
+        logging.getLogger().removeHandler(logs)
+    # Whoever reads the logs (Operations, a log service) is one more reader.
+    got, shown = outcome(Seen(200, "\n".join(logs.lines)), world)
+    if got != NO_CODE:
+        wrong.append(f"the logs: expected no code, got {got} ({', '.join(shown)})")
 
     assert not wrong, f"{len(wrong)} cell(s) differ:\n" + "\n".join(wrong)
 
