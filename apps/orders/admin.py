@@ -8,15 +8,32 @@ from apps.core.admin import LargeTableAdmin
 from apps.orders.models import OrderAccount, OrderEmail, OrderLine
 
 
-class OrderAccountInline(admin.TabularInline):
-    model = OrderAccount
+class RecipientsInline(admin.TabularInline):
+    """An order's accounts and addresses decide who receives its activation codes: only
+    staff who may see codes change them here; for the others they are read-only."""
+
     extra = 0
+
+    def _may_change(self, request) -> bool:
+        return request.user.has_perm("entitlements.view_activation_code")
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_change(request) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_change(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_change(request) and super().has_delete_permission(request, obj)
+
+
+class OrderAccountInline(RecipientsInline):
+    model = OrderAccount
     autocomplete_fields = ["account"]
 
 
-class OrderEmailInline(admin.TabularInline):
+class OrderEmailInline(RecipientsInline):
     model = OrderEmail
-    extra = 0
 
 
 class OrderLineInline(admin.TabularInline):

@@ -9,6 +9,7 @@ from tests.factories.accounts import AccountAssociationFactory, ContactFactory, 
 from tests.factories.entitlements import EntitlementFactory
 from tests.factories.lms import LegacyKeyFactory
 from tests.factories.orders import OrderLineFactory
+from tests.fulfillment.helpers import order_with_lines, today
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,19 @@ def test_a_member_without_a_role_sees_nothing(client):
     client.force_login(UserFactory(is_staff=True))
 
     assert client.get(reverse("admin:accounts_contact_changelist")).status_code == 403
+
+
+def test_operations_cannot_add_an_address_to_an_order_that_would_receive_its_codes(client):
+    # An order's addresses receive its activation codes when it ships: Operations, who may
+    # not see codes, must not add its own address and then press "ship now".
+    order = order_with_lines(dates=[today()])
+    page = reverse("admin:orders_salesorder_change", args=[order.pk])
+
+    ops_page = staff_client(client, OPERATIONS).get(page).content.decode()
+
+    assert order.emails.exists()
+    assert 'name="emails-0-email"' not in ops_page
+    assert 'name="order_accounts-0-account"' not in ops_page
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    assert 'name="emails-0-email"' in client.get(page).content.decode()
