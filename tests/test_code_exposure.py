@@ -36,6 +36,7 @@ from apps.api.models import Scope
 from apps.api.services import api_client_create
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.models import DeliveryMethod
+from apps.core.actors import Job
 from apps.core.codes import new_activation_code
 from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Certificate, CertificateStatus
@@ -163,7 +164,7 @@ def build_world(*, mail, on_commit) -> World:
             order=order, line_number=number, product=product, quantity=2, requested_ship_date=today
         )
     with on_commit(execute=True):  # renders the certificates and stored emails, sends the email
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     lines = {line.product.delivery_method: line for line in order.lines.all()}
     jal = lines[DeliveryMethod.JAL].entitlement
@@ -476,7 +477,8 @@ def _renewal_to_self(client, world, role) -> Seen:
                 # Refused at intake with the field's path: nothing ships, nothing is sent.
                 seen = Seen(400, "")
             if not seen.refused and not seen.problem:
-                order_lines_fulfil_due()  # as the sweep would, a minute later
+                # as the sweep would, a minute later
+                order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         transaction.set_rollback(True)
     if seen.refused or seen.problem:
         return seen

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from pypdf import PdfReader
 
+from apps.core.actors import Job
 from apps.entitlements.pdf import certificate_pdf
 from apps.fulfillment.services import order_lines_fulfil_due
 from tests.factories.entitlements import CertificateFactory, EntitlementAccountFactory
@@ -80,7 +81,7 @@ def test_the_fulfillment_email_and_certificate_are_in_the_orders_language(
     order = order_with_lines(dates=[today()], language=language)
 
     with django_capture_on_commit_callbacks(execute=True):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     (message,) = mail.outbox
     with translation.override(language):

@@ -17,7 +17,7 @@ from apps.accounts.models import (
 )
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import ImportResult, Rejected, validate
-from apps.core.services import audit_event_record, record_upsert
+from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
 
 NOTIFY_GRACE = datetime.timedelta(minutes=2)
 # Requests for any well-formed Account ID are kept, known or not; this many waiting at once
@@ -49,17 +49,19 @@ def contact_save(
     email: str,
     name: str,
     language: str,
-    actor=None,
+    actor,
     contact=None,
     api_client: str = "",
 ) -> Contact:
-    """Create a contact with its login, or update one. One transaction, audited.
+    """Create a contact with its login, or update one. One transaction, audited: a
+    contact.updated event holds each changed field's old and new value.
 
     A new email address (not one that differs only by case) is told to the old address once
     the transaction commits: a login taken over by changing its address does not go unseen.
     `api_client` names the API client that made the change, if one did.
     """
     before = None if contact is None else contact.user.email
+    old = None if contact is None else field_values(_contact_audited(contact), CONTACT_AUDITED)
     user = _login_for(email=email, name=name, contact=contact)
     if contact is None:
         contact = Contact.objects.create(user=user, contact_id=contact_id, language=language)
@@ -68,9 +70,12 @@ def contact_save(
         contact.contact_id, contact.language = contact_id, language
         contact.save(update_fields=["contact_id", "language", "updated_at"])
         action = "contact.updated"
-    data = {"email": email}
+    data = (
+        {"email": email}
+        if old is None
+        else field_changes(old, _contact_audited(contact), CONTACT_AUDITED)
+    )
     if before is not None and before.lower() != email.lower():
-        data["email_before"] = before
         _notice_queue(
             kind=ContactNoticeKind.EMAIL_CHANGED,
             recipient=before,
@@ -79,6 +84,19 @@ def contact_save(
         )
     audit_event_record(actor=actor, action=action, target=contact, data=data)
     return contact
+
+
+# What a contact.updated event shows the old and new value of.
+CONTACT_AUDITED = ["contact_id", "email", "name", "language"]
+
+
+def _contact_audited(contact: Contact) -> dict:
+    return {
+        "contact_id": contact.contact_id,
+        "email": contact.user.email,
+        "name": contact.user.name,
+        "language": contact.language,
+    }
 
 
 def _notice_queue(*, kind: str, recipient: str, language: str, data: dict) -> ContactNotice:
@@ -149,7 +167,7 @@ def _file_problems(data: dict) -> list[str]:
 
 
 @transaction.atomic
-def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResult:
+def accounts_import(*, document, actor, api_client: str = "") -> ImportResult:
     """Upsert accounts and contacts from the accounts file; all or nothing.
 
     Accounts and contacts are matched on Account ID and Contact ID. A contact's
@@ -157,6 +175,7 @@ def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResu
     call, and recorded). Importing the same file twice changes nothing. Every association
     added is audited; one that `api_client` (the API client's name) adds is also announced
     to the account's other contacts, and a changed email to the old address (contact_save).
+    An account.updated event holds each changed field's old and new value.
     """
     data = validate(AccountsFile, document)
     problems = _file_problems(data)
@@ -164,6 +183,12 @@ def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResu
         raise Rejected(problems)
     result = ImportResult()
     accounts = {}
+    before = {
+        account.account_id: field_values(account, ACCOUNT_AUDITED)
+        for account in Account.objects.filter(
+            account_id__in=[row["account_id"] for row in data["accounts"]]
+        )
+    }
     for row in data["accounts"]:
         account, outcome = record_upsert(
             model=Account,
@@ -172,7 +197,14 @@ def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResu
         )
         accounts[account.account_id] = account
         if outcome != "unchanged":
-            audit_event_record(actor=actor, action=f"account.{outcome}", target=account)
+            audit_event_record(
+                actor=actor,
+                action=f"account.{outcome}",
+                target=account,
+                data=field_changes(before.get(account.account_id), account, ACCOUNT_AUDITED)
+                if outcome == "updated"
+                else {},
+            )
         result.add(f"account {account.account_id}", outcome)
     for row in data["contacts"]:
         contact = (
@@ -200,12 +232,16 @@ def accounts_import(*, document, actor=None, api_client: str = "") -> ImportResu
     return result
 
 
+# What an account.updated event shows the old and new value of.
+ACCOUNT_AUDITED = ["name", "kind"]
+
+
 def _contact_fields(row: dict) -> dict:
     return {key: row[key] for key in ("contact_id", "email", "name", "language")}
 
 
 def account_associations_add(
-    *, contact: Contact, account_ids, accounts=None, actor=None, api_client: str = ""
+    *, contact: Contact, account_ids, actor, accounts=None, api_client: str = ""
 ) -> int:
     """Associate the contact with these accounts where it is not yet; returns how many.
 

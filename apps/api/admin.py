@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from apps.api.models import ApiClient, Scope
-from apps.api.services import api_client_create, api_clients_revoke
+from apps.api.services import api_client_create, api_client_scopes_set, api_clients_revoke
 from apps.core.contracts import Rejected
 
 
@@ -48,7 +48,9 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["scopes"])
+            api_client_scopes_set(
+                client_id=obj.pk, scopes=form.cleaned_data["scopes"], actor=request.user
+            )
             return
         try:
             client, token = api_client_create(

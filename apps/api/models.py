@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.actors import ActorKind
+
 
 class Scope(models.TextChoices):
     """What an integration client may do; each endpoint names the scope it needs."""
@@ -24,6 +26,9 @@ def token_digest(token: str) -> str:
 
 class ApiClient(models.Model):
     """An integration (the ERP, a test system) with its bearer token, stored hashed."""
+
+    # What it writes is audited with the client as its actor, named by its name.
+    audit_actor_kind = ActorKind.API_CLIENT
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     token_digest = models.CharField(max_length=64, unique=True, editable=False)

@@ -4,15 +4,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.api.models import ApiClient, Scope, token_digest
+from apps.core.actors import UnknownCaller
 from apps.core.contracts import Rejected
 from apps.core.models import AuditEvent
-from apps.core.services import audit_event_record
+from apps.core.services import audit_event_record, field_changes, field_values
 
 TOKEN_PREFIX = "ks_"
 
 
 @transaction.atomic
-def api_client_create(*, name: str, scopes: list[str], actor=None) -> tuple[ApiClient, str]:
+def api_client_create(*, name: str, scopes: list[str], actor) -> tuple[ApiClient, str]:
     """A new integration client and its token, which is returned here once and never again
     (only its SHA-256 is kept)."""
     unknown = sorted(set(scopes) - set(Scope.values))
@@ -44,8 +45,32 @@ def api_clients_revoke(*, client_ids, actor) -> int:
     for client in clients:
         client.revoked_at = timezone.now()
         client.save(update_fields=["revoked_at"])
-        audit_event_record(actor=actor, action="api_client.revoked", target=client)
+        audit_event_record(
+            actor=actor,
+            action="api_client.revoked",
+            target=client,
+            data=field_changes({"revoked_at": None}, client, ["revoked_at"]),
+        )
     return len(clients)
+
+
+@transaction.atomic
+def api_client_scopes_set(*, client_id: int, scopes: list[str], actor) -> ApiClient:
+    """Give a client these scopes (a scope grants what it may do, so the change is audited
+    with the old and new scopes). Setting the scopes it has writes nothing."""
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise Rejected(
+            [f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.values)}"]
+        )
+    client = ApiClient.objects.select_for_update().get(pk=client_id)
+    before = field_values(client, ["scopes"])
+    client.scopes = sorted(set(scopes))
+    changes = field_changes(before, client, ["scopes"])
+    if changes:
+        client.save(update_fields=["scopes"])
+        audit_event_record(actor=actor, action="api_client.updated", target=client, data=changes)
+    return client
 
 
 @transaction.atomic
@@ -60,12 +85,14 @@ def api_call_refused_record(
 ) -> AuditEvent:
     """Audit an API call refused for want of a valid token (401): one `api.call` event, in
     its own transaction (the API's views run outside the request's, so a refusal cannot
-    roll it back). Nobody is known, so it has no actor; its target is the revoked client
-    whose token was sent, else nothing. The token itself is never stored, not even in part.
+    roll it back). No valid token names the caller, so its actor is the unknown caller from
+    its address; its target is the revoked client whose token was sent, else nothing. The
+    token itself is never stored, not even in part.
     Not idempotent: each call is an event (the caller bounds how many per client address).
     """
     # Method and path come from the client; a path is cut so a huge one stays a short row.
     return audit_event_record(
+        actor=UnknownCaller(client_address),
         action="api.call",
         target=client,
         message=f"{method[:16]} {path[:300]} -> {status}",

@@ -88,6 +88,7 @@ class ApiView(APIView):
         client = getattr(request, "auth", None)
         if client is not None:
             audit_event_record(
+                actor=client,
                 action="api.call",
                 target=client,
                 message=f"{request.method} {request.path} -> {response.status_code}",
@@ -184,7 +185,9 @@ class OrdersView(ApiView):
                     )
                 return Response(earlier.response, status=earlier.status_code)
         data = validate(OrderIn, request.data)
-        order, outcome = sales_order_receive(data=data, renewal_check=renewal_problem)
+        order, outcome = sales_order_receive(
+            data=data, actor=request.auth, renewal_check=renewal_problem
+        )
         code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
         body = _order_out(order.order_number)
         if key:
@@ -233,7 +236,7 @@ class OrderLineView(ApiView):
         line = _line(order_number, line_number)
         data = validate(LineChangeIn, request.data)
         order_line_reschedule(
-            line=line, requested_ship_date=data["requested_ship_date"], actor=None
+            line=line, requested_ship_date=data["requested_ship_date"], actor=request.auth
         )
         return Response(_order_out(order_number))
 
@@ -251,7 +254,7 @@ class OrderLineActionView(ApiView):
         line = _line(order_number, line_number)
         data = validate(LineActionIn, request.data)
         changed = order_lines_transition(
-            line_ids=[line.pk], action=action, actor=None, reason=data["reason"]
+            line_ids=[line.pk], action=action, actor=request.auth, reason=data["reason"]
         )
         if not changed:
             line.refresh_from_db()
@@ -342,7 +345,7 @@ class ProductsView(ApiView):
         responses={200: ImportOut, **ERRORS},
     )
     def post(self, request):
-        return Response(_import_out(catalog_import(document=request.data)))
+        return Response(_import_out(catalog_import(document=request.data, actor=request.auth)))
 
 
 def _association_refusals(contacts: list[dict]) -> list[str]:
@@ -387,7 +390,9 @@ class AccountsView(ApiView):
             refused = _association_refusals(data["contacts"])
             if refused:
                 return Response({"errors": refused}, status=status.HTTP_403_FORBIDDEN)
-        result = accounts_import(document=request.data, api_client=request.auth.name)
+        result = accounts_import(
+            document=request.data, actor=request.auth, api_client=request.auth.name
+        )
         return Response(_import_out(result))
 
 

@@ -3,7 +3,18 @@ from django.db import transaction
 from apps.catalog.contracts import CatalogFile
 from apps.catalog.models import Product
 from apps.core.contracts import ImportResult, Rejected, validate
-from apps.core.services import audit_event_record, record_upsert
+from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
+
+# What a product.updated event shows the old and new value of.
+AUDITED_FIELDS = [
+    "name",
+    "description",
+    "delivery_method",
+    "license_type",
+    "term_months",
+    "instructions_url",
+    "renews",
+]
 
 
 def _file_problems(products: list[dict]) -> list[str]:
@@ -33,14 +44,21 @@ def _file_problems(products: list[dict]) -> list[str]:
 
 
 @transaction.atomic
-def catalog_import(*, document, actor=None) -> ImportResult:
-    """Upsert products from the catalog file, matched on SKU; all or nothing, audited."""
+def catalog_import(*, document, actor) -> ImportResult:
+    """Upsert products from the catalog file, matched on SKU; all or nothing, audited (a
+    product.updated event holds each changed field's old and new value)."""
     products = validate(CatalogFile, document)["products"]
     problems = _file_problems(products)
     if problems:
         raise Rejected(problems)
     result = ImportResult()
     saved: dict[str, Product] = {}
+    before = {
+        product.sku: field_values(product, AUDITED_FIELDS)
+        for product in Product.objects.filter(
+            sku__in=[row["sku"] for row in products]
+        ).select_related("renews")
+    }
     # Renewal SKUs point at other rows: store every product first, then the links.
     for row in products:
         fields = {
@@ -68,5 +86,13 @@ def catalog_import(*, document, actor=None) -> ImportResult:
                 result.rows[index] = (result.rows[index][0], "updated")
     for (_, outcome), row in zip(result.rows, products, strict=True):
         if outcome != "unchanged":
-            audit_event_record(actor=actor, action=f"product.{outcome}", target=saved[row["sku"]])
+            product = saved[row["sku"]]
+            audit_event_record(
+                actor=actor,
+                action=f"product.{outcome}",
+                target=product,
+                data=field_changes(before.get(product.sku), product, AUDITED_FIELDS)
+                if outcome == "updated"
+                else {},
+            )
     return result

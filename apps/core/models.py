@@ -1,7 +1,11 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from apps.core.actors import ActorKind
 
 
 class TimeStampedModel(models.Model):
@@ -13,17 +17,25 @@ class TimeStampedModel(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Something a person or a job did, written in the same transaction as the change."""
+    """Something a person, an API client or a job did, written in the same transaction as
+    the change. Every row names its actor by kind and name (kept when the user or client is
+    gone); a user is linked as `actor`, an API client by its id (`core` does not know the
+    API's models)."""
 
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor_kind = models.CharField(_("kind of actor"), max_length=16, choices=ActorKind.choices)
+    actor_name = models.CharField(_("who"), max_length=200)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("who"),
+        verbose_name=_("user"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text=_("Empty when a scheduled job or a command did it."),
+        help_text=_("The staff member or portal user who did it, if a user did."),
+    )
+    actor_client_id = models.PositiveBigIntegerField(
+        _("API client id"), null=True, blank=True, help_text=_("The API client that did it.")
     )
     action = models.CharField(_("action"), max_length=64, db_index=True)
     target_type = models.CharField(_("object type"), max_length=64)
@@ -35,10 +47,47 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["target_id", "target_type"], name="audit_event_target_idx")]
+        indexes = [
+            models.Index(fields=["target_id", "target_type"], name="audit_event_target_idx"),
+            # The admin filters by kind and searches by name, newest first.
+            models.Index(fields=["actor_kind", "-id"], name="audit_event_actor_kind_idx"),
+            models.Index(Lower("actor_name"), name="audit_event_actor_name_idx"),
+        ]
+        constraints = [
+            # Exactly one kind of actor, with a name: a user row never names a client, a
+            # client row always does and links no user, jobs and unknown callers link none.
+            # A user row may lose its link when the user is deleted; its name stays.
+            models.CheckConstraint(
+                condition=~Q(actor_name="")
+                & (
+                    Q(
+                        actor_kind__in=[ActorKind.STAFF, ActorKind.USER],
+                        actor_client_id__isnull=True,
+                    )
+                    | Q(
+                        actor_kind=ActorKind.API_CLIENT,
+                        actor__isnull=True,
+                        actor_client_id__isnull=False,
+                    )
+                    | Q(
+                        actor_kind__in=[ActorKind.JOB, ActorKind.UNKNOWN_CALLER],
+                        actor__isnull=True,
+                        actor_client_id__isnull=True,
+                    )
+                ),
+                name="audit_event_names_one_actor",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.action} {self.target_type} {self.target_id}"
+
+    @property
+    def actor_display(self) -> str:
+        """Who did it, as the admin shows it: "Alice Smith (staff)", "ERP (API client)"."""
+        if self.actor_kind == ActorKind.UNKNOWN_CALLER:
+            return self.actor_name  # "unknown caller from 203.0.113.9" says it already
+        return f"{self.actor_name} ({self.get_actor_kind_display()})"
 
 
 class QueuedWork(models.Model):

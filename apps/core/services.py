@@ -1,11 +1,59 @@
+import datetime
+import decimal
+import uuid
+from enum import Enum
+
 from django.db import models
 
+from apps.core.actors import actor_fields
 from apps.core.models import AuditEvent
+
+# Fields whose values never go into audit data, whatever the model: codes, keys, tokens,
+# passwords and their digests. field_changes leaves them out even when a caller names them.
+SECRET_FIELDS = frozenset(
+    {
+        "activation_code",
+        "activation_code_digest",
+        "activation_code_sealed",
+        "authorization_code",
+        "license_key",
+        "license_key_sealed",
+        "key_text",
+        "text",
+        "text_sealed",
+        "token",
+        "token_digest",
+        "token_prefix",
+        "secret",
+        "password",
+        "private_key",
+    }
+)
+
+
+def audit_event_build(
+    *,
+    actor,
+    action: str,
+    target: models.Model | None,
+    message: str = "",
+    data: dict | None = None,
+) -> AuditEvent:
+    """The unsaved event audit_event_record writes, for a caller that inserts many at once.
+    `actor` as for audit_event_record."""
+    return AuditEvent(
+        **actor_fields(actor),
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        message=message,
+        data=data or {},
+    )
 
 
 def audit_event_record(
     *,
-    actor=None,
+    actor,
     action: str,
     target: models.Model | None,
     message: str = "",
@@ -13,17 +61,54 @@ def audit_event_record(
 ) -> AuditEvent:
     """Record what happened to `target`. Call it inside the transaction of the change.
 
-    `target` is None only where nothing known was acted on (an API call refused for a token
-    that names no client): the event then has no object type or id.
+    `actor` is who did it, always given: a User (the request's user), an ApiClient
+    (`request.auth`), a `Job("<task or command>")` or an `UnknownCaller(address)`; None and
+    an anonymous user raise MissingActor. `target` is None only where nothing known was
+    acted on (an API call refused for a token that names no client): the event then has no
+    object type or id.
     """
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        message=message,
-        data=data or {},
-    )
+    event = audit_event_build(actor=actor, action=action, target=target, message=message, data=data)
+    event.save()
+    return event
+
+
+def _json_safe(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return _json_safe(value.value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, models.Model):
+        return str(value)  # what the admin shows for it; no model's str() holds a secret
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return str(value)
+
+
+def field_values(record, fields) -> dict:
+    """A JSON-safe snapshot of `fields` of a model instance (or a dict), secrets left out:
+    what field_changes compares. None (nothing there yet) gives an empty snapshot."""
+    if record is None:
+        return {}
+    get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
+    return {name: _json_safe(get(name)) for name in fields if name not in SECRET_FIELDS}
+
+
+def field_changes(before, after, fields) -> dict:
+    """`{"field": {"old": ..., "new": ...}}` for each of `fields` whose value differs between
+    `before` and `after` (model instances, dicts or field_values snapshots), as an audit
+    event's data. Values are JSON-safe; a field of SECRET_FIELDS is never included."""
+    old, new = field_values(before, fields), field_values(after, fields)
+    return {
+        name: {"old": old.get(name), "new": new.get(name)}
+        for name in fields
+        if name not in SECRET_FIELDS and old.get(name) != new.get(name)
+    }
 
 
 def record_upsert(*, model: type[models.Model], lookup: dict, values: dict):

@@ -12,7 +12,7 @@ from apps.catalog.models import DeliveryMethod
 from apps.core import codes, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
-from apps.core.services import audit_event_record
+from apps.core.services import audit_event_record, field_changes, field_values
 from apps.entitlements.models import (
     Certificate,
     CertificateStatus,
@@ -190,13 +190,20 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
         .filter(pk__in=certificate_ids, status=CertificateStatus.FAILED)
     )
     for certificate in certificates:
+        before = field_values(certificate, ["status", "attempts"])
         certificate.status, certificate.attempts = CertificateStatus.QUEUED, 0
         certificate.next_attempt_at, certificate.lease_expires_at = timezone.now(), None
         certificate.save(
             update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"]
         )
         audit_event_record(
-            actor=actor, action="certificate.retried", target=certificate.entitlement
+            actor=actor,
+            action="certificate.retried",
+            target=certificate.entitlement,
+            data={
+                "certificate": certificate.version,
+                **field_changes(before, certificate, ["status", "attempts"]),
+            },
         )
         transaction.on_commit(lambda pk=certificate.pk: _render_later(pk))
     return certificates
@@ -300,14 +307,19 @@ def entitlements_renew(
     return terms
 
 
+PAPER_DELIVERY_FIELDS = ["paper_certificate_number", "tracking_number"]
+
+
 @transaction.atomic
 def entitlement_paper_delivery_record(
     *, entitlement: Entitlement, certificate_number: str, tracking_number: str, actor
 ) -> Entitlement:
     """Record the paper certificate that shipped with the hardware and the shipment's
-    tracking number (paper products only); audited. The portal shows both."""
+    tracking number (paper products only); audited with the old and new values. The portal
+    shows both."""
     if entitlement.product.delivery_method != DeliveryMethod.PAPER:
         raise Rejected([f"{entitlement.ssrn} is not a paper license."])
+    before = field_values(entitlement, PAPER_DELIVERY_FIELDS)
     entitlement.paper_certificate_number = certificate_number.strip()
     entitlement.tracking_number = tracking_number.strip()
     entitlement.save(update_fields=["paper_certificate_number", "tracking_number", "updated_at"])
@@ -315,6 +327,6 @@ def entitlement_paper_delivery_record(
         actor=actor,
         action="entitlement.paper_delivery_recorded",
         target=entitlement,
-        data={"certificate_number": certificate_number, "tracking_number": tracking_number},
+        data=field_changes(before, entitlement, PAPER_DELIVERY_FIELDS),
     )
     return entitlement

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.catalog.models import DeliveryMethod
 from apps.core.dates import business_today
 from apps.core.models import AuditEvent
-from apps.core.services import audit_event_record
+from apps.core.services import audit_event_build, audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.entitlements.selectors import shipment_certificates
 from apps.entitlements.services import (
@@ -159,22 +159,20 @@ def _ship_orders(
     # One insert for the whole batch: audit_event_record would cost a round trip per line.
     AuditEvent.objects.bulk_create(
         [
-            AuditEvent(
+            audit_event_build(
                 actor=actor,
                 action="line.fulfilled",
-                target_type="orders.orderline",
-                target_id=str(line.pk),
+                target=line,
                 message=f"{line} shipped as {ssrns[line.pk]}",
                 data={"shipment": line.shipment_id, "ssrn": ssrns[line.pk]},
             )
             for line in report.shipped
         ]
         + [
-            AuditEvent(
+            audit_event_build(
                 actor=actor,
                 action="line.blocked",
-                target_type="orders.orderline",
-                target_id=str(line.pk),
+                target=line,
                 message=f"{line} blocked: {line.status_reason}",
             )
             for line in report.blocked
@@ -239,7 +237,7 @@ def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> lis
 
 
 def order_lines_fulfil_due(
-    *, through: datetime.date | None = None, batch_size: int = BATCH_SIZE, actor=None
+    *, actor, through: datetime.date | None = None, batch_size: int = BATCH_SIZE
 ) -> SweepReport:
     """Ship every open line due by `through` (default: today in the business time zone).
 

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from apps.accounts.services import access_decisions_unsent, contact_notices_unsent
 from apps.accounts.tasks import access_decision_email_task, contact_notice_email_task
+from apps.core.actors import Job
 from apps.fulfillment.services import (
     order_lines_fulfil_due,
     queued_work_rescue,
@@ -17,7 +18,7 @@ SEND_BATCH = 50
 @shared_task
 def fulfil_due_task() -> None:
     """The sweep (every minute, from beat): ship every due line. Any number may run at once."""
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
 
 @shared_task

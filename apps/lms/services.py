@@ -113,7 +113,7 @@ def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
 
 
 @transaction.atomic
-def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> ImportResult:
+def legacy_keys_import(*, text: str, actor, source: str = "file") -> ImportResult:
     """Add the keys of a CSV file to their pools (see legacy_keys_plan for the checks).
 
     All or nothing: any problem and the file writes nothing. A key already in its SKU's pool

@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts.models import Account
 from apps.catalog.models import Product
 from apps.core.contracts import ImportResult, Rejected, validate
-from apps.core.services import audit_event_record
+from apps.core.services import audit_event_record, field_changes, field_values
 from apps.orders.contracts import OrdersFile
 from apps.orders.models import (
     AccountRole,
@@ -150,7 +150,7 @@ def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], ac
 
 
 def sales_order_upsert(
-    *, data: dict, actor=None, path: str = "", renewal_check=None
+    *, data: dict, actor, path: str = "", renewal_check=None
 ) -> tuple[SalesOrder, str]:
     """Create or update one validated order; returns (order, created|updated|unchanged).
 
@@ -194,7 +194,7 @@ def sales_order_upsert(
     return order, "updated"
 
 
-def sales_order_receive(*, data: dict, actor=None, renewal_check=None) -> tuple[SalesOrder, str]:
+def sales_order_receive(*, data: dict, actor, renewal_check=None) -> tuple[SalesOrder, str]:
     """One order from the ERP's API, in its own transaction: sales_order_upsert, safe when
     the same order arrives twice at the same moment.
 
@@ -233,12 +233,13 @@ def order_line_reschedule(*, line: OrderLine, requested_ship_date, actor) -> Ord
             action="line.rescheduled",
             target=line,
             message=f"{line}: {before} -> {requested_ship_date}",
+            data=field_changes({"requested_ship_date": before}, line, ["requested_ship_date"]),
         )
     return line
 
 
 @transaction.atomic
-def orders_import(*, document, actor=None, renewal_check=None) -> ImportResult:
+def orders_import(*, document, actor, renewal_check=None) -> ImportResult:
     """Upsert every order of an orders file; all or nothing.
 
     Every order is validated before anything is written; any error in any order
@@ -296,6 +297,7 @@ def order_lines_transition(*, line_ids, action: str, actor, reason: str = "") ->
         .filter(pk__in=line_ids, status__in=sources)
     )
     for line in lines:
+        before = field_values(line, ["status", "status_reason"])
         line.status = target
         line.status_reason = reason if target != LineStatus.OPEN else ""
         line.waiting_for_keys = 0  # an action by a person ends the wait for keys
@@ -305,5 +307,6 @@ def order_lines_transition(*, line_ids, action: str, actor, reason: str = "") ->
             action=f"line.{action}",
             target=line,
             message=f"{line}: {reason}".strip(": "),
+            data=field_changes(before, line, ["status", "status_reason"]),
         )
     return lines

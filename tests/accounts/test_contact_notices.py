@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ContactNotice
 from apps.accounts.services import contact_save
+from apps.core.actors import Job
 from apps.fulfillment.tasks import queued_work_rescue_task
 from tests.factories.accounts import ContactFactory, UserFactory
 
@@ -50,5 +51,6 @@ def test_an_address_changed_only_in_case_tells_nobody(smtp, django_capture_on_co
             name="Alice",
             language="en",
             contact=contact,
+            actor=Job("import_accounts"),
         )
     assert smtp.messages == [] and not ContactNotice.objects.exists()

@@ -5,6 +5,7 @@ from django.core.management import CommandError, call_command
 
 from apps.accounts.models import Account, AccountAssociation, Contact, User
 from apps.accounts.services import accounts_import
+from apps.core.actors import Job
 from apps.core.contracts import Rejected
 from tests.factories.accounts import AccountFactory, ContactFactory
 
@@ -28,7 +29,7 @@ DOCUMENT = {
 
 
 def test_an_accounts_file_creates_accounts_contacts_logins_and_associations():
-    result = accounts_import(document=DOCUMENT)
+    result = accounts_import(document=DOCUMENT, actor=Job("import_accounts"))
 
     assert result.rows == [
         ("account 0100012345", "created"),
@@ -48,10 +49,10 @@ def test_an_accounts_file_creates_accounts_contacts_logins_and_associations():
 
 
 def test_importing_the_same_file_again_changes_nothing():
-    accounts_import(document=DOCUMENT)
+    accounts_import(document=DOCUMENT, actor=Job("import_accounts"))
     history_before = AccountAssociation.history.count()
 
-    result = accounts_import(document=DOCUMENT)
+    result = accounts_import(document=DOCUMENT, actor=Job("import_accounts"))
 
     assert {outcome for _, outcome in result.rows} == {"unchanged"}
     assert AccountAssociation.history.count() == history_before
@@ -59,12 +60,12 @@ def test_importing_the_same_file_again_changes_nothing():
 
 
 def test_an_import_updates_what_changed_and_never_removes_an_association():
-    accounts_import(document=DOCUMENT)
+    accounts_import(document=DOCUMENT, actor=Job("import_accounts"))
     changed = json.loads(json.dumps(DOCUMENT))
     changed["accounts"][0]["name"] = "Northwind Networks GmbH"
     changed["contacts"][0]["account_ids"] = ["0100012345"]
 
-    result = accounts_import(document=changed)
+    result = accounts_import(document=changed, actor=Job("import_accounts"))
 
     assert dict(result.rows)["account 0100012345"] == "updated"
     assert dict(result.rows)["contact C-1"] == "unchanged"
@@ -86,7 +87,7 @@ def test_a_file_with_errors_names_each_and_writes_nothing():
     }
 
     with pytest.raises(Rejected) as rejected:
-        accounts_import(document=bad)
+        accounts_import(document=bad, actor=Job("import_accounts"))
 
     assert "accounts[1].account_id: An Account ID is 4 to 20 digits." in rejected.value.errors
     assert "contacts[0].email: Enter a valid email address." in rejected.value.errors
@@ -106,7 +107,7 @@ def test_cross_row_problems_are_reported_with_their_rows():
     }
 
     with pytest.raises(Rejected) as rejected:
-        accounts_import(document=bad)
+        accounts_import(document=bad, actor=Job("import_accounts"))
 
     assert rejected.value.errors == [
         "accounts[1].account_id: 0100012345 is already in accounts[0]",
@@ -123,7 +124,8 @@ def test_an_association_made_by_an_import_is_in_the_history():
             "contacts": [
                 {"contact_id": "C-9", "email": "c9@example.com", "account_ids": ["0100012345"]},
             ]
-        }
+        },
+        actor=Job("import_accounts"),
     )
 
     change = AccountAssociation.history.get()

@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from apps.api.models import Scope
 from apps.api.services import api_client_create
+from apps.core.actors import Job
 
 ALL_SCOPES = list(Scope.values)
 
@@ -15,7 +16,9 @@ def erp(db):
 
 def api(*, scopes, name=None):
     client, token = api_client_create(
-        name=name or f"client-{len(scopes)}-{id(scopes)}", scopes=scopes
+        name=name or f"client-{len(scopes)}-{id(scopes)}",
+        scopes=scopes,
+        actor=Job("create_api_client"),
     )
     http = APIClient()
     http.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

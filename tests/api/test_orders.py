@@ -9,6 +9,7 @@ from django.db import connection
 from django.urls import reverse
 
 from apps.api.models import Scope
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import LineStatus, OrderLine, SalesOrder
@@ -51,7 +52,7 @@ def test_open_lines_may_change_but_shipped_lines_are_a_409_naming_them(erp, prod
     assert OrderLine.objects.get(line_number=2).quantity == 5
 
     with time_machine.travel(datetime.datetime(2026, 12, 1, 9, tzinfo=datetime.UTC)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     body["lines"][0]["quantity"] = 3
     conflict = erp.post(ORDERS, body, format="json")
 
@@ -73,7 +74,7 @@ def test_a_renewal_must_name_the_entitlements_end_customer(erp, products):
     ProductFactory(sku="KS-TD-REN", subscription=True, renews=Product.objects.get(sku="KS-TD-1Y"))
     erp.post(ORDERS, order_body(), format="json")
     with time_machine.travel(datetime.datetime(2027, 1, 15, 9, tzinfo=datetime.UTC)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     ssrn = Entitlement.objects.get(product__sku="KS-TD-1Y").ssrn
     line = {
         "line_number": 1,
@@ -115,7 +116,7 @@ def test_a_renewal_must_name_the_entitlements_end_customer(erp, products):
     moved = erp.post(ORDERS, {**own, "accounts": stranger["accounts"]}, format="json")
     assert moved.status_code == 400 and "belongs to another end customer" in moved.text
     with time_machine.travel(datetime.datetime(2027, 12, 1, 9, tzinfo=datetime.UTC)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     assert OrderLine.objects.get(order__order_number="SO-9002").status == LineStatus.FULFILLED
     Entitlement.objects.filter(ssrn=ssrn).update(revoked_at=datetime.datetime.now(datetime.UTC))
     again = erp.post(ORDERS, own, format="json")
@@ -178,7 +179,7 @@ def test_a_line_is_rescheduled_held_released_and_cancelled_until_it_ships(erp, p
     assert held.json()["lines"][0]["status"] == "on_hold"
     assert released.json()["lines"][0]["status"] == "open"
     with time_machine.travel(datetime.datetime(2026, 12, 21, 9, tzinfo=datetime.UTC)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     shipped = erp.get(reverse("api:order", args=["SO-4711"])).json()["lines"][0]
     assert shipped["status"] == "fulfilled" and shipped["ssrn"]
     late = erp.patch(line, {"requested_ship_date": "2027-01-01"}, format="json")

@@ -9,6 +9,7 @@ from apps.api.models import Scope
 from apps.api.services import api_clients_revoke
 from apps.core.models import AuditEvent
 from tests.api.conftest import api
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = reverse("api:order", args=["SO-1"])
@@ -18,9 +19,9 @@ def _refused():
     return AuditEvent.objects.filter(action="api.call", message__endswith="-> 401").order_by("pk")
 
 
-def test_calls_without_a_valid_token_are_audited_with_no_actor_and_no_token():
+def test_calls_without_a_valid_token_are_audited_as_an_unknown_caller_and_without_the_token():
     revoked = api(scopes=[Scope.ORDERS_READ], name="old ERP")
-    api_clients_revoke(client_ids=[revoked.api_client.pk], actor=None)
+    api_clients_revoke(client_ids=[revoked.api_client.pk], actor=UserFactory(is_staff=True))
     stranger = Client(REMOTE_ADDR="203.0.113.5")
 
     answers = [
@@ -32,7 +33,13 @@ def test_calls_without_a_valid_token_are_audited_with_no_actor_and_no_token():
     assert [answer.status_code for answer in answers] == [401, 401, 401]
     events = list(_refused())
     assert [event.message for event in events] == ["GET /api/v1/orders/SO-1/ -> 401"] * 3
-    assert [event.actor for event in events] == [None] * 3
+    # Whoever sends a revoked token is not the client any more: the address is all we know.
+    assert [event.actor_display for event in events] == [
+        "unknown caller from 203.0.113.5",
+        "unknown caller from 203.0.113.5",
+        "unknown caller from 198.51.100.7",
+    ]
+    assert [(event.actor, event.actor_client_id) for event in events] == [(None, None)] * 3
     assert [event.data["client_address"] for event in events] == [
         "203.0.113.5",
         "203.0.113.5",

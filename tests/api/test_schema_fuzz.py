@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apps.api.models import Scope
 from apps.api.services import api_client_create
+from apps.core.actors import Job
 from tests.factories.catalog import ProductFactory
 from tests.portal.helpers import entitlement_of, new_account
 
@@ -62,7 +63,9 @@ def _one_transaction():
 def token(db):
     ProductFactory(sku="KS-FW-ADV")
     entitlement_of(new_account(account_id="0100012345"))
-    _client, token = api_client_create(name="fuzzer", scopes=list(Scope.values))
+    _client, token = api_client_create(
+        name="fuzzer", scopes=list(Scope.values), actor=Job("create_api_client")
+    )
     return token
 
 

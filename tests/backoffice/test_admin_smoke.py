@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from apps.accounts.models import AccessRequest
 from apps.api.services import api_client_create
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Activation, Certificate, Entitlement
 from apps.notifications.models import EmailDelivery
@@ -61,7 +62,7 @@ def one_of_everything():
         contact=association.contact, requested_account_id="0100099999", reason="no such account"
     )
     ProductFactory()
-    api_client_create(name="ERP", scopes=["orders:write"])
+    api_client_create(name="ERP", scopes=["orders:write"], actor=Job("create_api_client"))
     AccountFactory()
     ContactFactory()
     UserFactory()

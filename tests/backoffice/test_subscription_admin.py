@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.tasks import reminders_task
 from tests.factories.entitlements import EntitlementAccountFactory
@@ -46,7 +47,7 @@ def test_the_status_filter_follows_the_dates_and_shows_the_days_left(client, adm
 def test_upcoming_expiries_are_listed_by_account_with_the_reminders_sent(client, admin_user, smtp):
     with time_machine.travel(datetime.datetime(2026, 12, 1, 9, tzinfo=datetime.UTC), tick=False):
         order = order_with_lines(dates=[D(2026, 12, 1)])
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     ssrn = order.lines.get().entitlement.ssrn
     url = reverse("admin:upcoming_expiries")
 

@@ -2,6 +2,7 @@ import pytest
 
 from apps.catalog.models import Product
 from apps.catalog.services import catalog_import
+from apps.core.actors import Job
 from apps.core.contracts import Rejected
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,9 @@ HERITAGE = {"sku": "OLD-KEY", "name": "Classic key", "delivery_method": "heritag
 
 
 def test_a_catalog_file_creates_products_and_links_renewals():
-    result = catalog_import(document={"products": [RENEWAL, SUBSCRIPTION, HERITAGE]})
+    result = catalog_import(
+        document={"products": [RENEWAL, SUBSCRIPTION, HERITAGE]}, actor=Job("import_catalog")
+    )
 
     assert [outcome for _, outcome in result.rows] == ["created"] * 3
     renewal = Product.objects.get(sku="TD-REN")
@@ -32,9 +35,11 @@ def test_a_catalog_file_creates_products_and_links_renewals():
 
 
 def test_importing_the_same_catalog_again_changes_nothing():
-    catalog_import(document={"products": [SUBSCRIPTION, RENEWAL]})
+    catalog_import(document={"products": [SUBSCRIPTION, RENEWAL]}, actor=Job("import_catalog"))
 
-    result = catalog_import(document={"products": [SUBSCRIPTION, RENEWAL]})
+    result = catalog_import(
+        document={"products": [SUBSCRIPTION, RENEWAL]}, actor=Job("import_catalog")
+    )
 
     assert [outcome for _, outcome in result.rows] == ["unchanged", "unchanged"]
 
@@ -54,7 +59,7 @@ def test_bad_products_are_named_and_nothing_is_written():
     ]
 
     with pytest.raises(Rejected) as rejected:
-        catalog_import(document={"products": products})
+        catalog_import(document={"products": products}, actor=Job("import_catalog"))
 
     assert rejected.value.errors == [
         "products[0].term_months: a subscription needs a term in months",
@@ -66,6 +71,8 @@ def test_bad_products_are_named_and_nothing_is_written():
 
 def test_a_renewal_of_an_unknown_sku_is_refused():
     with pytest.raises(Rejected) as rejected:
-        catalog_import(document={"products": [{**RENEWAL, "renews_sku": "NOPE"}]})
+        catalog_import(
+            document={"products": [{**RENEWAL, "renews_sku": "NOPE"}]}, actor=Job("import_catalog")
+        )
 
     assert rejected.value.errors == ['products[0].renews_sku: unknown SKU "NOPE"']

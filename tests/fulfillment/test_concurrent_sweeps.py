@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from apps.accounts.models import Account
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Certificate, Entitlement
 from apps.fulfillment import services
@@ -63,7 +64,9 @@ def test_two_sweeps_at_once_ship_every_line_exactly_once(monkeypatch):
         try:
             start.wait()
             # Small batches, so that the two sweeps really interleave.
-            reports.append(services.order_lines_fulfil_due(batch_size=10))
+            reports.append(
+                services.order_lines_fulfil_due(batch_size=10, actor=Job("fulfil_due_task"))
+            )
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from apps.core.actors import Job
 from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
@@ -30,7 +31,7 @@ NOW = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
 
 def ship_one_order():
     order_with_lines(dates=[NOW.date()])
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     return EmailDelivery.objects.get()
 
 
@@ -92,7 +93,7 @@ def test_each_answer_of_the_server_lands_on_its_own_email_in_a_batch(smtp):
     addresses = ("a@northwind.example", "b@northwind.example", "c@northwind.example")
     order_with_lines(dates=[NOW.date()], emails=addresses, product=product)
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     rows = {d.email: d for d in EmailDelivery.objects.all()}
     assert [rows[a].status for a in addresses] == ["sent", "failed", "sent"]
@@ -115,7 +116,7 @@ def test_a_connection_the_server_closed_is_opened_again(settings):
     # is dead, and the next email goes over a new one, at its first attempt.
     with SmtpServer(port=first.port) as second:
         order_with_lines(dates=[NOW.date()], emails=("later@northwind.example",))
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
         later = EmailDelivery.objects.get(email="later@northwind.example")
         assert later.status == DeliveryStatus.SENT and later.attempts == 1
@@ -126,7 +127,7 @@ def test_a_connection_the_server_closed_is_opened_again(settings):
 def test_a_batch_cut_short_leaves_the_kept_connection_in_step(smtp, settings, monkeypatch):
     addresses = ("a@northwind.example", "b@northwind.example")
     order_with_lines(dates=[NOW.date()], emails=addresses)
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     smtp.messages.clear()
     EmailDelivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
     first, second = EmailDelivery.objects.order_by("pk")
@@ -155,7 +156,7 @@ def test_a_shipments_email_is_rendered_once_and_every_address_gets_it(smtp):
     addresses = ("a@northwind.example", "b@northwind.example", "c@northwind.example")
     order_with_lines(dates=[NOW.date()], emails=addresses, language="de")
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     (email,) = ShipmentEmail.objects.all()
     assert email.language == "de" and "Aktivierungscode" in email.text
@@ -257,7 +258,7 @@ def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(
     months = 12 if license_type == "subscription" else None
     product = ProductFactory(license_type=license_type, term_months=months)
     order_with_lines(dates=[NOW.date()], product=product)
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     delivery = EmailDelivery.objects.get()
     smtp.messages.clear()
     certificate = delivery.shipment.lines.get().entitlement.certificates.get()

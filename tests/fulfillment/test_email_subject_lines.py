@@ -6,6 +6,7 @@ import datetime
 import pytest
 import time_machine
 
+from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
 from apps.notifications.services import email_delivery_resend
@@ -22,7 +23,7 @@ def test_a_name_with_a_line_break_gives_a_one_line_subject(smtp):
     product = ProductFactory(name="Threat\r\nBcc: someone@evil.example", subscription=True)
     order_with_lines(dates=[NOW.date()], product=product)
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     delivery = EmailDelivery.objects.get()
     assert delivery.status == DeliveryStatus.SENT
@@ -35,7 +36,7 @@ def test_a_name_with_a_line_break_gives_a_one_line_subject(smtp):
 @time_machine.travel(NOW, tick=False)
 def test_a_subject_stored_with_a_line_break_is_resent_on_one_line(smtp, admin_user):
     order_with_lines(dates=[NOW.date()])
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     ShipmentEmail.objects.update(subject="Your licenses\r\nBcc: someone@evil.example")
 
     resend = email_delivery_resend(

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.admin import helpers
 from django.urls import reverse
 
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Certificate
 from apps.fulfillment.services import order_lines_fulfil_due
@@ -66,7 +67,7 @@ def test_customer_care_resends_an_email_with_a_reason_and_the_order_shows_every_
     admin_client, smtp
 ):
     order = order_with_lines(dates=[today()], emails=["buyer@northwind.example"])
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     delivery = EmailDelivery.objects.get()
 
     act(
@@ -88,7 +89,7 @@ def test_customer_care_resends_an_email_with_a_reason_and_the_order_shows_every_
 
 def test_a_reissued_certificate_is_downloaded_by_staff_only(admin_client, client, smtp):
     order_with_lines(dates=[today()])
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     entitlement = OrderLine.objects.get().entitlement
 
     act(

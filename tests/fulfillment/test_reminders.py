@@ -7,6 +7,7 @@ import time_machine
 from django.contrib.admin import helpers
 from django.urls import reverse
 
+from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.models import DeliveryKind, EmailDelivery, Reminder
 from apps.notifications.reminders import reminder_window
@@ -55,7 +56,7 @@ def two_subscriptions():
             product=product,
             emails=["buyer@northwind.example"],
         )
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     end_customer = order.order_accounts.get(role="end_customer").account
     AccountAssociationFactory(
         account=end_customer, contact__user__email="alice@northwind.example", contact__language="de"
@@ -112,7 +113,7 @@ def test_a_renewed_subscription_is_no_longer_reminded_of_its_old_term(smtp, two_
     )
     renewal.lines.update(renews_ssrn=first.entitlement.ssrn)
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     smtp.messages.clear()
 
     with at(D(2027, 11, 24)):  # seven days before the old term's end

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from apps.core.actors import Job
 from apps.entitlements.models import Entitlement, EntitlementAccount, TermKind
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import AccountRole, LineStatus
@@ -35,7 +36,7 @@ def subscription():
     )
     with at(D(2026, 12, 1)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     return Entitlement.objects.get(), renewal
 
 
@@ -75,7 +76,7 @@ def test_a_late_renewal_is_backdated_and_keeps_ssrn_and_code(smtp, subscription)
     )  # three months after the term end
 
     with at(D(2028, 3, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     entitlement.refresh_from_db()
     assert order.lines.get().status == LineStatus.FULFILLED
@@ -103,7 +104,7 @@ def test_a_renewal_after_thirteen_months_starts_on_its_own_day(smtp, subscriptio
     renewal_order(renewal, entitlement.ssrn, D(2029, 1, 2))
 
     with at(D(2029, 1, 2)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     term = entitlement.terms.get(kind=TermKind.RENEWAL)
     assert (term.starts_on, term.ends_on) == (D(2029, 1, 2), D(2030, 1, 2))
@@ -124,7 +125,7 @@ def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscripti
     order = renewal_order(renewal, ssrn, D(2027, 11, 1))
 
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line = order.lines.get()
     assert line.status == LineStatus.BLOCKED
@@ -143,7 +144,7 @@ def test_the_admin_shows_the_timeline_of_terms(admin_client, smtp, subscription)
     entitlement, renewal = subscription
     renewal_order(renewal, entitlement.ssrn, D(2027, 11, 1))
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     page = admin_client.get(reverse("admin:entitlements_entitlement_change", args=[entitlement.pk]))
 
@@ -247,7 +248,7 @@ def test_a_resellers_renewal_for_its_customer_ships_but_the_code_stays_with_its_
             LegacyKeyFactory(product=product, license_key=f"LEGACY-KEY-OF-THE-HOLDER-{n}")
     with at(D(2026, 12, 1)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product, emails=["it@northwind.example"])
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     entitlement = Entitlement.objects.get()
     code = entitlement.activation_code
     accounts = set(entitlement.entitlement_accounts.values_list("account_id", "role"))
@@ -263,7 +264,7 @@ def test_a_resellers_renewal_for_its_customer_ships_but_the_code_stays_with_its_
     )
 
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     entitlement.refresh_from_db()
     assert entitlement.term_ends_on == D(2028, 12, 1)
@@ -326,7 +327,7 @@ def test_a_renewal_whose_end_customer_is_not_the_entitlements_is_blocked(
     smtp.messages.clear()
 
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line = order.lines.get()
     assert line.status == LineStatus.BLOCKED
@@ -366,7 +367,7 @@ def test_an_ssrn_typed_loosely_at_intake_renews_when_it_ships(tmp_path, smtp, su
     call_command("import_orders", str(path))
 
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line = entitlement.order_line.__class__.objects.get(order__order_number="R-1")
     assert (line.renews_ssrn, line.status) == (entitlement.ssrn, LineStatus.FULFILLED)
@@ -385,7 +386,7 @@ def test_emails_sent_in_one_batch_each_carry_their_shipments_certificate(smtp, s
     first = EmailDelivery.objects.get()
     order = renewal_order(renewal, entitlement.ssrn, D(2027, 11, 1))
     with at(D(2027, 11, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     second = EmailDelivery.objects.get(shipment__order=order)
     smtp.messages.clear()
     again = [

@@ -7,11 +7,13 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
+from apps.core.actors import Job
 from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import LineStatus, OrderLine
 from apps.orders.services import order_lines_transition
+from tests.factories.accounts import UserFactory
 from tests.fulfillment.helpers import order_with_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +33,7 @@ def test_a_due_order_reaches_every_address_once_with_its_certificates(smtp):
         emails=["buyer@northwind.example", "ops@blueharbor.example"],
     )
 
-    report = order_lines_fulfil_due()
+    report = order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     lines = list(order.lines.order_by("line_number"))
     assert [line.status for line in lines] == [
@@ -83,9 +85,9 @@ def test_a_due_order_reaches_every_address_once_with_its_certificates(smtp):
 @time_machine.travel(NOW, tick=False)
 def test_a_second_sweep_ships_nothing_again(smtp):
     order_with_lines(dates=[TODAY])
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
-    report = order_lines_fulfil_due()
+    report = order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     assert report.shipped == [] and Entitlement.objects.count() == 1 and len(smtp.messages) == 1
 
@@ -96,7 +98,7 @@ def test_lines_on_hold_or_cancelled_wait(smtp):
     OrderLine.objects.filter(order=order, line_number=1).update(status=LineStatus.ON_HOLD)
     OrderLine.objects.filter(order=order, line_number=2).update(status=LineStatus.CANCELLED)
 
-    assert order_lines_fulfil_due().shipped == []
+    assert order_lines_fulfil_due(actor=Job("fulfil_due_task")).shipped == []
     assert smtp.messages == []
 
 
@@ -108,7 +110,7 @@ def test_a_line_that_cannot_ship_is_blocked_with_its_reason_and_the_rest_ship(sm
     product.save()
     fine = order_with_lines(dates=[TODAY])
 
-    report = order_lines_fulfil_due()
+    report = order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line = retired.lines.get()
     assert line.status == LineStatus.BLOCKED
@@ -116,12 +118,12 @@ def test_a_line_that_cannot_ship_is_blocked_with_its_reason_and_the_rest_ship(sm
     assert fine.lines.get().status == LineStatus.FULFILLED
     assert [blocked.pk for blocked in report.blocked] == [line.pk]
     # Blocked lines are not retried forever: the next sweep leaves them alone.
-    assert order_lines_fulfil_due().blocked == []
+    assert order_lines_fulfil_due(actor=Job("fulfil_due_task")).blocked == []
     # A fix plus "release" ships it on the next sweep.
     product.is_active = True
     product.save()
-    order_lines_transition(line_ids=[line.pk], action="release", actor=None)
-    order_lines_fulfil_due()
+    order_lines_transition(line_ids=[line.pk], action="release", actor=UserFactory(is_staff=True))
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     assert retired.lines.get().status == LineStatus.FULFILLED
 
 
@@ -140,7 +142,7 @@ def test_an_order_that_breaks_its_batch_is_kept_apart(smtp, monkeypatch):
 
     monkeypatch.setattr(services, "_ship_orders", ship_orders)
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     assert good.lines.get().status == LineStatus.FULFILLED
     assert bad.lines.get().status == LineStatus.BLOCKED
@@ -170,7 +172,7 @@ def test_a_line_is_due_once_its_ship_date_has_begun_in_the_business_time_zone(
     order = order_with_lines(dates=[datetime.date(2026, 12, 1)])
 
     with time_machine.travel(datetime.datetime.fromisoformat(moment), tick=False):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line = order.lines.get()
     assert (line.status == LineStatus.FULFILLED) is due

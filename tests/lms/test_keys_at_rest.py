@@ -9,6 +9,7 @@ from django.db import connection
 from django.urls import reverse
 
 from apps.catalog.models import DeliveryMethod
+from apps.core.actors import Job
 from apps.lms.models import LegacyKey
 from apps.lms.services import legacy_keys_import
 from tests.factories.accounts import UserFactory
@@ -21,7 +22,9 @@ IMPORT = reverse("admin:lms_legacykey_import")
 
 def test_the_database_alone_does_not_reveal_a_legacy_key():
     ProductFactory(sku="OLD-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
-    legacy_keys_import(text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n")
+    legacy_keys_import(
+        text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n", actor=Job("import_legacy_keys")
+    )
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM lms_legacykey")
@@ -34,12 +37,18 @@ def test_the_database_alone_does_not_reveal_a_legacy_key():
 def test_a_key_already_in_a_pool_is_found_by_its_digest_and_never_stored_twice():
     ProductFactory(sku="OLD-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
     ProductFactory(sku="NEW-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
-    legacy_keys_import(text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n")
+    legacy_keys_import(
+        text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n", actor=Job("import_legacy_keys")
+    )
 
-    again = legacy_keys_import(text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n")
+    again = legacy_keys_import(
+        text="sku,license_key\nOLD-FW,SECRET-LEGACY-KEY-0001\n", actor=Job("import_legacy_keys")
+    )
     assert ("1 key(s) already in their pools", "unchanged") in again.rows
     with pytest.raises(Exception, match='already in the pool of "OLD-FW"'):
-        legacy_keys_import(text="sku,license_key\nNEW-FW,SECRET-LEGACY-KEY-0001\n")
+        legacy_keys_import(
+            text="sku,license_key\nNEW-FW,SECRET-LEGACY-KEY-0001\n", actor=Job("import_legacy_keys")
+        )
     assert LegacyKey.objects.count() == 1
 
 

@@ -8,6 +8,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.fulfillment import services
 from apps.fulfillment.services import order_lines_fulfil_due
@@ -80,10 +81,10 @@ def test_a_bad_key_file_names_every_line_and_writes_nothing(key_product, tmp_pat
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_keys_are_handed_out_at_shipping_and_attached_to_the_email(smtp, key_product):
-    legacy_keys_import(text=keys_csv("OLD-FW", 3))
+    legacy_keys_import(text=keys_csv("OLD-FW", 3), actor=Job("import_legacy_keys"))
     order = order_with_lines(dates=[TODAY], product=key_product)  # quantity 2
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     entitlement = order.lines.get().entitlement
     assigned = [key.license_key for key in entitlement.legacy_keys.order_by("id")]
@@ -100,11 +101,11 @@ def test_keys_are_handed_out_at_shipping_and_attached_to_the_email(smtp, key_pro
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_a_short_pool_blocks_the_line_until_keys_arrive_then_it_ships_by_itself(smtp, key_product):
-    legacy_keys_import(text=keys_csv("OLD-FW", 1))
+    legacy_keys_import(text=keys_csv("OLD-FW", 1), actor=Job("import_legacy_keys"))
     order = order_with_lines(dates=[TODAY], product=key_product)  # needs 2
 
-    order_lines_fulfil_due()
-    order_lines_fulfil_due()  # still short: no new event
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))  # still short: no new event
 
     line = order.lines.get()
     assert (line.status, line.waiting_for_keys) == (LineStatus.BLOCKED, 1)
@@ -112,8 +113,8 @@ def test_a_short_pool_blocks_the_line_until_keys_arrive_then_it_ships_by_itself(
     assert AuditEvent.objects.filter(action="line.blocked", target_id=str(line.pk)).count() == 1
     assert LegacyKey.objects.filter(state=LegacyKeyState.AVAILABLE).count() == 1  # not taken
 
-    legacy_keys_import(text=keys_csv("OLD-FW", 1, start=2))
-    order_lines_fulfil_due()
+    legacy_keys_import(text=keys_csv("OLD-FW", 1, start=2), actor=Job("import_legacy_keys"))
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     line.refresh_from_db()
     assert (line.status, line.waiting_for_keys) == (LineStatus.FULFILLED, 0)
@@ -123,7 +124,7 @@ def test_a_short_pool_blocks_the_line_until_keys_arrive_then_it_ships_by_itself(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_product):
-    legacy_keys_import(text=keys_csv("OLD-FW", 30))
+    legacy_keys_import(text=keys_csv("OLD-FW", 30), actor=Job("import_legacy_keys"))
     orders = [
         order_with_lines(dates=[datetime.date.today()], product=key_product) for _ in range(20)
     ]  # 40 wanted
@@ -133,7 +134,7 @@ def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_produc
     def sweep():
         start.wait()
         try:
-            services.order_lines_fulfil_due(batch_size=2)
+            services.order_lines_fulfil_due(batch_size=2, actor=Job("fulfil_due_task"))
         finally:
             connection.close()
 
@@ -165,7 +166,7 @@ def test_two_sweeps_at_once_never_hand_out_one_key_twice(monkeypatch, key_produc
 def test_each_delivery_method_says_what_to_do(smtp, method, says, shows_code):
     order = order_with_lines(dates=[TODAY], product=ProductFactory(delivery_method=method))
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     entitlement = order.lines.get().entitlement
     for body in (smtp.messages[0].get_body(("plain",)), smtp.messages[0].get_body(("html",))):
@@ -182,7 +183,10 @@ def test_the_admin_shows_each_pool_and_warns_when_keys_run_short(
 
     settings.LEGACY_KEY_POOL_WARNING = 2
     healthy = ProductFactory(sku="FULL-FW", delivery_method="heritage_key")
-    legacy_keys_import(text=keys_csv("OLD-FW", 1) + keys_csv("FULL-FW", 5).split("\n", 1)[1])
+    legacy_keys_import(
+        text=keys_csv("OLD-FW", 1) + keys_csv("FULL-FW", 5).split("\n", 1)[1],
+        actor=Job("import_legacy_keys"),
+    )
     order_with_lines(dates=[TODAY], product=key_product)  # needs 2 of OLD-FW
 
     page = admin_client.get(reverse("admin:lms_legacykey_changelist")).content.decode()
@@ -204,7 +208,7 @@ def test_an_order_mixing_methods_sends_one_email_per_address_describing_each_lic
     smtp, key_product
 ):
     # Given one order with an activation line, a key line and a paper line, to two addresses
-    legacy_keys_import(text=keys_csv("OLD-FW", 2))
+    legacy_keys_import(text=keys_csv("OLD-FW", 2), actor=Job("import_legacy_keys"))
     order = order_with_lines(
         dates=[TODAY], product=key_product, emails=("a@northwind.example", "b@northwind.example")
     )
@@ -216,7 +220,7 @@ def test_an_order_mixing_methods_sends_one_email_per_address_describing_each_lic
             requested_ship_date=TODAY,
         )
 
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     # Then each address gets one email that describes all three as their methods require
     assert sorted(m["To"] for m in smtp.messages) == ["a@northwind.example", "b@northwind.example"]

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from apps.core.actors import Job
 from apps.core.contracts import Rejected
 from apps.orders.models import LineStatus, OrderLine, SalesOrder
 from apps.orders.services import Conflict, orders_import
@@ -44,7 +45,7 @@ def order(number="1000001", **changes):
 
 
 def test_an_order_arrives_with_its_accounts_addresses_and_lines(products):
-    result = orders_import(document={"orders": [order()]})
+    result = orders_import(document={"orders": [order()]}, actor=Job("import_orders"))
 
     assert result.rows == [("order 1000001", "created")]
     stored = SalesOrder.objects.get(order_number="1000001")
@@ -69,28 +70,28 @@ def test_an_order_arrives_with_its_accounts_addresses_and_lines(products):
 
 
 def test_an_order_may_stand_alone_without_the_orders_list(products):
-    orders_import(document=order())
+    orders_import(document=order(), actor=Job("import_orders"))
 
     assert SalesOrder.objects.filter(order_number="1000001").exists()
 
 
 def test_the_same_order_again_changes_nothing(products):
-    orders_import(document=order())
+    orders_import(document=order(), actor=Job("import_orders"))
     updated_at = SalesOrder.objects.get().updated_at
 
-    result = orders_import(document=order())
+    result = orders_import(document=order(), actor=Job("import_orders"))
 
     assert result.rows == [("order 1000001", "unchanged")]
     assert SalesOrder.objects.get().updated_at == updated_at
 
 
 def test_open_lines_follow_the_new_body(products):
-    orders_import(document=order())
+    orders_import(document=order(), actor=Job("import_orders"))
     changed = order()
     changed["lines"][0]["requested_ship_date"] = "2027-01-10"
     del changed["lines"][1]
 
-    result = orders_import(document=changed)
+    result = orders_import(document=changed, actor=Job("import_orders"))
 
     assert result.rows == [("order 1000001", "updated")]
     assert OrderLine.objects.get(line_number=10).requested_ship_date == datetime.date(2027, 1, 10)
@@ -98,7 +99,7 @@ def test_open_lines_follow_the_new_body(products):
 
 
 def test_a_fulfilled_line_cannot_change(products):
-    orders_import(document=order())
+    orders_import(document=order(), actor=Job("import_orders"))
     line = OrderLine.objects.get(line_number=10)
     OrderLine.objects.filter(pk=line.pk).update(
         status=LineStatus.FULFILLED,
@@ -109,7 +110,7 @@ def test_a_fulfilled_line_cannot_change(products):
     changed["lines"][0]["quantity"] = 5
 
     with pytest.raises(Conflict) as conflict:
-        orders_import(document=changed)
+        orders_import(document=changed, actor=Job("import_orders"))
 
     assert conflict.value.errors == [
         "orders[0].lines: line 10 of order 1000001 is fulfilled and cannot change"
@@ -129,7 +130,7 @@ def test_every_bad_field_is_named_with_its_path_and_nothing_is_written(products)
     )
 
     with pytest.raises(Rejected) as rejected:
-        orders_import(document={"orders": [good, bad]})
+        orders_import(document={"orders": [good, bad]}, actor=Job("import_orders"))
 
     assert rejected.value.errors == [
         "orders[1].emails[0]: Enter a valid email address.",
@@ -157,7 +158,7 @@ def test_unknown_skus_and_renewals_without_ssrn_are_refused_for_the_whole_file(p
     )
 
     with pytest.raises(Rejected) as rejected:
-        orders_import(document={"orders": [order("1000001"), bad]})
+        orders_import(document={"orders": [order("1000001"), bad]}, actor=Job("import_orders"))
 
     assert rejected.value.errors == [
         'orders[1].lines[0].sku: unknown SKU "NOPE"',
@@ -172,7 +173,7 @@ def test_an_order_needs_an_end_customer_and_distinct_lines(products):
     bad["lines"][1]["line_number"] = 10
 
     with pytest.raises(Rejected) as rejected:
-        orders_import(document=bad)
+        orders_import(document=bad, actor=Job("import_orders"))
 
     assert rejected.value.errors == [
         "orders[0].accounts: an order needs an end_customer account",

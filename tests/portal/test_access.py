@@ -13,6 +13,7 @@ from apps.accounts.models import AccessRequest, AccessRequestStatus, AccountAsso
 from apps.accounts.services import access_requests_decide
 from apps.accounts.tasks import access_decision_email_task
 from apps.fulfillment.tasks import queued_work_rescue_task
+from tests.factories.accounts import UserFactory
 from tests.factories.entitlements import ActivationFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
 
@@ -190,7 +191,9 @@ def test_a_failed_decision_email_is_counted_and_tried_again_later(client, smtp, 
     _ask(client, new_account().account_id)
     request = AccessRequest.objects.get()
     port, settings.EMAIL_PORT = settings.EMAIL_PORT, _closed_port()
-    access_requests_decide(request_ids=[request.pk], approve=False, actor=None, note="no")
+    access_requests_decide(
+        request_ids=[request.pk], approve=False, actor=UserFactory(is_staff=True), note="no"
+    )
 
     access_decision_email_task(request.pk)  # the mail server is away
 

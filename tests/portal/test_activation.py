@@ -181,7 +181,7 @@ def test_two_requests_at_once_never_take_more_seats_than_the_quantity():
         assert live.count() == 2
         activations_revoke(
             activation_ids=[live.exclude(serial_number="SN-0").get().pk],
-            actor=None,
+            actor=UserFactory(is_staff=True),
             reason="next round",
         )
 

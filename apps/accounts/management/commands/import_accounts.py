@@ -1,4 +1,5 @@
 from apps.accounts.services import accounts_import
+from apps.core.actors import Job
 from apps.core.importing import JsonImportCommand
 
 
@@ -9,4 +10,4 @@ class Command(JsonImportCommand):
     )
 
     def run(self, document):
-        return accounts_import(document=document)
+        return accounts_import(document=document, actor=Job("import_accounts"))

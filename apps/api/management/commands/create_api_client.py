@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.api.models import Scope
 from apps.api.services import api_client_create
+from apps.core.actors import Job
 from apps.core.contracts import Rejected
 
 
@@ -24,7 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args, name, scopes, **options):
         scopes = scopes or [Scope.ORDERS_WRITE, Scope.ORDERS_READ, Scope.ENTITLEMENTS_READ]
         try:
-            client, token = api_client_create(name=name, scopes=scopes)
+            client, token = api_client_create(
+                name=name, scopes=scopes, actor=Job("create_api_client")
+            )
         except Rejected as rejected:
             raise CommandError("; ".join(rejected.errors)) from None
         self.stderr.write(f"API client {client.name}: {', '.join(client.scopes)}")

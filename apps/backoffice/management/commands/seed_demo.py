@@ -11,11 +11,14 @@ from apps.accounts.models import User
 from apps.accounts.services import accounts_import
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.services import catalog_import
+from apps.core.actors import Job
 from apps.core.contracts import validate
 from apps.core.dates import business_today
 from apps.orders.contracts import OrderIn
 from apps.orders.models import SalesOrder
 from apps.orders.services import sales_order_upsert
+
+SEED_DEMO = Job("seed_demo")
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo"
 PORTAL_PASSWORD = "keyship-demo"
@@ -103,7 +106,7 @@ class Command(BaseCommand):
                 "Use --force to run it anyway."
             )
         for name, service in (("catalog.json", catalog_import), ("accounts.json", accounts_import)):
-            result = service(document=json.loads((DEMO / name).read_text()))
+            result = service(document=json.loads((DEMO / name).read_text()), actor=SEED_DEMO)
             for what, outcome in result.rows:
                 self.stdout.write(f"{what}: {outcome}")
         for email in PORTAL_USERS:
@@ -126,5 +129,5 @@ class Command(BaseCommand):
             if SalesOrder.objects.filter(order_number=data["order_number"]).exists():
                 self.stdout.write(f"order {data['order_number']}: unchanged")
                 continue
-            order, outcome = sales_order_upsert(data=validate(OrderIn, data))
+            order, outcome = sales_order_upsert(data=validate(OrderIn, data), actor=SEED_DEMO)
             self.stdout.write(f"order {order.order_number}: {outcome}")

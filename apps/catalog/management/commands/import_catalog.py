@@ -1,4 +1,5 @@
 from apps.catalog.services import catalog_import
+from apps.core.actors import Job
 from apps.core.importing import JsonImportCommand
 
 
@@ -6,4 +7,4 @@ class Command(JsonImportCommand):
     help = 'Import products from a JSON file ({"products": [...]}); all or nothing.'
 
     def run(self, document):
-        return catalog_import(document=document)
+        return catalog_import(document=document, actor=Job("import_catalog"))

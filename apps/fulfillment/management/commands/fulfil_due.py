@@ -2,6 +2,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.actors import Job
 from apps.core.dates import business_today
 from apps.fulfillment.selectors import order_lines_due
 from apps.fulfillment.services import order_lines_fulfil_due
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"{count} line(s) due by {through}; nothing written")
             )
             return
-        report = order_lines_fulfil_due(through=through)
+        report = order_lines_fulfil_due(through=through, actor=Job("fulfil_due"))
         for line in report.shipped:
             self.stdout.write(f"shipped {line} {line.product.sku} x{line.quantity}")
         for line in report.blocked:

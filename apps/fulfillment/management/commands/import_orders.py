@@ -1,3 +1,4 @@
+from apps.core.actors import Job
 from apps.core.importing import JsonImportCommand
 from apps.entitlements.selectors import renewal_problem
 from apps.orders.services import orders_import
@@ -10,4 +11,6 @@ class Command(JsonImportCommand):
     )
 
     def run(self, document):
-        return orders_import(document=document, renewal_check=renewal_problem)
+        return orders_import(
+            document=document, actor=Job("import_orders"), renewal_check=renewal_problem
+        )

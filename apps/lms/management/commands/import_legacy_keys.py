@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.actors import Job
 from apps.core.contracts import Rejected
 from apps.core.importing import read_input_file, write_errors
 from apps.lms.services import legacy_keys_import
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, file, **options):
         text, source = read_input_file(file)
         try:
-            result = legacy_keys_import(text=text, source=source)
+            result = legacy_keys_import(text=text, source=source, actor=Job("import_legacy_keys"))
         except Rejected as rejected:
             write_errors(self, source, rejected.errors)
             raise CommandError(
