@@ -207,10 +207,11 @@ def email_deliveries_retry(*, delivery_ids, actor) -> list[EmailDelivery]:
         delivery.status, delivery.attempts = DeliveryStatus.QUEUED, 0
         delivery.next_attempt_at, delivery.lease_expires_at = timezone.now(), None
         delivery.save(update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"])
+        # A Fulfillment Email belongs to an order; a reminder digest to no order, only itself.
         audit_event_record(
             actor=actor,
             action="email.retried",
-            target=delivery.shipment.order,
+            target=delivery.shipment.order if delivery.shipment_id else delivery,
             message=delivery.email,
         )
         transaction.on_commit(lambda pk=delivery.pk: _send_later(pk))

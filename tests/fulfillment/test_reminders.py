@@ -145,3 +145,31 @@ def test_the_email_queue_lists_digests_beside_fulfillment_emails_and_resends_onl
 
     assert page.status_code == 200 and "Subscription reminders" in page.content.decode()
     assert not EmailDelivery.objects.filter(resend_of=digest).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_digest_is_sent_again_from_the_email_queue(
+    smtp, two_subscriptions, client, admin_user
+):
+    with at(D(2027, 9, 2)):
+        reminders_task()
+    digest = EmailDelivery.objects.get(
+        kind=DeliveryKind.REMINDER_DIGEST, email="buyer@northwind.example"
+    )
+    EmailDelivery.objects.filter(pk=digest.pk).update(
+        status="failed", attempts=5, sent_at=None, last_error="SMTPDataError: (554, b'no')"
+    )
+    smtp.messages.clear()
+
+    with at(D(2027, 9, 2)):
+        client.force_login(admin_user)
+        response = client.post(
+            reverse("admin:notifications_emaildelivery_changelist"),
+            {"action": "retry_now", helpers.ACTION_CHECKBOX_NAME: [digest.pk]},
+            follow=True,
+        )
+
+    assert "1 email queued again." in response.content.decode()
+    assert [m["X-Envelope-To"] for m in smtp.messages] == ["buyer@northwind.example"]
+    digest.refresh_from_db()
+    assert digest.status == "sent"
