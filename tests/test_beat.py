@@ -2,20 +2,29 @@
 
 A task that beat must run is marked `periodic=True` on its decorator. The schedule names
 exactly those tasks, and the README's `beat` row in its table of processes says which job
-runs how often: the three agree.
+runs how often: the three agree. And the Procfile's beat, started as a deployment starts
+it, sends the reminders to the broker.
 """
 
 import datetime
 import inspect
+import json
+import os
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import redis
+from celery.beat import PersistentScheduler
 from celery.schedules import crontab, maybe_schedule
 from celery.schedules import schedule as interval
 from django.conf import settings
 
 from config.celery_app import app
+from tests.test_deploy import _procfile, _production_env
 
 # What the README calls each job, where it does not name the task.
 README_WORDS = {
@@ -123,3 +132,62 @@ def test_the_readme_row_is_read_by_words_or_by_task_names(row):
 def test_a_job_missing_from_the_readme_row_is_caught():
     row = "| `beat` | Celery beat: the sweep and the rescuer every minute |"
     assert readme_jobs(row) != scheduled()
+
+
+REMINDERS = "apps.notifications.tasks.reminders_task"
+
+
+def _seed_schedule(path: Path, *, task: str, last_run: datetime.datetime) -> None:
+    """A beat schedule file, as beat keeps it between runs, in which `task` last ran at
+    `last_run` (the other entries as if just run)."""
+    scheduler = PersistentScheduler(app=app, schedule_filename=str(path), lazy=True)
+    scheduler.setup_schedule()
+    entries = [entry for entry in scheduler.schedule.values() if entry.task == task]
+    assert entries, f"{task} is not in the schedule"
+    for entry in entries:
+        entry.last_run_at = last_run
+    scheduler.close()
+
+
+def _queued_tasks(broker, queue: str) -> list[str]:
+    return [json.loads(raw)["headers"]["task"] for raw in broker.lrange(queue, 0, -1)]
+
+
+@pytest.mark.redis
+def test_the_procfiles_beat_sends_the_reminders_once_an_hour_has_begun(tmp_path):
+    # Given beat's schedule file, in which the reminders last ran two hours ago (a beat that
+    # was down, or the last run of yesterday evening)
+    schedule_file = tmp_path / "celerybeat-schedule"
+    now = datetime.datetime.now(datetime.UTC)
+    _seed_schedule(schedule_file, task=REMINDERS, last_run=now - datetime.timedelta(hours=2))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_TASK_ROUTES["apps.notifications.*"]["queue"]
+    broker.delete(queue)
+    env = {
+        **_production_env(tmp_path, port=0),
+        "CELERY_BEAT_SCHEDULE_FILENAME": str(schedule_file),
+    }
+    log = open(tmp_path / "beat.log", "w")
+
+    # When the Procfile's beat process runs
+    beat = subprocess.Popen(
+        ["bash", "-c", "exec " + _procfile()["beat"]],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while REMINDERS not in _queued_tasks(broker, queue) and time.monotonic() < deadline:
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait(timeout=30)
+        log.close()
+
+    # Then the reminders' task is on the mail queue, for a worker to run
+    assert REMINDERS in _queued_tasks(broker, queue), (tmp_path / "beat.log").read_text()[-3000:]
+    broker.delete(queue)
