@@ -15,5 +15,6 @@ class LoginAttemptAdmin(AccessAttemptAdmin):
         return super().cleanup_expired_attempts(request, queryset)
 
 
-admin.site.unregister(AccessAttempt)
-admin.site.register(AccessAttempt, LoginAttemptAdmin)
+if admin.site.is_registered(AccessAttempt):  # unless AXES_ENABLE_ADMIN turned its pages off
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, LoginAttemptAdmin)
