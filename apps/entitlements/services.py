@@ -2,6 +2,7 @@ import datetime
 import hashlib
 import logging
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -119,6 +120,12 @@ def certificate_render(*, certificate_id: int) -> Certificate | None:
         certificate.save(update_fields=["status", "attempts", "lease_expires_at"])
     try:
         pdf = certificate_pdf(certificate)
+    except SoftTimeLimitExceeded as error:
+        # The task's time is up: the row goes back for another try (an attempt, so a PDF
+        # that never ends fails in the end), and the task stops here.
+        logger.warning("certificate %s: rendering ran out of time", certificate_id)
+        _certificate_failed(certificate_id, error)
+        raise
     except Exception as error:
         logger.exception("certificate %s could not be rendered", certificate_id)
         return _certificate_failed(certificate_id, error)

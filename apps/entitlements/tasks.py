@@ -11,7 +11,7 @@ from apps.entitlements.selectors import license_keys_file
 from apps.entitlements.services import certificate_render
 
 
-@shared_task
+@shared_task(soft_time_limit=120, time_limit=150)
 def certificate_render_task(certificate_id: int) -> None:
     """Render one certificate (pdf queue). Safe to run twice: see certificate_render."""
     certificate_render(certificate_id=certificate_id)

@@ -4,6 +4,7 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -274,6 +275,8 @@ def order_lines_fulfil_due(
                     actor=actor,
                 )
             ]
+        except SoftTimeLimitExceeded:
+            raise  # the batch rolled back and stays due: the next sweep ships it
         except Exception:
             logger.exception(
                 "a batch of %d orders failed; shipping them one by one", len(candidates)
@@ -289,6 +292,8 @@ def order_lines_fulfil_due(
                             actor=actor,
                         )
                     )
+                except SoftTimeLimitExceeded:
+                    raise  # out of time is no fault of the order's: it stays due
                 except Exception as error:
                     logger.exception("order %s could not ship; its due lines are blocked", order_id)
                     blocked = _block_order_lines(

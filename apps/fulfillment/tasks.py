@@ -15,13 +15,15 @@ from apps.notifications.tasks import email_deliveries_send_task
 SEND_BATCH = 50
 
 
-@shared_task
+# A sweep walks every due order in batches (each its own transaction): minutes on a big day.
+@shared_task(periodic=True, soft_time_limit=240, time_limit=270)
 def fulfil_due_task() -> None:
     """The sweep (every minute, from beat): ship every due line. Any number may run at once."""
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
 
-@shared_task
+# Renders each certificate of a shipment in turn, each under its own render lease.
+@shared_task(soft_time_limit=240, time_limit=270)
 def shipment_documents_task(shipment_id: int) -> None:
     """Render a shipment's certificates (pdf queue), then hand its emails to the mail queue.
     Safe to run twice."""
@@ -30,7 +32,7 @@ def shipment_documents_task(shipment_id: int) -> None:
         email_deliveries_send_task.delay(deliveries)
 
 
-@shared_task
+@shared_task(periodic=True)
 def queued_work_rescue_task() -> None:
     """Every minute, from beat: give the workers again what a lost message or a killed
     worker left behind, and what is due for another attempt (certificates, Fulfillment

@@ -76,6 +76,13 @@ class EmailDelivery(QueuedWork):
                 condition=Q(resend_of__isnull=True),
                 name="delivery_once_per_recipient",
             ),
+            # One reminder digest a day per address, however many reminder runs meet.
+            models.UniqueConstraint(
+                Lower("email"),
+                "digest_day",
+                condition=Q(kind="reminder_digest"),
+                name="digest_once_per_address_per_day",
+            ),
             models.CheckConstraint(
                 condition=Q(resend_of__isnull=True) | ~Q(reason=""),
                 name="delivery_resend_has_reason",

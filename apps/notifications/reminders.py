@@ -7,11 +7,12 @@ term is never mentioned again.
 """
 
 import datetime
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from apps.accounts.models import Contact
@@ -20,6 +21,8 @@ from apps.entitlements.models import Term
 from apps.notifications.emails import new_message_id
 from apps.notifications.models import DeliveryKind, DeliveryStatus, EmailDelivery, Reminder
 from apps.orders.models import OrderEmail
+
+logger = logging.getLogger(__name__)
 
 GRACE, EXPIRED = "grace", "expired"
 # An expiry older than this is history, not news: it is not announced (a first run on old data).
@@ -101,9 +104,15 @@ def reminders_queue(*, today: datetime.date | None = None) -> list[int]:
     Reminder per term, window and address. Returns the digests to send.
 
     Idempotent: a window already told to an address for a term is skipped, and a digest of
-    today that has already gone out takes no more items (they go in tomorrow's).
+    today that has already gone out takes no more items (they go in tomorrow's). One run
+    writes at a time: a run that starts while another is still writing (an hour's run that
+    outlasts the hour, two beats by mistake) returns at once with nothing, as the running
+    one covers the same day.
     """
     today = today or business_today()
+    if not _run_lock_taken():
+        logger.info("reminders: the previous run is still writing; this one leaves it to it")
+        return []
     terms = list(_current_terms(today))
     due = {}
     for term in terms:
@@ -135,6 +144,19 @@ def reminders_queue(*, today: datetime.date | None = None) -> list[int]:
         )
         digests.append(digest.pk)
     return digests
+
+
+# Names the reminders' run among PostgreSQL's advisory locks (any number unique to it).
+RUN_LOCK = 0x6B5F72656D  # "k_rem"
+
+
+def _run_lock_taken() -> bool:
+    """Take the run's lock for this transaction, or say that another run holds it."""
+    if connection.vendor != "postgresql":
+        return True  # SQLite (development) lets one transaction write at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RUN_LOCK])
+        return cursor.fetchone()[0]
 
 
 def _digest_for(recipient: Recipient, today: datetime.date) -> EmailDelivery | None:

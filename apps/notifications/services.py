@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
@@ -117,6 +118,7 @@ def email_deliveries_send(*, delivery_ids=None, limit: int = 50) -> list[EmailDe
                 prepared = prepare(delivery_message(delivery, contents))
             except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
                 _delivery_failed(delivery.pk, error)
+                _stop_when_out_of_time(error)
                 continue
             if in_flight:
                 settling, in_flight = in_flight, None
@@ -136,11 +138,20 @@ def _delivery_settle(delivery: EmailDelivery, handover: Handover) -> None:
         handover.verdict()
     except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
         _delivery_failed(delivery.pk, error)
+        _stop_when_out_of_time(error)
         return
     # <- The window: the server has the message, the row does not say so yet.
     EmailDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.SENT, sent_at=timezone.now(), lease_expires_at=None, last_error=""
     )
+
+
+def _stop_when_out_of_time(error: Exception) -> None:
+    """The task's time is up (its row is back for a retry): the batch stops here. The rows
+    it claimed and did not reach wait for their lease to run out, then the rescuer sends
+    them."""
+    if isinstance(error, SoftTimeLimitExceeded):
+        raise error
 
 
 def email_delivery_send(*, delivery_id: int) -> EmailDelivery | None:
@@ -207,10 +218,11 @@ def email_deliveries_retry(*, delivery_ids, actor) -> list[EmailDelivery]:
         delivery.status, delivery.attempts = DeliveryStatus.QUEUED, 0
         delivery.next_attempt_at, delivery.lease_expires_at = timezone.now(), None
         delivery.save(update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"])
+        # A Fulfillment Email belongs to an order; a reminder digest to no order, only itself.
         audit_event_record(
             actor=actor,
             action="email.retried",
-            target=delivery.shipment.order,
+            target=delivery.shipment.order if delivery.shipment_id else delivery,
             message=delivery.email,
         )
         transaction.on_commit(lambda pk=delivery.pk: _send_later(pk))

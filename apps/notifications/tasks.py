@@ -4,14 +4,16 @@ from apps.notifications.reminders import reminders_queue
 from apps.notifications.services import email_deliveries_send
 
 
-@shared_task
+# Up to a batch of emails over one connection, within their send lease.
+@shared_task(soft_time_limit=120, time_limit=150)
 def email_deliveries_send_task(delivery_ids: list[int]) -> None:
     """Send these Fulfillment Emails over one connection (mail queue). Safe to run twice:
     see email_deliveries_send."""
     email_deliveries_send(delivery_ids=delivery_ids, limit=len(delivery_ids))
 
 
-@shared_task
+# One transaction over every subscription near its end.
+@shared_task(periodic=True, soft_time_limit=600, time_limit=660)
 def reminders_task() -> None:
     """Hourly, from beat: queue today's reminder digests and send them. Safe to run any
     number of times a day: each window is told once per term and address."""

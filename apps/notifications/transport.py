@@ -60,7 +60,12 @@ class Handover:
         if self._error is not None:
             raise self._error
         if self._smtp is not None:
-            _end_of_data_reply(self._smtp)
+            try:
+                _end_of_data_reply(self._smtp)
+            except BaseException as error:
+                if not _is_reply(error):
+                    connections_drop()
+                raise
 
 
 def hand_over(prepared: Prepared) -> Handover:
@@ -80,7 +85,32 @@ def hand_over(prepared: Prepared) -> Handover:
             _send_up_to_end_of_data(connection.connection, prepared)
         return Handover(smtp=connection.connection)
     except Exception as error:  # noqa: BLE001 - the verdict raises it
+        if not _is_reply(error):
+            connections_drop()
         return Handover(error=error)
+
+
+def _is_reply(error: BaseException) -> bool:
+    """The server answered (and the conversation is where the server thinks it is)."""
+    return isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
+
+
+def connections_drop() -> None:
+    """Close this process's kept connections at once, without a word to the server.
+
+    For a conversation stopped at an unknown point (a task out of time in the middle of a
+    message, a reply never read): a server still reading a message would read the next
+    one's commands as its text, or hand a late reply to the next email. A server that loses
+    the connection before a message's end discards it; the row is sent again.
+    """
+    for connection in _connections.values():
+        smtp = getattr(connection, "connection", None)
+        if smtp is not None:
+            try:
+                smtp.close()
+            except OSError:
+                pass
+            connection.connection = None
 
 
 def is_permanent(error: Exception) -> bool:

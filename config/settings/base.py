@@ -12,6 +12,7 @@ import datetime
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -341,6 +342,14 @@ CELERY_TASK_ROUTES = {
     "apps.notifications.*": {"queue": "mail"},
 }
 CELERY_TIMEZONE = "UTC"
+# No task holds a worker forever (a PDF that never ends, a mail server that stops answering).
+# At the soft limit the task is interrupted (SoftTimeLimitExceeded) and puts its row back for
+# another try; at the hard limit the worker process is killed and replaced, and the rescuer
+# takes its rows once their leases run out. A task whose normal run is longer says so on its
+# decorator; every hard limit stays below the lease of the rows it works on, so a row is never
+# handed to a second worker while a first still works on it (tests/test_task_limits.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # Seconds a worker holds a certificate to render or an email to send before the rescuer may
 # give it to another worker (a killed worker never says it stopped), and how long an email
 # waits for its certificates before it is looked at again.
@@ -352,12 +361,21 @@ EMAIL_DOCUMENTS_WAIT = env.int("EMAIL_DOCUMENTS_WAIT", default=60)
 REMINDER_WINDOWS = env.list("REMINDER_WINDOWS", cast=int, default=[90, 60, 30, 7])
 # The admin warns when a legacy key pool has fewer available keys than this.
 LEGACY_KEY_POOL_WARNING = env.int("LEGACY_KEY_POOL_WARNING", default=20)
+# Every task marked `periodic=True` is here, and only those (tests/test_beat.py); the
+# README's table of processes says the same.
 CELERY_BEAT_SCHEDULE = {
     # Ship dates are never Celery ETAs: the sweep reads them from the database every minute.
     "fulfil-due-lines": {"task": "apps.fulfillment.tasks.fulfil_due_task", "schedule": 60.0},
     "rescue-queued-work": {
         "task": "apps.fulfillment.tasks.queued_work_rescue_task",
         "schedule": 60.0,
+    },
+    # At the top of every hour, not an hour after beat started: a beat restarted more often
+    # than hourly (a deploy that loses the schedule file) still runs it. A run tells each
+    # window once, so the runs of one day add only what became due since the last.
+    "send-reminders": {
+        "task": "apps.notifications.tasks.reminders_task",
+        "schedule": crontab(minute=0),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

@@ -1,19 +1,22 @@
 """Subscription reminders over real SMTP, with frozen time: windows, digests, once each."""
 
 import datetime
+import threading
 
 import pytest
 import time_machine
 from django.contrib.admin import helpers
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.notifications.models import DeliveryKind, EmailDelivery, Reminder
-from apps.notifications.reminders import reminder_window
+from apps.notifications.reminders import reminder_window, reminders_queue
 from apps.notifications.tasks import reminders_task
 from tests.factories.accounts import AccountAssociationFactory
 from tests.factories.catalog import ProductFactory
+from tests.factories.notifications import EmailDeliveryFactory
 from tests.fulfillment.helpers import order_with_lines
 
 D = datetime.date
@@ -146,3 +149,94 @@ def test_the_email_queue_lists_digests_beside_fulfillment_emails_and_resends_onl
 
     assert page.status_code == 200 and "Subscription reminders" in page.content.decode()
     assert not EmailDelivery.objects.filter(resend_of=digest).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_digest_is_sent_again_from_the_email_queue(
+    smtp, two_subscriptions, client, admin_user
+):
+    with at(D(2027, 9, 2)):
+        reminders_task()
+    digest = EmailDelivery.objects.get(
+        kind=DeliveryKind.REMINDER_DIGEST, email="buyer@northwind.example"
+    )
+    EmailDelivery.objects.filter(pk=digest.pk).update(
+        status="failed", attempts=5, sent_at=None, last_error="SMTPDataError: (554, b'no')"
+    )
+    smtp.messages.clear()
+
+    with at(D(2027, 9, 2)):
+        client.force_login(admin_user)
+        response = client.post(
+            reverse("admin:notifications_emaildelivery_changelist"),
+            {"action": "retry_now", helpers.ACTION_CHECKBOX_NAME: [digest.pk]},
+            follow=True,
+        )
+
+    assert "1 email queued again." in response.content.decode()
+    assert [m["X-Envelope-To"] for m in smtp.messages] == ["buyer@northwind.example"]
+    digest.refresh_from_db()
+    assert digest.status == "sent"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_meets_a_running_one_leaves_the_day_to_it(two_subscriptions):
+    # Given an hourly run that is still writing its digests (its transaction is open)
+    writing, finish, first = threading.Event(), threading.Event(), []
+
+    def running_run():
+        try:
+            with at(D(2027, 9, 2)), transaction.atomic():
+                first.extend(reminders_queue())
+                writing.set()
+                finish.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def next_run(result):
+        try:
+            with at(D(2027, 9, 2)):
+                result.extend(reminders_queue())
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=running_run)
+    running.start()
+    assert writing.wait(timeout=30)
+
+    # When the next run starts meanwhile
+    second = []
+    meeting = threading.Thread(target=next_run, args=(second,))
+    meeting.start()
+    meeting.join(timeout=10)
+    waited = meeting.is_alive()
+    finish.set()
+    running.join(timeout=30)
+    meeting.join(timeout=30)
+
+    # Then it returns at once with nothing, and each address has one digest of that day
+    assert not waited, "the next run waited for the running one"
+    assert second == [] and len(first) == 2
+    digests = EmailDelivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST)
+    assert sorted(digests.values_list("email", flat=True)) == [
+        "alice@northwind.example",
+        "buyer@northwind.example",
+    ]
+    assert Reminder.objects.count() == 4  # 2 terms x 2 addresses, once each
+
+
+def test_one_digest_a_day_per_address_is_a_database_rule(db):
+    EmailDeliveryFactory(
+        kind=DeliveryKind.REMINDER_DIGEST,
+        shipment=None,
+        digest_day=D(2027, 9, 2),
+        email="a@x.example",
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EmailDeliveryFactory(
+            kind=DeliveryKind.REMINDER_DIGEST,
+            shipment=None,
+            digest_day=D(2027, 9, 2),
+            email="A@x.example",
+        )
