@@ -28,10 +28,10 @@ Format 1 (before `Works-Until` existed) has no `Works-Until` line: its devices s
 `Term-Ends`, and verification reads it that way. Keys of both formats verify.
 
 The signature covers the line `KEYSHIP LICENSE KEY` and every field line above `Signature`,
-each ending in a newline, in this order and exactly as written. `Key-Id` names the signing key: the first 16 hex digits
-of the SHA-256 of its raw 32-byte public key. The public keys are published at
-/.well-known/keyship-license-keys.json, so keys signed by a retired signing key still verify
-while new keys are signed by the current one.
+each ending in a newline, in this order and exactly as written. `Key-Id` names the signing
+key: the first 16 hex digits of the SHA-256 of its raw 32-byte public key. The public keys
+are published at /.well-known/keyship-license-keys.json, so keys signed by a retired signing
+key still verify while new keys are signed by the current one.
 
 The private key comes from LICENSE_SIGNING_KEY (base64 of the raw 32 bytes); in development
 one is generated under var/. It is never shown on a page or written to a log.
