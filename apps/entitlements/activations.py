@@ -11,7 +11,13 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.services import audit_event_record
 from apps.entitlements.license_keys import license_key_sign
-from apps.entitlements.models import Activation, Entitlement, EntitlementStatus
+from apps.entitlements.models import (
+    Activation,
+    Entitlement,
+    EntitlementStatus,
+    SupersededLicenseKey,
+    Term,
+)
 
 # A device serial number as printed on the label: letters, digits and . _ / -.
 SERIAL_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{1,63}$")
@@ -64,6 +70,66 @@ def _activation_problem(entitlement: Entitlement) -> str | None:
     return None
 
 
+def _license_key(entitlement: Entitlement, serial: str, now) -> str:
+    """A device's key with the entitlement's dates as they stand: it works through the grace
+    period of an initial subscription, through the term end of a renewal."""
+    return license_key_sign(
+        ssrn=entitlement.ssrn,
+        sku=entitlement.product.sku,
+        serial=serial,
+        seats=SEATS_PER_DEVICE,
+        term_ends_on=entitlement.term_ends_on,
+        works_until=entitlement.works_until,
+        issued_at=now,
+    )
+
+
+def activation_keys_reissue(*, entitlement: Entitlement, renewal: Term | None, actor) -> int:
+    """Give every live activation of the entitlement a fresh key with its current dates;
+    returns how many. Call inside the transaction that changed the dates (a renewal ships),
+    with the entitlement's row locked, so the new keys are there the moment the dates are.
+
+    Each replaced key is kept as a SupersededLicenseKey (linked to the renewal that replaced
+    it), so the history shows it and verification tells it apart from a forged key; the
+    activation then holds the new key, which the same serial gets again. Audited, with the
+    serial numbers only: a key never goes into audit data.
+    """
+    activations = list(
+        entitlement.activations.filter(revoked_at__isnull=True).order_by("serial_number")
+    )
+    if not activations:
+        return 0
+    now = timezone.now()
+    SupersededLicenseKey.objects.bulk_create(
+        SupersededLicenseKey(
+            activation=activation,
+            license_key=activation.license_key,
+            superseded_at=now,
+            renewal=renewal,
+        )
+        for activation in activations
+    )
+    for activation in activations:
+        activation.license_key = _license_key(entitlement, activation.serial_number, now)
+    Activation.objects.bulk_update(activations, ["license_key"])
+    audit_event_record(
+        actor=actor,
+        action="activation.keys_reissued",
+        target=entitlement,
+        message=(
+            f"{len(activations)} license key(s) re-issued: term ends "
+            f"{entitlement.term_ends_on}, devices work until {entitlement.works_until}"
+        ),
+        data={
+            "serial_numbers": [activation.serial_number for activation in activations],
+            "term_ends_on": str(entitlement.term_ends_on),
+            "works_until": str(entitlement.works_until),
+            "renewal_term": renewal.sequence if renewal else None,
+        },
+    )
+    return len(activations)
+
+
 @transaction.atomic
 def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor) -> list:
     """Activate the entitlement on each serial number; returns its activation per serial,
@@ -108,14 +174,7 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
             entitlement=entitlement,
             serial_number=serial,
             activated_by=actor if actor is not None and actor.is_authenticated else None,
-            license_key=license_key_sign(
-                ssrn=entitlement.ssrn,
-                sku=entitlement.product.sku,
-                serial=serial,
-                seats=SEATS_PER_DEVICE,
-                term_ends_on=entitlement.term_ends_on,
-                issued_at=now,
-            ),
+            license_key=_license_key(entitlement, serial, now),
         )
         for serial in new
     )

@@ -18,6 +18,7 @@ from apps.entitlements.models import (
     Entitlement,
     EntitlementAccount,
     EntitlementStatus,
+    SupersededLicenseKey,
     Term,
 )
 from apps.entitlements.selectors import entitlement_ids_for_term
@@ -236,6 +237,16 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         )
 
 
+class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The keys this device had before a renewal re-issued them: a device may still hold one."""
+
+    model = SupersededLicenseKey
+    fields = ["superseded_at", "renewal", "license_key"]
+    readonly_fields = fields
+    extra = 0
+    ordering = ["-superseded_at", "-id"]
+
+
 @admin.register(Activation)
 class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = ["entitlement", "serial_number", "created_at", "revoked_at"]
@@ -253,6 +264,7 @@ class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "revoke_reason",
     ]
     readonly_fields = fields
+    inlines = [SupersededLicenseKeyInline]
     actions = ["revoke"]
 
     def has_revoke_permission(self, request):

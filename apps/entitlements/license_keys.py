@@ -3,23 +3,35 @@
 A key is plain text that survives email and copy-paste:
 
     -----BEGIN KEYSHIP LICENSE KEY-----
-    Format: 1
+    Format: 2
     Key-Id: 5f0c1e9a2b7d4c33
     SSRN: 7QK2-M9XD-41HC
     SKU: KS-FW-ADV-1Y
     Serial: FTX2231A0BC
     Seats: 1
     Term-Ends: 2027-12-31
+    Works-Until: 2028-01-30
     Issued: 2026-11-28T09:15:00Z
     Signature: <base64 of 64 bytes>
     -----END KEYSHIP LICENSE KEY-----
 
-`Term-Ends` is `perpetual` for a license without an end. The signature covers the line
-`KEYSHIP LICENSE KEY` and every field line above `Signature`, each ending in a newline, in
-this order and exactly as written. `Key-Id` names the signing key: the first 16 hex digits
-of the SHA-256 of its raw 32-byte public key. The public keys are published at
-/.well-known/keyship-license-keys.json, so keys signed by a retired signing key still verify
-while new keys are signed by the current one.
+What a device enforces is `Works-Until`: the key works through that day and stops the day
+after. `Term-Ends` is the end of the paid term: from the day after it until `Works-Until` the
+subscription is in its grace period, and a device keeps working but warns that it needs a
+renewal. An initial subscription's key works until its grace end (term end + 30 days); a
+renewal has no grace, so its key works until its term end (both dates are equal). Both are
+`perpetual` for a license without an end. A renewal re-issues the keys of every live
+activation with the new dates; the keys issued before stay valid signatures, and work on
+their devices until their own `Works-Until`.
+
+Format 1 (before `Works-Until` existed) has no `Works-Until` line: its devices stop after
+`Term-Ends`, and verification reads it that way. Keys of both formats verify.
+
+The signature covers the line `KEYSHIP LICENSE KEY` and every field line above `Signature`,
+each ending in a newline, in this order and exactly as written. `Key-Id` names the signing
+key: the first 16 hex digits of the SHA-256 of its raw 32-byte public key. The public keys
+are published at /.well-known/keyship-license-keys.json, so keys signed by a retired signing
+key still verify while new keys are signed by the current one.
 
 The private key comes from LICENSE_SIGNING_KEY (base64 of the raw 32 bytes); in development
 one is generated under var/. It is never shown on a page or written to a log.
@@ -31,6 +43,7 @@ import datetime
 import hashlib
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -42,13 +55,38 @@ from django.core.exceptions import ImproperlyConfigured
 
 BEGIN = "-----BEGIN KEYSHIP LICENSE KEY-----"
 END = "-----END KEYSHIP LICENSE KEY-----"
-FORMAT = "1"
-FIELDS = ("Format", "Key-Id", "SSRN", "SKU", "Serial", "Seats", "Term-Ends", "Issued")
+FORMAT = "2"
+# The fields of each format, in order. New keys are written in FORMAT; older formats still
+# verify, since devices in the field hold them.
+FORMAT_FIELDS = {
+    "1": ("Format", "Key-Id", "SSRN", "SKU", "Serial", "Seats", "Term-Ends", "Issued"),
+    "2": (
+        "Format",
+        "Key-Id",
+        "SSRN",
+        "SKU",
+        "Serial",
+        "Seats",
+        "Term-Ends",
+        "Works-Until",
+        "Issued",
+    ),
+}
+FIELDS = FORMAT_FIELDS[FORMAT]
 PERPETUAL = "perpetual"
 
 
 class LicenseKeyInvalid(ValueError):
     """The text is not a license key that verifies; the message says why."""
+
+
+class KeyState(StrEnum):
+    """Where a key stands on a given day, as its device sees it (the entitlement's status
+    words: active, then grace, then expired)."""
+
+    ACTIVE = "active"
+    GRACE = "grace"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -59,7 +97,19 @@ class LicenseKey:
     serial: str
     seats: int
     term_ends_on: datetime.date | None
+    works_until: datetime.date | None  # the last day the device works; None: perpetual
     issued_at: datetime.datetime
+    format: str
+    signature: str
+
+    def state(self, today: datetime.date) -> KeyState:
+        """The key on `today`: active through the term end, in grace until it stops working,
+        expired after that. A perpetual key is always active."""
+        if self.term_ends_on is None or today <= self.term_ends_on:
+            return KeyState.ACTIVE
+        if self.works_until is not None and today <= self.works_until:
+            return KeyState.GRACE
+        return KeyState.EXPIRED
 
 
 def _raw_public(public_key: Ed25519PublicKey) -> bytes:
@@ -147,7 +197,12 @@ def public_key_set() -> dict:
 
 
 def _signed_bytes(fields: dict[str, str]) -> bytes:
-    return ("KEYSHIP LICENSE KEY\n" + "".join(f"{n}: {fields[n]}\n" for n in FIELDS)).encode()
+    names = FORMAT_FIELDS[fields["Format"]]
+    return ("KEYSHIP LICENSE KEY\n" + "".join(f"{n}: {fields[n]}\n" for n in names)).encode()
+
+
+def _day(value: datetime.date | None) -> str:
+    return value.isoformat() if value else PERPETUAL
 
 
 def license_key_sign(
@@ -157,9 +212,16 @@ def license_key_sign(
     serial: str,
     seats: int,
     term_ends_on: datetime.date | None,
+    works_until: datetime.date | None,
     issued_at: datetime.datetime,
 ) -> str:
-    """The text of a new license key, signed with the current signing key."""
+    """The text of a new license key, signed with the current signing key. `works_until` is
+    the last day the device works (the grace end of an initial subscription, the term end
+    of a renewal); both dates are None for a perpetual license."""
+    if (term_ends_on is None) != (works_until is None) or (
+        term_ends_on and works_until < term_ends_on
+    ):
+        raise ValueError("works_until is on or after term_ends_on, and both or neither are set")
     private = signing_key()
     fields = {
         "Format": FORMAT,
@@ -168,7 +230,8 @@ def license_key_sign(
         "SKU": sku,
         "Serial": serial,
         "Seats": str(seats),
-        "Term-Ends": term_ends_on.isoformat() if term_ends_on else PERPETUAL,
+        "Term-Ends": _day(term_ends_on),
+        "Works-Until": _day(works_until),
         "Issued": issued_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     signature = base64.b64encode(private.sign(_signed_bytes(fields))).decode()
@@ -186,12 +249,57 @@ def _fields(text: str) -> dict[str, str]:
         if not colon:
             raise LicenseKeyInvalid(f'Line {number} is not "Name: value": {line[:40]!r}.')
         fields[name.strip()] = value.strip()
-    expected = [*FIELDS, "Signature"]
+    names = FORMAT_FIELDS.get(fields.get("Format", ""))
+    if names is None:
+        raise LicenseKeyInvalid(
+            f"Unknown license key format {fields.get('Format', '')[:10]!r} "
+            f"(known: {', '.join(FORMAT_FIELDS)})."
+        )
+    expected = [*names, "Signature"]
     if list(fields) != expected:
-        raise LicenseKeyInvalid(f"A license key has the fields {', '.join(expected)}, in order.")
-    if fields["Format"] != FORMAT:
-        raise LicenseKeyInvalid(f"Unknown license key format {fields['Format']!r}.")
+        raise LicenseKeyInvalid(
+            f"A format {fields['Format']} license key has the fields {', '.join(expected)}, "
+            "in order."
+        )
     return fields
+
+
+def _date_field(fields: dict[str, str], name: str) -> datetime.date | None:
+    value = fields[name]
+    if value == PERPETUAL:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise LicenseKeyInvalid(f"{name} is a date (YYYY-MM-DD) or {PERPETUAL}.") from None
+
+
+def license_key_read(text: str) -> LicenseKey:
+    """Read a license key's fields WITHOUT checking its signature: only for keys that
+    Keyship stored itself. Anything that came from outside goes through license_key_verify."""
+    fields = _fields(text)
+    term_ends_on = _date_field(fields, "Term-Ends")
+    # A format 1 key has no Works-Until: its devices stop after the term end.
+    works_until = _date_field(fields, "Works-Until") if "Works-Until" in fields else term_ends_on
+    try:
+        seats = int(fields["Seats"])
+        issued_at = datetime.datetime.strptime(fields["Issued"], "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise LicenseKeyInvalid(
+            "Seats is a number and Issued a time (YYYY-MM-DDTHH:MM:SSZ)."
+        ) from None
+    return LicenseKey(
+        key_id=fields["Key-Id"],
+        ssrn=fields["SSRN"],
+        sku=fields["SKU"],
+        serial=fields["Serial"],
+        seats=seats,
+        term_ends_on=term_ends_on,
+        works_until=works_until,
+        issued_at=issued_at.replace(tzinfo=datetime.UTC),
+        format=fields["Format"],
+        signature=fields["Signature"],
+    )
 
 
 def license_key_verify(text: str) -> LicenseKey:
@@ -206,15 +314,4 @@ def license_key_verify(text: str) -> LicenseKey:
         raise LicenseKeyInvalid(
             "The signature does not match: the key was changed or is not genuine."
         ) from None
-    term_end = fields["Term-Ends"]
-    return LicenseKey(
-        key_id=fields["Key-Id"],
-        ssrn=fields["SSRN"],
-        sku=fields["SKU"],
-        serial=fields["Serial"],
-        seats=int(fields["Seats"]),
-        term_ends_on=None if term_end == PERPETUAL else datetime.date.fromisoformat(term_end),
-        issued_at=datetime.datetime.strptime(fields["Issued"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=datetime.UTC
-        ),
-    )
+    return license_key_read(text)

@@ -111,6 +111,13 @@ class Entitlement(TimeStampedModel):
         return (end - today).days if end and end >= today else None
 
     @property
+    def works_until(self) -> datetime.date | None:
+        """The last day its devices work, as their license keys say: the grace end of an
+        initial subscription, the term end of a renewal (which has no grace); None when
+        perpetual."""
+        return self.grace_ends_on or self.term_ends_on
+
+    @property
     def activation_code(self) -> str:
         """The activation code in clear. A secret: never log it."""
         return sealing.unseal(self.activation_code_sealed)
@@ -182,6 +189,37 @@ class Activation(models.Model):
 
     def __str__(self):
         return f"{self.entitlement.ssrn} @ {self.serial_number}"
+
+
+class SupersededLicenseKey(models.Model):
+    """A license key an activation had before a newer one replaced it (a renewal re-issues
+    the keys with the new dates). Kept, not deleted: the history shows which key a device may
+    still hold, and verification tells an outdated key from a forged one."""
+
+    activation = models.ForeignKey(
+        Activation,
+        verbose_name=_("activation"),
+        on_delete=models.CASCADE,
+        related_name="superseded_keys",
+    )
+    license_key = models.TextField(_("license key"))
+    superseded_at = models.DateTimeField(_("replaced at"))
+    renewal = models.ForeignKey(
+        "Term",
+        verbose_name=_("replaced for the renewal"),
+        on_delete=models.PROTECT,
+        related_name="superseded_keys",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("replaced license key")
+        verbose_name_plural = _("replaced license keys")
+        ordering = ["activation_id", "-superseded_at", "-id"]
+
+    def __str__(self):
+        return f"{self.activation} (replaced {self.superseded_at:%Y-%m-%d})"
 
 
 class CertificateStatus(models.TextChoices):

@@ -7,7 +7,14 @@ from django.db.models.functions import Coalesce
 from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
-from apps.entitlements.models import Activation, Certificate, Entitlement, EntitlementAccount, Term
+from apps.entitlements.models import (
+    Activation,
+    Certificate,
+    Entitlement,
+    EntitlementAccount,
+    SupersededLicenseKey,
+    Term,
+)
 from apps.orders.models import AccountRole
 
 
@@ -176,6 +183,36 @@ def license_keys_file(*, entitlement: Entitlement) -> tuple[str, str]:
     keys = entitlement.activations.filter(revoked_at__isnull=True).order_by("serial_number")
     text = "\n".join(activation.license_key for activation in keys)
     return f"license-keys-{entitlement.ssrn}.txt", text
+
+
+@dataclass(frozen=True)
+class KeyRenewal:
+    """When a renewal last re-issued an entitlement's device keys, and until when they work."""
+
+    reissued_at: datetime.datetime
+    works_until: datetime.date | None
+    devices: int
+
+
+def license_keys_reissued(*, entitlement: Entitlement) -> KeyRenewal | None:
+    """The latest re-issue of the live activations' keys (a renewal), or None if their keys
+    are the ones they were activated with."""
+    latest = (
+        SupersededLicenseKey.objects.filter(
+            activation__entitlement=entitlement, activation__revoked_at__isnull=True
+        )
+        .order_by("-superseded_at")
+        .values_list("superseded_at", flat=True)
+        .first()
+    )
+    if latest is None:
+        return None
+    devices = SupersededLicenseKey.objects.filter(
+        activation__entitlement=entitlement,
+        activation__revoked_at__isnull=True,
+        superseded_at=latest,
+    ).count()
+    return KeyRenewal(reissued_at=latest, works_until=entitlement.works_until, devices=devices)
 
 
 @dataclass(frozen=True)

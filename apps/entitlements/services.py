@@ -14,6 +14,7 @@ from apps.core import codes, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
 from apps.core.services import audit_event_record, field_changes, field_values
+from apps.entitlements.activations import activation_keys_reissue
 from apps.entitlements.models import (
     Certificate,
     CertificateStatus,
@@ -268,11 +269,13 @@ def _canonical_ssrn(text: str) -> str:
 
 
 def entitlements_renew(
-    *, lines: list[OrderLine], targets: dict[int, Entitlement], shipped_on
+    *, lines: list[OrderLine], targets: dict[int, Entitlement], shipped_on, actor
 ) -> list[Term]:
-    """Add a renewal term per line to the entitlement it renews, and queue its certificate
-    with the new dates. The SSRN and the activation code stay. Call inside the fulfilment
-    transaction, with the entitlements locked by renewal_targets.
+    """Add a renewal term per line to the entitlement it renews, queue its certificate with
+    the new dates and re-issue the license keys of its live activations with them (the old
+    keys are kept as superseded; see activation_keys_reissue). The SSRN and the activation
+    code stay. Call inside the fulfilment transaction, with the entitlements locked by
+    renewal_targets; `actor` is the shipping path's.
 
     The renewal order's addresses get this certificate and an email that name the SSRN and
     the new dates but never the activation code (nor a heritage product's keys): an existing
@@ -288,18 +291,18 @@ def entitlements_renew(
             shipped_on=shipped_on,
             months=line.product.term_months,
         )
-        terms.append(
-            Term.objects.create(
-                entitlement=entitlement,
-                sequence=(latest.sequence + 1) if latest else 2,
-                kind=TermKind.RENEWAL,
-                order_line=line,
-                starts_on=start,
-                ends_on=end,
-            )
+        term = Term.objects.create(
+            entitlement=entitlement,
+            sequence=(latest.sequence + 1) if latest else 2,
+            kind=TermKind.RENEWAL,
+            order_line=line,
+            starts_on=start,
+            ends_on=end,
         )
+        terms.append(term)
         entitlement.term_ends_on, entitlement.grace_ends_on = end, None
         entitlement.save(update_fields=["term_ends_on", "grace_ends_on", "updated_at"])
+        activation_keys_reissue(entitlement=entitlement, renewal=term, actor=actor)
         version = (
             entitlement.certificates.order_by("-version").values_list("version", flat=True).first()
             or 0

@@ -117,6 +117,7 @@ def _ship_orders(
         lines=[line for line in report.shipped if line.renews_ssrn],
         targets=renewals,
         shipped_on=shipped_on,
+        actor=actor,
     )
     languages = {order.pk: order.language for order in orders}
     EmailDelivery.objects.bulk_create(

@@ -4,7 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -70,9 +70,9 @@ class ShipmentContents:
         # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
         # One entitlement may be new in one shipment and renewed in others: each pair is an item.
         renewal_terms = list(
-            Term.objects.filter(
-                order_line__shipment_id__in=shipment_ids, kind=TermKind.RENEWAL
-            ).select_related("order_line__product")
+            Term.objects.filter(order_line__shipment_id__in=shipment_ids, kind=TermKind.RENEWAL)
+            .select_related("order_line__product")
+            .annotate(keys_reissued=Count("superseded_keys"))
         )
         entitlements = {
             entitlement.pk: entitlement
@@ -111,6 +111,9 @@ class ShipmentContents:
                         "renewal": item,
                         "activation_code": None,
                         "accounts": _account_ids(entitlement),
+                        # How many devices got a fresh key with the new dates: the email
+                        # says so and where to get them, and carries no key.
+                        "keys_reissued": item.keys_reissued,
                     }
                 )
                 certificate = renewal_certificates[entitlement.pk]

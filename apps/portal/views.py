@@ -25,10 +25,12 @@ from apps.core.contracts import Rejected
 from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
+from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.models import CertificateStatus, Entitlement, EntitlementStatus
 from apps.entitlements.selectors import (
     entitlement_list_for_user,
     entitlements_visible_to,
+    license_keys_reissued,
 )
 from apps.entitlements.tasks import license_keys_email_task
 from apps.portal.forms import (
@@ -231,6 +233,8 @@ def entitlement_detail(request, ssrn: str):
 def _detail_page(request, entitlement, form, *, activated=(), status=200):
     today = business_today()
     activations = list(entitlement.activations.select_related(None).order_by("-id"))
+    for activation in activations:
+        activation.works_until = _key_works_until(activation.license_key)
     certificate = (
         entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
     )
@@ -248,12 +252,23 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
             "activated": activated,
             "certificate": certificate,
             "legacy_keys": entitlement.legacy_keys.order_by("pk"),
+            "keys_reissued": license_keys_reissued(entitlement=entitlement),
             "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
             and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
             "form": form,
         },
         status=status,
     )
+
+
+def _key_works_until(text: str):
+    """The last day a stored key lets its device work ("perpetual" when it has no end), or
+    "" for a key that cannot be read (one imported in another shape)."""
+    try:
+        key = license_key_read(text)
+    except LicenseKeyInvalid:
+        return ""
+    return key.works_until or "perpetual"
 
 
 @require_GET

@@ -26,6 +26,7 @@ def _key(**fields):
         "serial": "FTX2231A0BC",
         "seats": 1,
         "term_ends_on": datetime.date(2027, 12, 31),
+        "works_until": datetime.date(2028, 1, 30),
         "issued_at": ISSUED,
     }
     return license_key_sign(**{**values, **fields})
@@ -50,7 +51,7 @@ def test_a_key_carries_what_it_grants_and_verifies():
         1,
     )
     assert (key.term_ends_on, key.issued_at) == (datetime.date(2027, 12, 31), ISSUED)
-    assert license_key_verify(_key(term_ends_on=None)).term_ends_on is None
+    assert license_key_verify(_key(term_ends_on=None, works_until=None)).term_ends_on is None
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_the_public_keys_are_published_and_verify_a_key_without_the_server(clien
     assert settings.LICENSE_SIGNING_KEY not in str(published)
 
 
-def test_the_command_verifies_a_file_of_keys_and_fails_on_a_bad_one(tmp_path):
+def test_the_command_verifies_a_file_of_keys_and_fails_on_a_bad_one(tmp_path, db):
     good, other = _key(), _key(serial="FTX2231A0BD")
     keys = tmp_path / "keys.txt"
     keys.write_text(good + "\n" + other)

@@ -1,14 +1,23 @@
 import sys
+from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_verify
+from apps.core.dates import business_today
+from apps.entitlements.key_checks import KeyCheck, KeyVerdict, license_key_check
+from apps.entitlements.license_keys import KeyState
+
+# A genuine key that these records do not know (another deployment's, a test system's) is
+# reported as such but does not fail the run: its signature is all there is to check.
+PASSING = (KeyVerdict.CURRENT, KeyVerdict.NOT_ISSUED_HERE)
 
 
 class Command(BaseCommand):
     help = (
-        "Check a license key's signature with the published public keys and print what it "
-        "grants. FILE may hold several keys, one after the other; - reads standard input."
+        "Check license keys: the signature with the published public keys, then the key "
+        "against the records (current, outdated by a newer key, expired, revoked). FILE may "
+        "hold several keys, one after the other; - reads standard input. Exits non-zero "
+        "when a key is forged, outdated, expired or revoked."
     )
 
     def add_arguments(self, parser):
@@ -22,22 +31,58 @@ class Command(BaseCommand):
         blocks = _blocks(text)
         if not blocks:
             raise CommandError(f"{file}: no license key found.")
-        invalid = 0
+        today = business_today()
+        verdicts: Counter = Counter()
         for number, block in enumerate(blocks, start=1):
-            try:
-                key = license_key_verify(block)
-            except LicenseKeyInvalid as error:
-                invalid += 1
-                self.stderr.write(f"key {number}: INVALID: {error}")
-                continue
-            term = key.term_ends_on.isoformat() if key.term_ends_on else "perpetual"
-            self.stdout.write(
-                f"key {number}: valid: SSRN {key.ssrn}, SKU {key.sku}, serial {key.serial}, "
-                f"{key.seats} seat(s), term ends {term}, issued "
-                f"{key.issued_at:%Y-%m-%d %H:%M} UTC, signing key {key.key_id}"
+            check = license_key_check(text=block, today=today)
+            verdicts[check.verdict] += 1
+            line = f"key {number}: {_report(check)}"
+            if check.verdict in PASSING:
+                self.stdout.write(line)
+            else:
+                self.stderr.write(line)
+        failing = len(blocks) - sum(verdicts[verdict] for verdict in PASSING)
+        if failing:
+            counts = ", ".join(
+                f"{count} {verdict.value}"
+                for verdict, count in verdicts.items()
+                if verdict not in PASSING
             )
-        if invalid:
-            raise CommandError(f"{invalid} of {len(blocks)} key(s) do not verify.")
+            raise CommandError(f"{failing} of {len(blocks)} key(s) are not current: {counts}.")
+
+
+def _day(day) -> str:
+    return day.isoformat() if day else "perpetual"
+
+
+def _report(check: KeyCheck) -> str:
+    if check.verdict == KeyVerdict.INVALID:
+        return f"INVALID: {check.problem} Forged or changed: do not trust it."
+    key = check.key
+    what = (
+        f"SSRN {key.ssrn}, SKU {key.sku}, serial {key.serial}, {key.seats} seat(s), "
+        f"term ends {_day(key.term_ends_on)}, works until {_day(key.works_until)}, issued "
+        f"{key.issued_at:%Y-%m-%d %H:%M} UTC, format {key.format}, signing key {key.key_id}"
+    )
+    if check.verdict == KeyVerdict.OUTDATED:
+        newer = check.newer
+        return (
+            f"OUTDATED: genuine, but replaced by a newer key for serial {key.serial} issued "
+            f"{newer.issued_at:%Y-%m-%d} (term ends {_day(newer.term_ends_on)}, works until "
+            f"{_day(newer.works_until)}); download it from {check.portal_url}: {what}"
+        )
+    if check.verdict == KeyVerdict.EXPIRED:
+        return f"EXPIRED: genuine and current, but it worked until {_day(key.works_until)}: {what}"
+    if check.verdict == KeyVerdict.REVOKED:
+        return f"REVOKED on {check.revoked_on}: genuine, but no longer valid: {what}"
+    if check.verdict == KeyVerdict.NOT_ISSUED_HERE:
+        return f"valid: genuine, but not on record here (no such activation to compare): {what}"
+    if check.state == KeyState.GRACE:
+        return (
+            f"valid: current, in its grace period (the term ended; the device works until "
+            f"{_day(key.works_until)} and asks for a renewal): {what}"
+        )
+    return f"valid: current: {what}"
 
 
 def _blocks(text: str) -> list[str]:
