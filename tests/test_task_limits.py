@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core.actors import Job
 from apps.entitlements import services as entitlement_services
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.fulfillment import services as fulfillment_services
@@ -73,7 +74,7 @@ def test_a_render_out_of_time_goes_back_for_a_retry_and_its_email_waits(smtp, mo
     monkeypatch.setattr(entitlement_services, "certificate_pdf", _stuck)
 
     # When the sweep ships it and the shipment's documents task runs
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     monkeypatch.undo()
 
     # Then the stuck certificate is queued again for later, counted as an attempt, and the
@@ -100,12 +101,12 @@ def test_a_sweep_out_of_time_leaves_its_orders_due_not_blocked(monkeypatch):
     monkeypatch.setattr(fulfillment_services, "entitlements_create_for_lines", _stuck)
 
     with pytest.raises(SoftTimeLimitExceeded):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     monkeypatch.undo()
 
     line = order.lines.get()
     assert line.status == LineStatus.OPEN and line.status_reason == ""
-    order_lines_fulfil_due()  # the next sweep
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))  # the next sweep
     line.refresh_from_db()
     assert line.status == LineStatus.FULFILLED
 
@@ -119,7 +120,7 @@ def test_a_send_out_of_time_mid_message_drops_the_connection_and_loses_no_email(
     settings.EMAIL_TIMEOUT = 5
     addresses = ("a@northwind.example", "b@northwind.example")
     order_with_lines(dates=[NOW.date()], emails=addresses)
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     smtp.messages.clear()
     EmailDelivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
     first, second = EmailDelivery.objects.order_by("pk")

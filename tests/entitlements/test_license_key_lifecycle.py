@@ -11,6 +11,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements import license_keys
 from apps.entitlements.activations import activations_create, activations_revoke
@@ -45,7 +46,7 @@ def subscription():
     )
     with at(SHIPPED):
         order_with_lines(dates=[SHIPPED], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     return Entitlement.objects.get(), renewal
 
 
@@ -79,7 +80,7 @@ RENEWAL_SHIPS = D(2027, 11, 1)
 def ship_renewal(entitlement, renewal, day=RENEWAL_SHIPS):
     renewal_order(renewal, entitlement.ssrn, day)
     with at(day):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     entitlement.refresh_from_db()
 
 
@@ -188,7 +189,7 @@ def test_a_perpetual_key_is_always_current(tmp_path):
     product = ProductFactory(sku="FW-PERP", name="Firewall")
     with at(SHIPPED):
         order_with_lines(dates=[SHIPPED], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     entitlement = Entitlement.objects.get()
     (activation,) = activate(entitlement, "FTX1", day=D(2027, 1, 10))
 
