@@ -9,12 +9,11 @@ from django.utils.translation import gettext as _
 from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
+from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
 from apps.entitlements.license_keys import license_key_sign
 from apps.entitlements.models import Activation, Entitlement, EntitlementStatus
 
-# A device serial number as printed on the label: letters, digits and . _ / -.
-SERIAL_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{1,63}$")
 MAX_SERIALS_PER_REQUEST = 500
 SEATS_PER_DEVICE = 1
 

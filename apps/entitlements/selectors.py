@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
+from apps.core.search_terms import search_term_parse
 from apps.entitlements.models import Activation, Certificate, Entitlement, EntitlementAccount, Term
 from apps.orders.models import AccountRole
 
@@ -29,21 +30,34 @@ def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
 
 def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
     """Entitlements that a typed key names: SSRN, activation code, order number, device
-    serial number or Account ID.
+    serial number (activated, or bound to a legacy LMS key) or Account ID, each normalised
+    as search_term_parse reads it.
 
     Each key is looked up alone, on its own index, and the ids are united: one query that
-    ORs these joins makes PostgreSQL scan every entitlement.
+    ORs these joins makes PostgreSQL scan every entitlement. A kind the term cannot be costs
+    no query.
     """
-    term = term.strip()
-    if not term:
+    typed = search_term_parse(term)
+    if not typed.text:
         return set()
-    queries = [
-        entitlement_by_ssrn(text=term),
-        entitlement_by_activation_code(text=term),
-        Entitlement.objects.filter(order_line__order__order_number=term),
-        Entitlement.objects.filter(activations__serial_number=term),
-        Entitlement.objects.filter(entitlement_accounts__account__account_id=term),
-    ]
+    queries = [entitlement_by_ssrn(text=typed.text)]
+    if typed.code.kind == CodeKind.ACTIVATION_CODE:
+        queries.append(entitlement_by_activation_code(text=typed.text))
+    if typed.order_number:
+        queries.append(
+            Entitlement.objects.filter(order_line__order__order_number__lower=typed.order_number)
+        )
+    if typed.serial_number:
+        queries += [
+            Entitlement.objects.filter(activations__serial_number=typed.serial_number),
+            # The legacy LMS binds a key to a device; lms sits above this app, so the key is
+            # reached through its relation, not imported.
+            Entitlement.objects.filter(legacy_keys__serial_number=typed.serial_number),
+        ]
+    if typed.account_id:
+        queries.append(
+            Entitlement.objects.filter(entitlement_accounts__account__account_id=typed.account_id)
+        )
     ids: set[int] = set()
     for query in queries:
         ids.update(query.values_list("pk", flat=True)[:limit])
