@@ -39,6 +39,7 @@ test: install messages
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf var staticfiles

@@ -51,21 +51,22 @@ SELECT 'B' || o, 'en', now(), now() FROM generate_series(1, %(orders)s) o;
 INSERT INTO orders_shipment (order_id, shipped_on, created_at)
 SELECT o.id, date '2026-01-01', now() FROM orders_salesorder o;
 INSERT INTO orders_orderline (order_id, line_number, product_id, quantity, requested_ship_date,
-    status, status_reason, fulfilled_at, renews_ssrn, shipment_id, created_at, updated_at)
+    status, status_reason, fulfilled_at, renews_ssrn, shipment_id, waiting_for_keys, created_at, updated_at)
 SELECT o.id, n, (SELECT id FROM catalog_product WHERE sku = 'BENCH-1'), 1, date '2026-01-01' + (n %% 300),
-    'fulfilled', '', now(), '', s.id, now(), now()
+    'fulfilled', '', now(), '', s.id, 0, now(), now()
 FROM orders_salesorder o JOIN orders_shipment s ON s.order_id = o.id CROSS JOIN generate_series(1, 1000) n;
 INSERT INTO entitlements_entitlement (ssrn, activation_code_digest, activation_code_sealed, product_id,
-    order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at, created_at, updated_at)
+    order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at, paper_certificate_number,
+    tracking_number, created_at, updated_at)
 SELECT 'B' || lpad(l.id::text, 13, '0'), encode(sha256(l.id::text::bytea), 'hex'), 'x', l.product_id,
-    l.id, 1, l.requested_ship_date, l.requested_ship_date + 365, l.requested_ship_date + 395, NULL,
+    l.id, 1, l.requested_ship_date, l.requested_ship_date + 365, l.requested_ship_date + 395, NULL, '', '',
     now() - (l.id || ' seconds')::interval, now()
 FROM orders_orderline l;
 INSERT INTO entitlements_entitlementaccount (entitlement_id, account_id, role)
 SELECT e.id, (SELECT id FROM accounts_account ORDER BY id LIMIT 1 OFFSET (e.id %% 1000)), 'end_customer'
 FROM entitlements_entitlement e;
-INSERT INTO entitlements_activation (entitlement_id, serial_number, license_key, created_at)
-SELECT e.id, 'SN' || e.id, 'key', now() FROM entitlements_entitlement e WHERE e.id %% 10 = 0;
+INSERT INTO entitlements_activation (entitlement_id, serial_number, license_key, revoke_reason, created_at)
+SELECT e.id, 'SN' || e.id, 'key', '', now() FROM entitlements_entitlement e WHERE e.id %% 10 = 0;
 """
 
 
@@ -116,9 +117,10 @@ def main() -> None:
     client = Client()
     client.force_login(admin)
     count = Entitlement.objects.count()
+    page = min(2000, max(1, count // 100))  # page 2,000 of a million; the middle of fewer
     pages = [
         ("entitlements, unfiltered", "/admin/entitlements/entitlement/", None),
-        ("entitlements, page 2,000", "/admin/entitlements/entitlement/", {"p": "2000"}),
+        (f"entitlements, page {page:,}", "/admin/entitlements/entitlement/", {"p": str(page)}),
         ("entitlements, status = grace", "/admin/entitlements/entitlement/", {"status": "grace"}),
         ("entitlements, search SSRN", "/admin/entitlements/entitlement/", {"q": ssrn}),
         ("entitlements, search order number", "/admin/entitlements/entitlement/", {"q": order}),
@@ -138,6 +140,9 @@ def main() -> None:
         ("find box, SSRN", "/admin/find/", {"q": ssrn}),
         ("find box, Account ID", "/admin/find/", {"q": "0000000500"}),
         ("find box, activation code", "/admin/find/", {"q": code.lower()}),
+        ("find box, order number in lower case", "/admin/find/", {"q": order.lower()}),
+        ("find box, serial number in lower case", "/admin/find/", {"q": "sn500000"}),
+        ("find box, email address", "/admin/find/", {"q": "Nobody@Example.com"}),
     ]
     print(f"\n{count:,} entitlements; median of 5 requests\n")
     print("| page | ms |\n|---|---:|")

@@ -120,6 +120,8 @@ class Contact(TimeStampedModel):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         ordering = ["contact_id"]
+        # Find matches a Contact ID typed in any case (see core.search_terms).
+        indexes = [models.Index(Lower("contact_id"), name="contact_id_lower_idx")]
 
     def __str__(self):
         return f"{self.contact_id} {self.user.email}"

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
+from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
 from apps.entitlements.license_keys import license_key_sign
 from apps.entitlements.models import (
@@ -19,8 +20,6 @@ from apps.entitlements.models import (
     Term,
 )
 
-# A device serial number as printed on the label: letters, digits and . _ / -.
-SERIAL_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{1,63}$")
 MAX_SERIALS_PER_REQUEST = 500
 SEATS_PER_DEVICE = 1
 

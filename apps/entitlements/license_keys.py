@@ -42,6 +42,7 @@ import binascii
 import datetime
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -237,6 +238,17 @@ def license_key_sign(
     signature = base64.b64encode(private.sign(_signed_bytes(fields))).decode()
     body = "".join(f"{name}: {fields[name]}\n" for name in FIELDS)
     return f"{BEGIN}\n{body}Signature: {signature}\n{END}\n"
+
+
+def key_file(*, ssrn: str, keys: Iterable[str]) -> tuple[str, str]:
+    """The file of an entitlement's keys, as every page and email hands it out: (name, text).
+
+    Each key in the order given, followed by one newline and nothing between: a legacy key is
+    one line, a signed key a block that ends in its END line. Devices read the keys one by
+    one, and verify_license_key reads the blocks, in this one format.
+    """
+    text = "".join(key.rstrip("\r\n") + "\n" for key in keys)
+    return f"license-keys-{ssrn}.txt", text
 
 
 def _fields(text: str) -> dict[str, str]:

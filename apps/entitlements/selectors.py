@@ -1,4 +1,5 @@
 import datetime
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
@@ -7,6 +8,8 @@ from django.db.models.functions import Coalesce
 from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
+from apps.core.search_terms import search_term_parse
+from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import (
     Activation,
     Certificate,
@@ -14,6 +17,7 @@ from apps.entitlements.models import (
     EntitlementAccount,
     SupersededLicenseKey,
     Term,
+    TermKind,
 )
 from apps.orders.models import AccountRole
 
@@ -36,21 +40,34 @@ def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
 
 def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
     """Entitlements that a typed key names: SSRN, activation code, order number, device
-    serial number or Account ID.
+    serial number (activated, or bound to a legacy LMS key) or Account ID, each normalised
+    as search_term_parse reads it.
 
     Each key is looked up alone, on its own index, and the ids are united: one query that
-    ORs these joins makes PostgreSQL scan every entitlement.
+    ORs these joins makes PostgreSQL scan every entitlement. A kind the term cannot be costs
+    no query.
     """
-    term = term.strip()
-    if not term:
+    typed = search_term_parse(term)
+    if not typed.text:
         return set()
-    queries = [
-        entitlement_by_ssrn(text=term),
-        entitlement_by_activation_code(text=term),
-        Entitlement.objects.filter(order_line__order__order_number=term),
-        Entitlement.objects.filter(activations__serial_number=term),
-        Entitlement.objects.filter(entitlement_accounts__account__account_id=term),
-    ]
+    queries = [entitlement_by_ssrn(text=typed.text)]
+    if typed.code.kind == CodeKind.ACTIVATION_CODE:
+        queries.append(entitlement_by_activation_code(text=typed.text))
+    if typed.order_number:
+        queries.append(
+            Entitlement.objects.filter(order_line__order__order_number__lower=typed.order_number)
+        )
+    if typed.serial_number:
+        queries += [
+            Entitlement.objects.filter(activations__serial_number=typed.serial_number),
+            # The legacy LMS binds a key to a device; lms sits above this app, so the key is
+            # reached through its relation, not imported.
+            Entitlement.objects.filter(legacy_keys__serial_number=typed.serial_number),
+        ]
+    if typed.account_id:
+        queries.append(
+            Entitlement.objects.filter(entitlement_accounts__account__account_id=typed.account_id)
+        )
     ids: set[int] = set()
     for query in queries:
         ids.update(query.values_list("pk", flat=True)[:limit])
@@ -180,9 +197,8 @@ def entitlement_list_for_user(
 
 def license_keys_file(*, entitlement: Entitlement) -> tuple[str, str]:
     """The file of an entitlement's live license keys, one after the other: (name, text)."""
-    keys = entitlement.activations.filter(revoked_at__isnull=True).order_by("serial_number")
-    text = "\n".join(activation.license_key for activation in keys)
-    return f"license-keys-{entitlement.ssrn}.txt", text
+    live = entitlement.activations.filter(revoked_at__isnull=True).order_by("serial_number")
+    return key_file(ssrn=entitlement.ssrn, keys=live.values_list("license_key", flat=True))
 
 
 @dataclass(frozen=True)
@@ -264,18 +280,55 @@ def api_entitlements(
     )
 
 
-def shipment_certificates(*, shipment_id: int) -> QuerySet[Certificate]:
-    """The certificates of a shipment's new entitlements and of those its renewals extended.
+@dataclass(frozen=True)
+class Delivered:
+    """An entitlement a shipment delivered: made by one of its lines, or extended by the
+    renewal term one of its lines bought (`renewal`, with its line and product)."""
 
-    Each kind is found by its own index; one query over an OR of both joins reads every
-    certificate.
+    shipment_id: int
+    line_number: int
+    entitlement: Entitlement  # with its product and order line
+    renewal: Term | None
+
+
+def shipment_entitlements(
+    *, shipment_ids: Collection[int] = (), entitlement_ids: Collection[int] = ()
+) -> list[Delivered]:
+    """What shipments delivered, by line: the entitlements their lines made and those their
+    renewal terms extended. Of these shipments, or of the shipments that delivered these
+    entitlements (the one that made each, and those that renewed it); in shipment and line
+    order. Give shipment_ids or entitlement_ids.
+
+    Two queries whatever the number of rows, each kind by its own index: one query over an
+    OR of both joins reads every entitlement.
     """
-    entitlement_ids = {
-        *Entitlement.objects.filter(order_line__shipment_id=shipment_id).values_list(
-            "pk", flat=True
-        ),
-        *Term.objects.filter(order_line__shipment_id=shipment_id).values_list(
-            "entitlement_id", flat=True
-        ),
-    }
-    return Certificate.objects.filter(entitlement_id__in=entitlement_ids)
+    if entitlement_ids:
+        new = Entitlement.objects.filter(pk__in=entitlement_ids, order_line__shipment__isnull=False)
+        renewals = Term.objects.filter(
+            entitlement_id__in=entitlement_ids, order_line__shipment__isnull=False
+        )
+    else:
+        new = Entitlement.objects.filter(order_line__shipment_id__in=shipment_ids)
+        renewals = Term.objects.filter(order_line__shipment_id__in=shipment_ids)
+    new = new.select_related("product", "order_line")
+    # A renewal term counts the device keys it re-issued: its email says how many are waiting.
+    renewals = (
+        renewals.filter(kind=TermKind.RENEWAL)
+        .select_related("order_line__product", "entitlement__product", "entitlement__order_line")
+        .annotate(keys_reissued=Count("superseded_keys"))
+    )
+    delivered = [
+        Delivered(e.order_line.shipment_id, e.order_line.line_number, e, renewal=None) for e in new
+    ] + [
+        Delivered(term.order_line.shipment_id, term.order_line.line_number, term.entitlement, term)
+        for term in renewals
+    ]
+    return sorted(delivered, key=lambda item: (item.shipment_id, item.line_number))
+
+
+def shipment_certificates(*, shipment_id: int) -> QuerySet[Certificate]:
+    """The certificates of a shipment's new entitlements and of those its renewals extended."""
+    delivered = shipment_entitlements(shipment_ids=[shipment_id])
+    return Certificate.objects.filter(
+        entitlement_id__in={item.entitlement.pk for item in delivered}
+    )

@@ -15,7 +15,7 @@ from apps.core.dates import business_today
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_build, audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
-from apps.entitlements.selectors import shipment_certificates
+from apps.entitlements.selectors import shipment_certificates, shipment_entitlements
 from apps.entitlements.services import (
     certificate_render,
     entitlements_create_for_lines,
@@ -362,9 +362,10 @@ def queued_work_rescue(*, now: datetime.datetime | None = None) -> tuple[list[in
         Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
         | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
     )
-    shipments = sorted(
-        set(stuck.values_list("entitlement__order_line__shipment_id", flat=True)[:RESCUE_BATCH])
-    )
+    stuck_entitlements = list(stuck.values_list("entitlement_id", flat=True)[:RESCUE_BATCH])
+    # The shipments that delivered them: the one that made each, and any that renewed it.
+    delivered = shipment_entitlements(entitlement_ids=stuck_entitlements)
+    shipments = sorted({item.shipment_id for item in delivered})
     deliveries = list(
         EmailDelivery.objects.filter(
             Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)

@@ -77,6 +77,12 @@ class LegacyKey(TimeStampedModel):
             models.Index(
                 fields=["product"], condition=Q(state="available"), name="legacy_key_pool_idx"
             ),
+            # Find looks a device up by its serial number across every entitlement.
+            models.Index(
+                fields=["serial_number"],
+                condition=~Q(serial_number=""),
+                name="legacy_key_serial_idx",
+            ),
         ]
 
     def __str__(self):

@@ -4,7 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Count, Q
+from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -12,7 +12,9 @@ from django.utils.translation import gettext as _
 
 from apps.core import sealing
 from apps.core.text import single_line
-from apps.entitlements.models import Certificate, CertificateStatus, Entitlement, Term, TermKind
+from apps.entitlements.license_keys import key_file
+from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
+from apps.entitlements.selectors import shipment_entitlements
 from apps.notifications.models import DeliveryKind, EmailDelivery, ShipmentEmail
 from apps.orders.models import Shipment
 
@@ -69,58 +71,44 @@ class ShipmentContents:
             self._emails[email.shipment_id, email.language] = email
         # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
         # One entitlement may be new in one shipment and renewed in others: each pair is an item.
-        renewal_terms = list(
-            Term.objects.filter(order_line__shipment_id__in=shipment_ids, kind=TermKind.RENEWAL)
-            .select_related("order_line__product")
-            .annotate(keys_reissued=Count("superseded_keys"))
+        delivered = shipment_entitlements(shipment_ids=shipment_ids)
+        entitlements: dict[int, Entitlement] = {}
+        for item in delivered:
+            entitlements.setdefault(item.entitlement.pk, item.entitlement)
+        prefetch_related_objects(
+            list(entitlements.values()), "entitlement_accounts__account", "legacy_keys"
         )
-        entitlements = {
-            entitlement.pk: entitlement
-            for entitlement in Entitlement.objects.filter(
-                Q(order_line__shipment_id__in=shipment_ids)
-                | Q(pk__in=[term.entitlement_id for term in renewal_terms])
-            )
-            .select_related("product", "order_line")
-            .prefetch_related("entitlement_accounts__account", "legacy_keys")
-        }
-        items = [
-            (entitlement.order_line.shipment_id, entitlement.order_line.line_number, entitlement)
-            for entitlement in entitlements.values()
-            if entitlement.order_line.shipment_id in shipment_ids
-        ]
-        items += [
-            (term.order_line.shipment_id, term.order_line.line_number, term)
-            for term in renewal_terms
-        ]
-        certificates = latest_certificates(list(entitlements.values()))
+        certificates = latest_certificates(
+            [entitlements[item.entitlement.pk] for item in delivered if not item.renewal]
+        )
         renewal_certificates = latest_certificates(
-            [entitlements[term.entitlement_id] for term in renewal_terms], without_code=True
+            [entitlements[item.entitlement.pk] for item in delivered if item.renewal],
+            without_code=True,
         )
         for shipment_id in shipment_ids:
             self._shipments[shipment_id] = ([], [])
-        for shipment_id, _line_number, item in sorted(items, key=lambda row: row[:2]):
-            licenses, attachments = self._shipments[shipment_id]
-            if isinstance(item, Term):
+        for item in delivered:
+            licenses, attachments = self._shipments[item.shipment_id]
+            entitlement = entitlements[item.entitlement.pk]
+            if item.renewal:
                 # A renewal goes to the renewal order's addresses, which may never have had
                 # the code or the keys: it names the SSRN and the new dates, and no secret.
-                entitlement = entitlements[item.entitlement_id]
                 licenses.append(
                     {
                         "entitlement": entitlement,
-                        "product": item.order_line.product,
-                        "renewal": item,
+                        "product": item.renewal.order_line.product,
+                        "renewal": item.renewal,
                         "activation_code": None,
                         "accounts": _account_ids(entitlement),
                         # How many devices got a fresh key with the new dates: the email
                         # says so and where to get them, and carries no key.
-                        "keys_reissued": item.keys_reissued,
+                        "keys_reissued": item.renewal.keys_reissued,
                     }
                 )
                 certificate = renewal_certificates[entitlement.pk]
                 if certificate:  # one made before renewals stopped printing the code is not sent
                     attachments.append(_pdf(certificate))
                 continue
-            entitlement = item
             licenses.append(
                 {
                     "entitlement": entitlement,
@@ -133,8 +121,8 @@ class ShipmentContents:
             attachments.append(_pdf(certificates[entitlement.pk]))
             keys = [key.license_key for key in entitlement.legacy_keys.all()]
             if keys:  # heritage_key: the keys to install, one a line, as the devices read them
-                text = "\n".join(keys) + "\n"
-                attachments.append((f"license-keys-{entitlement.ssrn}.txt", text, "text/plain"))
+                filename, text = key_file(ssrn=entitlement.ssrn, keys=keys)
+                attachments.append((filename, text, "text/plain"))
                 licenses[-1]["key_count"] = len(keys)
 
     def __getitem__(

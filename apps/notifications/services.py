@@ -6,12 +6,13 @@ import logging
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
+from apps.entitlements.selectors import shipment_entitlements
 from apps.notifications.emails import ShipmentContents, delivery_message, new_message_id
 from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
 from apps.notifications.transport import Handover, hand_over, is_permanent, prepare
@@ -24,18 +25,23 @@ def _locked(delivery_id: int) -> EmailDelivery | None:
     return EmailDelivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id).first()
 
 
-def _documents_missing() -> ExpressionWrapper:
-    """A certificate of the shipment (new or renewed entitlement) is not rendered yet.
+def _documents_missing(*, shipment_ids: set[int]) -> set[int]:
+    """The shipments of which a certificate (new or renewed entitlement) is not rendered yet.
 
-    Two EXISTS, one per join, which PostgreSQL answers once per batch or by index; one EXISTS
-    over an OR of both joins made it read every unrendered certificate for each delivery.
+    A few queries per batch of deliveries, each on its own index, whatever their number.
     """
-    unready = Certificate.objects.filter(
-        status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING, CertificateStatus.FAILED]
+    delivered = shipment_entitlements(shipment_ids=shipment_ids)
+    unready = set(
+        Certificate.objects.filter(
+            entitlement_id__in={item.entitlement.pk for item in delivered},
+            status__in=[
+                CertificateStatus.QUEUED,
+                CertificateStatus.RENDERING,
+                CertificateStatus.FAILED,
+            ],
+        ).values_list("entitlement_id", flat=True)
     )
-    new = unready.filter(entitlement__order_line__shipment=OuterRef("shipment"))
-    renewed = unready.filter(entitlement__terms__order_line__shipment=OuterRef("shipment"))
-    return ExpressionWrapper(Q(Exists(new)) | Q(Exists(renewed)), output_field=BooleanField())
+    return {item.shipment_id for item in delivered if item.entitlement.pk in unready}
 
 
 def _claim(*, delivery_ids, limit: int, now) -> list[EmailDelivery]:
@@ -58,13 +64,14 @@ def _claim(*, delivery_ids, limit: int, now) -> list[EmailDelivery]:
         )
         if delivery_ids is not None:
             rows = rows.filter(pk__in=delivery_ids)
-        rows = list(rows.annotate(waiting=_documents_missing()).order_by("pk")[:limit])
-        waiting = [row.pk for row in rows if row.waiting]
+        rows = list(rows.order_by("pk")[:limit])
+        missing = _documents_missing(shipment_ids={row.shipment_id for row in rows} - {None})
+        waiting = [row.pk for row in rows if row.shipment_id in missing]
         if waiting:
             EmailDelivery.objects.filter(pk__in=waiting).update(
                 next_attempt_at=now + datetime.timedelta(seconds=settings.EMAIL_DOCUMENTS_WAIT)
             )
-        claimed = [row for row in rows if not row.waiting]
+        claimed = [row for row in rows if row.shipment_id not in missing]
         # EMAIL_SEND_LEASE outlasts a batch of SMTP conversations, so a live send is never
         # taken over; a killed worker's emails go out again soon after it ends.
         lease = now + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE)

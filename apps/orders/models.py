@@ -29,6 +29,8 @@ class SalesOrder(TimeStampedModel):
         verbose_name = _("sales order")
         verbose_name_plural = _("sales orders")
         ordering = ["-id"]
+        # Find matches an order number typed in any case (see core.search_terms).
+        indexes = [models.Index(Lower("order_number"), name="order_number_lower_idx")]
 
     def __str__(self):
         return self.order_number

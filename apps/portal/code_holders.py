@@ -12,6 +12,7 @@ from django_ratelimit.decorators import ratelimit
 
 from apps.core.contracts import Rejected
 from apps.entitlements.activations import activations_create, serial_numbers_parse
+from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import entitlement_by_activation_code
 from apps.lms.services import legacy_key_retrieve
@@ -77,11 +78,12 @@ def activate_with_code(request):
                 for error in rejected.errors:
                     form.add_error("serial_numbers", error)
         if "activated" in context and request.POST.get("download"):
-            text = "".join(activation.license_key for activation in context["activated"])
-            response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-            response["Content-Disposition"] = (
-                f'attachment; filename="license-keys-{entitlement.ssrn}.txt"'
+            filename, text = key_file(
+                ssrn=entitlement.ssrn,
+                keys=[activation.license_key for activation in context["activated"]],
             )
+            response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
     status = _code_page_status(request, form)
     return render(request, "portal/activate.html", context, status=status)

@@ -1,5 +1,6 @@
 from apps.catalog.models import DeliveryMethod
 from apps.core.sealing import unseal
+from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import license_keys_file
 
@@ -14,5 +15,5 @@ def entitlement_keys_file(*, entitlement: Entitlement) -> tuple[str, str]:
     ):
         sealed = entitlement.legacy_keys.order_by("pk").values_list("license_key_sealed", flat=True)
         keys = [unseal(token) for token in sealed]
-        return f"license-keys-{entitlement.ssrn}.txt", "".join(f"{key}\n" for key in keys)
+        return key_file(ssrn=entitlement.ssrn, keys=keys)
     return license_keys_file(entitlement=entitlement)
