@@ -10,8 +10,9 @@ from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.services import audit_event_record
+from apps.entitlements.changes import entitlement_changes_record
 from apps.entitlements.license_keys import license_key_sign
-from apps.entitlements.models import Activation, Entitlement, EntitlementStatus
+from apps.entitlements.models import Activation, ChangeKind, Entitlement, EntitlementStatus
 
 # A device serial number as printed on the label: letters, digits and . _ / -.
 SERIAL_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{1,63}$")
@@ -127,6 +128,12 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
             target=entitlement,
             data={"serial_numbers": new},
         )
+        Entitlement.objects.filter(pk=entitlement.pk).update(updated_at=now)
+        entitlement_changes_record(
+            entitlements=[entitlement],
+            kind=ChangeKind.ACTIVATED,
+            data={"serial_numbers": new, "seats_used": len(live) * SEATS_PER_DEVICE},
+        )
     return [live[serial] for serial in serial_numbers]
 
 
@@ -152,5 +159,11 @@ def activations_revoke(*, activation_ids, actor, reason: str) -> int:
             message=reason,
             data={"serial_number": activation.serial_number},
         )
+        entitlement_changes_record(
+            entitlements=[activation.entitlement],
+            kind=ChangeKind.ACTIVATION_REVOKED,
+            data={"serial_number": activation.serial_number},
+        )
         revoked += 1
+    Entitlement.objects.filter(pk__in=entitlement_ids).update(updated_at=now)
     return revoked

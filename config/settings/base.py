@@ -335,6 +335,7 @@ CELERY_TASK_ROUTES = {
     # Rendering the certificates of a shipment is PDF work, whatever app schedules it.
     "apps.fulfillment.tasks.shipment_documents_task": {"queue": "pdf"},
     "apps.entitlements.tasks.license_keys_email_task": {"queue": "mail"},
+    "apps.entitlements.tasks.entitlement_status_changes_task": {"queue": "fulfillment"},
     "apps.accounts.*": {"queue": "mail"},
     "apps.fulfillment.*": {"queue": "fulfillment"},
     "apps.entitlements.*": {"queue": "pdf"},
@@ -358,6 +359,12 @@ CELERY_BEAT_SCHEDULE = {
     "rescue-queued-work": {
         "task": "apps.fulfillment.tasks.queued_work_rescue_task",
         "schedule": 60.0,
+    },
+    # Statuses move at midnight in the business time zone without a write: the change feed
+    # tells each move within five minutes of it.
+    "record-entitlement-status-changes": {
+        "task": "apps.entitlements.tasks.entitlement_status_changes_task",
+        "schedule": 300.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
