@@ -230,6 +230,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "REDOC_DIST": "SIDECAR",  # the docs page's scripts come from this site, not a CDN
     "COMPONENT_SPLIT_REQUEST": True,
+    # Entitlements and their changes share the statuses: one enum, named for what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "EntitlementStatusEnum": "apps.entitlements.models.EntitlementStatus.choices",
+        "EntitlementChangeKindEnum": "apps.entitlements.models.ChangeKind.choices",
+    },
 }
 # A larger body is refused with 413; an order holds at most 1,000 lines (its contract).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)

@@ -7,6 +7,7 @@ import threading
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from apps.api.models import Scope
 from apps.core.actors import Job
@@ -251,3 +252,21 @@ def test_a_bad_cursor_or_limit_is_a_400_naming_it(reader):
     empty = http.get(FEED).json()
     assert empty == {"results": [], "cursor": "0", "more": False}
     assert EntitlementChange.objects.count() == 0
+
+
+def test_a_page_of_the_feed_costs_the_same_queries_however_many_rows(
+    products, django_assert_num_queries
+):
+    product, _ = products
+    with at(utc(2026, 12, 1, 9)):
+        order_with_lines(dates=[D(2026, 12, 1)], product=product)
+        order_lines_fulfil_due()
+    http = api(scopes=[Scope.ENTITLEMENTS_READ], name="counted")
+    with CaptureQueriesContext(connection) as one:
+        assert len(http.get(FEED).json()["results"]) == 1
+    with at(utc(2026, 12, 2, 9)):
+        order_with_lines(dates=[D(2026, 12, 2)] * 6, product=product)
+        order_lines_fulfil_due()
+
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(http.get(FEED).json()["results"]) == 7
