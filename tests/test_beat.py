@@ -31,9 +31,11 @@ README_WORDS = {
     "the sweep": "apps.fulfillment.tasks.fulfil_due_task",
     "the rescuer": "apps.fulfillment.tasks.queued_work_rescue_task",
     "the reminders": "apps.notifications.tasks.reminders_task",
+    "the change feed's status moves": "apps.entitlements.tasks.entitlement_status_changes_task",
 }
 CADENCES = {
     "minute": datetime.timedelta(minutes=1),
+    "five minutes": datetime.timedelta(minutes=5),
     "hour": datetime.timedelta(hours=1),
     "day": datetime.timedelta(days=1),
 }
@@ -79,7 +81,7 @@ def readme_jobs(row: str) -> dict[str, datetime.timedelta]:
     rescuer every minute, the reminders every hour"."""
     jobs, tasks = {}, project_tasks()
     text = row.split("|")[2]
-    for clause, cadence in re.findall(r"(.*?)\bevery (minute|hour|day)\b", text):
+    for clause, cadence in re.findall(rf"(.*?)\bevery ({'|'.join(CADENCES)})\b", text):
         named = {
             task
             for name in re.findall(r"`(\w+_task)`", clause)
@@ -118,11 +120,12 @@ def test_the_readme_says_which_job_beat_runs_how_often():
 @pytest.mark.parametrize(
     "row",
     [
-        "| `beat` | Celery beat: the sweep and the rescuer every minute, the reminders every "
-        "hour (the schedule lives in settings) |",
+        "| `beat` | Celery beat: the sweep and the rescuer every minute, the change feed's status "
+        "moves every five minutes, the reminders every hour (the schedule lives in settings) |",
         "| `beat` | Celery beat: the sweep (`fulfil_due_task`) and the rescuer "
-        "(`queued_work_rescue_task`) every minute, the reminders (`reminders_task`) at the "
-        "top of every hour (`CELERY_BEAT_SCHEDULE` in settings) |",
+        "(`queued_work_rescue_task`) every minute, the status moves of subscriptions for the "
+        "change feed (`entitlement_status_changes_task`) every five minutes, the reminders "
+        "(`reminders_task`) at the top of every hour (`CELERY_BEAT_SCHEDULE` in settings) |",
     ],
 )
 def test_the_readme_row_is_read_by_words_or_by_task_names(row):

@@ -4,7 +4,7 @@
 from rest_framework import serializers
 
 from apps.core import contracts
-from apps.entitlements.models import EntitlementStatus
+from apps.entitlements.models import ChangeKind, EntitlementStatus
 from apps.orders.models import LineStatus
 
 
@@ -89,6 +89,40 @@ class EntitlementPageOut(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
     previous = serializers.URLField(allow_null=True)
     results = EntitlementWithCodeOut(many=True)
+
+
+class EntitlementChangeOut(serializers.Serializer):
+    cursor = serializers.CharField(
+        help_text="This change's place in the feed: send it as `after` to read what follows."
+    )
+    type = serializers.ChoiceField(choices=ChangeKind.choices, source="kind")
+    ssrn = serializers.CharField(source="entitlement.ssrn")
+    status = serializers.ChoiceField(
+        choices=EntitlementStatus.choices, help_text="The status right after the change."
+    )
+    effective_on = serializers.DateField(
+        help_text="The business day it took effect (a calendar move: the first day of the status)."
+    )
+    recorded_at = serializers.DateTimeField(source="created_at")
+    data = serializers.JSONField(
+        help_text=(
+            "What changed: serial_numbers (activated), serial_number (activation_revoked), "
+            "term_starts_on and term_ends_on (renewed), from (status_changed), "
+            "certificate_version (certificate_reissued), order_number and line_number."
+        )
+    )
+    entitlement = EntitlementWithCodeOut(
+        help_text="The entitlement as it is now (as GET /api/v1/entitlements/{ssrn}/ shows it)."
+    )
+
+
+class EntitlementChangePageOut(serializers.Serializer):
+    results = EntitlementChangeOut(many=True)
+    cursor = serializers.CharField(
+        help_text="Keep it, and send it as `after` next time: the last change of this page, "
+        "or the `after` you sent when nothing is new."
+    )
+    more = serializers.BooleanField(help_text="More changes wait: ask again at once.")
 
 
 class ImportRowOut(serializers.Serializer):

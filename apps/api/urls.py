@@ -35,6 +35,11 @@ urlpatterns = [
     ),
     path("v1/entitlements/", views.EntitlementsView.as_view(), name="entitlements"),
     path("v1/entitlements/<str:ssrn>/", views.EntitlementDetailView.as_view(), name="entitlement"),
+    path(
+        "v1/entitlement-changes/",
+        views.EntitlementChangesView.as_view(),
+        name="entitlement-changes",
+    ),
     path("v1/products/", views.ProductsView.as_view(), name="products"),
     path("v1/accounts/", views.AccountsView.as_view(), name="accounts"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

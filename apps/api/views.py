@@ -4,6 +4,7 @@ names; every call is audited, errors included."""
 import hashlib
 import json
 import logging
+import re
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,6 +28,7 @@ from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IdempotentRequest, Scope
 from apps.api.permissions import HasScope
 from apps.api.serializers import (
+    EntitlementChangePageOut,
     EntitlementOut,
     EntitlementPageOut,
     EntitlementWithCodeOut,
@@ -43,6 +45,7 @@ from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.core.http import client_address
 from apps.core.services import audit_event_record
+from apps.entitlements.changes import entitlement_changes_after
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import api_entitlements, renewal_problem
 from apps.orders.contracts import OrderIn
@@ -329,6 +332,68 @@ class EntitlementDetailView(ApiView):
         if entitlement is None:
             raise Http404(_("No entitlement has this SSRN."))
         return Response(_entitlement_serializer(request)(entitlement).data)
+
+
+class ChangeFeedQuery(serializers.Serializer):
+    after = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="The `cursor` of the last page read; leave it out to read from the start.",
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+    def validate_after(self, value):
+        if not re.fullmatch(r"\d{1,18}", value.strip()):
+            raise serializers.ValidationError("not a cursor from this feed")
+        return int(value)
+
+
+class EntitlementChangesView(ApiView):
+    required_scopes = {"GET": Scope.ENTITLEMENTS_READ}
+
+    @extend_schema(
+        operation_id="entitlement_changes_list",
+        summary="What changed, oldest first, after a cursor (the ERP's change feed)",
+        parameters=[ChangeFeedQuery],
+        responses={200: EntitlementChangePageOut, **ERRORS},
+        description=(
+            "Every change of every entitlement: created, activated, activation_revoked, "
+            "renewed, certificate_reissued, paper_delivery_recorded, and status_changed when "
+            "the calendar moves a subscription from active to grace to expired (recorded "
+            "within minutes of midnight in the business time zone). Keep the answer's "
+            "`cursor` and send it as `after`: each change comes exactly once, also one whose "
+            "transaction commits after a later one's. "
+            "activation_code is there only for clients with the entitlements:codes scope."
+        ),
+    )
+    def get(self, request):
+        query = validate(ChangeFeedQuery, request.query_params)
+        cursor = query.get("after", 0)
+        changes = entitlement_changes_after(position=cursor, limit=query["limit"] + 1)
+        more, changes = len(changes) > query["limit"], changes[: query["limit"]]
+        current = {
+            entitlement.pk: entitlement
+            for entitlement in api_entitlements(today=business_today()).filter(
+                pk__in={change.entitlement_id for change in changes}
+            )
+        }
+        out = _entitlement_serializer(request)
+        results = []
+        for change in changes:
+            cursor = change.position
+            results.append(
+                {
+                    "cursor": str(cursor),
+                    "type": change.kind,
+                    "ssrn": change.entitlement.ssrn,
+                    "status": change.status,
+                    "effective_on": change.effective_on.isoformat(),
+                    "recorded_at": serializers.DateTimeField().to_representation(change.created_at),
+                    "data": change.data,
+                    "entitlement": out(current[change.entitlement_id]).data,
+                }
+            )
+        return Response({"results": results, "cursor": str(cursor), "more": more})
 
 
 def _import_out(result) -> dict:

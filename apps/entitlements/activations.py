@@ -11,9 +11,11 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
+from apps.entitlements.changes import entitlement_changes_record
 from apps.entitlements.license_keys import license_key_sign
 from apps.entitlements.models import (
     Activation,
+    ChangeKind,
     Entitlement,
     EntitlementStatus,
     SupersededLicenseKey,
@@ -185,6 +187,12 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
             target=entitlement,
             data={"serial_numbers": new},
         )
+        Entitlement.objects.filter(pk=entitlement.pk).update(updated_at=now)
+        entitlement_changes_record(
+            entitlements=[entitlement],
+            kind=ChangeKind.ACTIVATED,
+            data={"serial_numbers": new, "seats_used": len(live) * SEATS_PER_DEVICE},
+        )
     return [live[serial] for serial in serial_numbers]
 
 
@@ -210,5 +218,11 @@ def activations_revoke(*, activation_ids, actor, reason: str) -> int:
             message=reason,
             data={"serial_number": activation.serial_number},
         )
+        entitlement_changes_record(
+            entitlements=[activation.entitlement],
+            kind=ChangeKind.ACTIVATION_REVOKED,
+            data={"serial_number": activation.serial_number},
+        )
         revoked += 1
+    Entitlement.objects.filter(pk__in=entitlement_ids).update(updated_at=now)
     return revoked

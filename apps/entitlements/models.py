@@ -3,6 +3,7 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Account
@@ -65,6 +66,15 @@ class Entitlement(TimeStampedModel):
         _("paper certificate number"), max_length=64, blank=True
     )
     tracking_number = models.CharField(_("shipment tracking number"), max_length=64, blank=True)
+    # Statuses move by the calendar without a write; the change feed's job compares this with
+    # the dates and records each move once (see apps/entitlements/changes.py).
+    feed_status = models.CharField(
+        _("status in the change feed"),
+        max_length=16,
+        choices=EntitlementStatus.choices,
+        default=EntitlementStatus.ACTIVE,
+        editable=False,
+    )
 
     objects = EntitlementQuerySet.as_manager()
 
@@ -98,10 +108,37 @@ class Entitlement(TimeStampedModel):
                 ),
                 name="entitlement_dates_in_order",
             ),
+            models.CheckConstraint(
+                condition=Q(feed_status__in=EntitlementStatus.values),
+                name="entitlement_feed_status_valid",
+            ),
+        ]
+        indexes = [
+            # The change feed's job finds the entitlements whose term or grace has just ended.
+            models.Index(
+                fields=["term_ends_on"],
+                condition=Q(feed_status="active"),
+                name="entitlement_term_due_idx",
+            ),
+            models.Index(
+                fields=["grace_ends_on"],
+                condition=Q(feed_status="grace"),
+                name="entitlement_grace_due_idx",
+            ),
         ]
 
     def __str__(self):
         return self.ssrn
+
+    def status_on(self, today: datetime.date) -> str:
+        """The status as of `today` in the business time zone (as `with_status` computes it)."""
+        if self.revoked_at:
+            return EntitlementStatus.REVOKED
+        if self.term_ends_on is None or self.term_ends_on >= today:
+            return EntitlementStatus.ACTIVE
+        if self.grace_ends_on and self.grace_ends_on >= today:
+            return EntitlementStatus.GRACE
+        return EntitlementStatus.EXPIRED
 
     def days_left(self, today: datetime.date) -> int | None:
         """Days until the end of the current status (term, then grace); None when it has no end."""
@@ -337,3 +374,67 @@ class Term(models.Model):
 
     def __str__(self):
         return f"{self.entitlement.ssrn} #{self.sequence} {self.starts_on}..{self.ends_on}"
+
+
+class ChangeKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    ACTIVATED = "activated", _("Activated on devices")
+    ACTIVATION_REVOKED = "activation_revoked", _("Activation revoked")
+    RENEWED = "renewed", _("Renewed")
+    STATUS_CHANGED = "status_changed", _("Status changed by the calendar")
+    CERTIFICATE_REISSUED = "certificate_reissued", _("Certificate reissued")
+    PAPER_DELIVERY_RECORDED = "paper_delivery_recorded", _("Paper delivery recorded")
+
+
+class EntitlementChange(models.Model):
+    """One change of an entitlement, as the ERP reads it from the change feed.
+
+    Rows are only ever added, in the transaction of the change, without a `position`; the
+    feed gives each committed row its position just before it reads (see
+    apps/entitlements/changes.py), so positions follow the order of commits.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    entitlement = models.ForeignKey(
+        Entitlement,
+        verbose_name=_("entitlement"),
+        on_delete=models.CASCADE,
+        related_name="changes",
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=ChangeKind.choices)
+    status = models.CharField(
+        _("status after"),
+        max_length=16,
+        choices=EntitlementStatus.choices,
+        help_text=_("The entitlement's status right after the change."),
+    )
+    effective_on = models.DateField(
+        _("effective on"), help_text=_("The business day the change took effect.")
+    )
+    # What changed: serial numbers, term dates, a certificate version. Never a code or a key.
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    position = models.BigIntegerField(
+        _("position in the feed"), null=True, blank=True, unique=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("entitlement change")
+        verbose_name_plural = _("entitlement changes")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ChangeKind.values), name="entitlement_change_kind_valid"
+            ),
+        ]
+        indexes = [
+            # The rows that wait for their position: few, and found at once.
+            models.Index(
+                fields=["id"],
+                condition=Q(position__isnull=True),
+                name="entitlement_change_unplaced",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entitlement_id} {self.kind} {self.effective_on}"

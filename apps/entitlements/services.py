@@ -13,11 +13,14 @@ from apps.catalog.models import DeliveryMethod
 from apps.core import codes, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
+from apps.core.dates import business_today
 from apps.core.services import audit_event_record, field_changes, field_values
 from apps.entitlements.activations import activation_keys_reissue
+from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
 from apps.entitlements.models import (
     Certificate,
     CertificateStatus,
+    ChangeKind,
     Entitlement,
     EntitlementAccount,
     Term,
@@ -80,6 +83,14 @@ def entitlements_create_for_lines(
     Certificate.objects.bulk_create(
         Certificate(entitlement=entitlement, language=entitlement.order_line.order.language)
         for entitlement in entitlements
+    )
+    entitlement_changes_record(
+        entitlements=entitlements,
+        kind=ChangeKind.CREATED,
+        data=lambda entitlement: {
+            "order_number": entitlement.order_line.order.order_number,
+            "line_number": entitlement.order_line.line_number,
+        },
     )
     return entitlements
 
@@ -178,6 +189,11 @@ def certificate_reissue(*, entitlement: Entitlement, actor, reason: str) -> Cert
         action="certificate.reissued",
         target=entitlement,
         message=f"certificate version {certificate.version}: {reason}",
+    )
+    entitlement_changes_record(
+        entitlements=[entitlement],
+        kind=ChangeKind.CERTIFICATE_REISSUED,
+        data={"certificate_version": certificate.version},
     )
     transaction.on_commit(lambda: _render_later(certificate.pk))
     return certificate
@@ -283,8 +299,12 @@ def entitlements_renew(
     contacts of the entitlement's accounts in the portal. The entitlement's accounts stay.
     """
     terms = []
+    today = business_today()
     for line in lines:
         entitlement = targets[line.pk]
+        # A move the calendar made before the renewal is told first, so the feed keeps the
+        # entitlement's story in order (in grace, then renewed).
+        entitlement_calendar_changes(entitlements=[entitlement], today=today)
         latest = entitlement.terms.order_by("-sequence").first()
         start, end = renewal_term(
             current_end=entitlement.term_ends_on,
@@ -301,7 +321,21 @@ def entitlements_renew(
         )
         terms.append(term)
         entitlement.term_ends_on, entitlement.grace_ends_on = end, None
-        entitlement.save(update_fields=["term_ends_on", "grace_ends_on", "updated_at"])
+        entitlement.feed_status = entitlement.status_on(today)
+        entitlement.save(
+            update_fields=["term_ends_on", "grace_ends_on", "feed_status", "updated_at"]
+        )
+        entitlement_changes_record(
+            entitlements=[entitlement],
+            kind=ChangeKind.RENEWED,
+            today=today,
+            data={
+                "order_number": line.order.order_number,
+                "line_number": line.line_number,
+                "term_starts_on": start.isoformat(),
+                "term_ends_on": end.isoformat(),
+            },
+        )
         activation_keys_reissue(entitlement=entitlement, renewal=term, actor=actor)
         version = (
             entitlement.certificates.order_by("-version").values_list("version", flat=True).first()
@@ -338,5 +372,13 @@ def entitlement_paper_delivery_record(
         action="entitlement.paper_delivery_recorded",
         target=entitlement,
         data=field_changes(before, entitlement, PAPER_DELIVERY_FIELDS),
+    )
+    entitlement_changes_record(
+        entitlements=[entitlement],
+        kind=ChangeKind.PAPER_DELIVERY_RECORDED,
+        data={
+            "certificate_number": entitlement.paper_certificate_number,
+            "tracking_number": entitlement.tracking_number,
+        },
     )
     return entitlement

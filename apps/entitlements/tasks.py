@@ -6,6 +6,8 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from apps.core.actors import Job
+from apps.entitlements.changes import entitlement_status_changes_record
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import license_keys_file
 from apps.entitlements.services import certificate_render
@@ -15,6 +17,14 @@ from apps.entitlements.services import certificate_render
 def certificate_render_task(certificate_id: int) -> None:
     """Render one certificate (pdf queue). Safe to run twice: see certificate_render."""
     certificate_render(certificate_id=certificate_id)
+
+
+@shared_task(periodic=True, soft_time_limit=240, time_limit=270)
+def entitlement_status_changes_task() -> None:
+    """Every five minutes, from beat: record in the change feed each subscription that the
+    calendar moved (active -> grace -> expired) since the last run. Safe to run twice or at
+    once: see entitlement_status_changes_record."""
+    entitlement_status_changes_record(actor=Job("entitlement_status_changes_task"))
 
 
 @shared_task(

@@ -2,10 +2,12 @@
 adds what Operations does with orders (ship now, shipments, emails)."""
 
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin
-from apps.orders.models import OrderAccount, OrderEmail, OrderLine
+from apps.orders.models import SINGLE_ROLES, AccountRole, OrderAccount, OrderEmail, OrderLine
 
 
 class RecipientsInline(admin.TabularInline):
@@ -27,8 +29,41 @@ class RecipientsInline(admin.TabularInline):
         return self._may_change(request) and super().has_delete_permission(request, obj)
 
 
+class OrderAccountFormSet(BaseInlineFormSet):
+    """One sold-to and one end customer; partners and distributors as many as needed, each
+    account once per role. Said on the row at fault, before the database refuses it."""
+
+    def clean(self):
+        super().clean()
+        roles: set[str] = set()
+        pairs: set[tuple[int, str]] = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("account") or not data.get("role"):
+                continue
+            role, account = data["role"], data["account"]
+            label = AccountRole(role).label
+            if role in SINGLE_ROLES and role in roles:
+                form.add_error(
+                    "role",
+                    gettext(
+                        "An order has only one “%(role)s” account: remove this row or the other."
+                    )
+                    % {"role": label},
+                )
+            elif (account.pk, role) in pairs:
+                form.add_error(
+                    "account",
+                    gettext("%(account)s is already on this order as “%(role)s”.")
+                    % {"account": account.account_id, "role": label},
+                )
+            roles.add(role)
+            pairs.add((account.pk, role))
+
+
 class OrderAccountInline(RecipientsInline):
     model = OrderAccount
+    formset = OrderAccountFormSet
     autocomplete_fields = ["account"]
 
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.accounts.models import account_id_validator
 from apps.core import contracts
 from apps.core.codes import CodeKind, parse_code
-from apps.orders.models import AccountRole, order_number_validator
+from apps.orders.models import SINGLE_ROLES, AccountRole, order_number_validator
 
 
 def _refuse_repeats(values: list, field: str, rows: str) -> None:
@@ -34,9 +34,7 @@ class OrderLineIn(serializers.Serializer):
     sku = contracts.TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
-    renews_ssrn = contracts.TextField(
-        max_length=20, allow_blank=True, allow_null=True, default=""
-    )
+    renews_ssrn = contracts.TextField(max_length=20, allow_blank=True, allow_null=True, default="")
 
     def validate_renews_ssrn(self, value):
         # Stored as the SSRN is written on the entitlement, so that the sweep finds it
@@ -54,10 +52,33 @@ class OrderIn(serializers.Serializer):
     lines = OrderLineIn(many=True, allow_empty=False, max_length=1000)
 
     def validate_accounts(self, accounts):
+        # One sold_to and one end_customer; partners and distributors as many as the ERP
+        # sends, each account once in each role.
         roles = [account["role"] for account in accounts]
         if AccountRole.END_CUSTOMER not in roles:
             raise serializers.ValidationError("an order needs an end_customer account")
-        _refuse_repeats(roles, "role", "accounts")
+        errors = {}
+        for index, account in enumerate(accounts):
+            role, earlier = account["role"], roles[:index]
+            if role in SINGLE_ROLES and role in earlier:
+                errors[index] = {
+                    "role": [
+                        f"an order has one {role} account; accounts[{earlier.index(role)}] "
+                        "is already its " + role
+                    ]
+                }
+                continue
+            pair = (account["account_id"], role)
+            pairs = [(a["account_id"], a["role"]) for a in accounts[:index]]
+            if pair in pairs:
+                errors[index] = {
+                    "account_id": [
+                        f"{account['account_id']} is already a {role} in "
+                        f"accounts[{pairs.index(pair)}]"
+                    ]
+                }
+        if errors:
+            raise serializers.ValidationError(errors)
         return accounts
 
     def validate_emails(self, emails):

@@ -2,7 +2,9 @@
 
 The order's own columns repeat on each of its rows and must agree. Accounts are given by
 role: `end_customer_id` and `end_customer_name` (required), and optionally `partner_`,
-`distributor_` and `sold_to_`. `emails` holds the addresses separated by `;`.
+`distributor_` and `sold_to_`. More partners or distributors take numbered columns:
+`partner_2_id`, `partner_2_name`, `partner_3_id`... (in the order of their numbers).
+`emails` holds the addresses separated by `;`.
 """
 
 import re
@@ -14,6 +16,10 @@ from apps.orders.models import AccountRole
 ORDER_COLUMNS = ("order_number", "language", "emails")
 LINE_COLUMNS = ("line_number", "sku", "quantity", "requested_ship_date", "renews_ssrn")
 REQUIRED = ("order_number", "emails", "end_customer_id", "end_customer_name", *LINE_COLUMNS[:4])
+
+
+# `partner_id`, `partner_2_id`...: the role, and the column pair's number (1 when unnumbered).
+ACCOUNT_COLUMN = re.compile(rf"^({'|'.join(AccountRole.values)})(?:_(\d+))?_id$")
 
 
 def orders_document_from_csv(text: str, *, source: str = "file") -> tuple[dict, dict[str, int]]:
@@ -57,11 +63,22 @@ def orders_document_from_csv(text: str, *, source: str = "file") -> tuple[dict, 
     return {"orders": list(orders.values())}, origin
 
 
+def _account_columns(row: dict) -> list[tuple[str, str]]:
+    """(role, column prefix) of each account column pair, by role, then by number."""
+    found = []
+    for name in row:
+        match = ACCOUNT_COLUMN.match(name)
+        if match:
+            role, number = match.group(1), int(match.group(2) or 1)
+            found.append((AccountRole.values.index(role), number, role, name[: -len("_id")]))
+    return [(role, prefix) for _, _, role, prefix in sorted(found)]
+
+
 def _order(row: dict) -> dict:
     accounts = [
-        {"account_id": row[f"{role}_id"], "name": row.get(f"{role}_name", ""), "role": role}
-        for role in AccountRole.values
-        if row.get(f"{role}_id")
+        {"account_id": row[f"{prefix}_id"], "name": row.get(f"{prefix}_name", ""), "role": role}
+        for role, prefix in _account_columns(row)
+        if row.get(f"{prefix}_id")
     ]
     return {
         "order_number": row["order_number"],

@@ -43,8 +43,16 @@ class AccountRole(models.TextChoices):
     DISTRIBUTOR = "distributor", _("Distributor")
 
 
+# An order has one sold-to and one end customer (the certificate's holder, the one who may
+# renew); it may name any number of partners and distributors, as ERPs send them.
+SINGLE_ROLES = (AccountRole.SOLD_TO, AccountRole.END_CUSTOMER)
+
+
 class OrderAccount(models.Model):
-    """An account on an order, in one role. Its contacts see what the order ships."""
+    """An account on an order, in one role. Its contacts see what the order ships.
+
+    One sold-to and one end customer per order; partners and distributors as many as the
+    order names, each account once per role."""
 
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="order_accounts")
     account = models.ForeignKey(
@@ -57,7 +65,14 @@ class OrderAccount(models.Model):
         verbose_name_plural = _("order accounts")
         ordering = ["order_id", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "role"], name="order_account_one_per_role"),
+            models.UniqueConstraint(
+                fields=["order", "role"],
+                condition=Q(role__in=SINGLE_ROLES),
+                name="order_account_one_sold_to_and_end_customer",
+            ),
+            models.UniqueConstraint(
+                fields=["order", "account", "role"], name="order_account_once_per_role"
+            ),
             models.CheckConstraint(
                 condition=Q(role__in=AccountRole.values), name="order_account_role_valid"
             ),

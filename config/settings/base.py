@@ -231,6 +231,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "REDOC_DIST": "SIDECAR",  # the docs page's scripts come from this site, not a CDN
     "COMPONENT_SPLIT_REQUEST": True,
+    # Entitlements and their changes share the statuses: one enum, named for what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "EntitlementStatusEnum": "apps.entitlements.models.EntitlementStatus.choices",
+        "EntitlementChangeKindEnum": "apps.entitlements.models.ChangeKind.choices",
+    },
 }
 # A larger body is refused with 413; an order holds at most 1,000 lines (its contract).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
@@ -336,6 +341,7 @@ CELERY_TASK_ROUTES = {
     # Rendering the certificates of a shipment is PDF work, whatever app schedules it.
     "apps.fulfillment.tasks.shipment_documents_task": {"queue": "pdf"},
     "apps.entitlements.tasks.license_keys_email_task": {"queue": "mail"},
+    "apps.entitlements.tasks.entitlement_status_changes_task": {"queue": "fulfillment"},
     "apps.accounts.*": {"queue": "mail"},
     "apps.fulfillment.*": {"queue": "fulfillment"},
     "apps.entitlements.*": {"queue": "pdf"},
@@ -376,6 +382,12 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {
         "task": "apps.notifications.tasks.reminders_task",
         "schedule": crontab(minute=0),
+    },
+    # Statuses move at midnight in the business time zone without a write: the change feed
+    # tells each move within five minutes of it.
+    "record-entitlement-status-changes": {
+        "task": "apps.entitlements.tasks.entitlement_status_changes_task",
+        "schedule": 300.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

@@ -38,12 +38,14 @@ def _demo_orders(today: datetime.date) -> list[dict]:
         {"account_id": "0300077777", "name": "Meridian Distribution", "role": "distributor"},
     ]
     emails = ["alice@northwind.example", "orders@blueharbor.example"]
+    # ERPs send several partners (and distributors) on one order; each sees what it ships.
+    second_partner = {"account_id": "0200067890", "name": "Lakeside Systems", "role": "partner"}
 
-    def order(number, lines):
+    def order(number, lines, more_accounts=()):
         return {
             "order_number": number,
             "language": "en",
-            "accounts": accounts,
+            "accounts": [*accounts, *more_accounts],
             "emails": emails,
             "lines": [
                 {
@@ -72,6 +74,7 @@ def _demo_orders(today: datetime.date) -> list[dict]:
                 ("KS-HER-NOACT", 1, today),
                 ("KS-PAPER-CHS", 1, today),
             ],
+            more_accounts=[second_partner],
         ),
         order(
             "DEMO-1003",
