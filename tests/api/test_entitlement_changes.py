@@ -82,7 +82,7 @@ def test_each_change_of_a_subscriptions_life_comes_once(reader, products, settin
     # Created: shipped on 1 December 2026, term end 1 December 2027, grace to 31 December
     with at(utc(2026, 12, 1, 15)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         entitlement = Entitlement.objects.get()
         ssrn = entitlement.ssrn
         assert reader.poll() == [("created", ssrn, "active", "2026-12-01")]
@@ -113,7 +113,7 @@ def test_each_change_of_a_subscriptions_life_comes_once(reader, products, settin
     # Renewed in grace: active again until 1 December 2028 (a renewal has no grace)
     renewal_order(renewal, ssrn, D(2027, 12, 10))
     with at(utc(2027, 12, 10, 15)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         assert reader.poll() == [("renewed", ssrn, "active", "2027-12-10")]
 
     # ...and expired the day after its new end, told once however often the job runs
@@ -122,7 +122,7 @@ def test_each_change_of_a_subscriptions_life_comes_once(reader, products, settin
         entitlement_status_changes_record(actor=JOB)
         assert reader.poll() == [("status_changed", ssrn, "expired", "2028-12-02")]
     audited = AuditEvent.objects.filter(action="entitlement.status_changed")
-    assert [(e.data["to"], e.data["job"]) for e in audited.order_by("id")] == [
+    assert [(e.data["to"], e.actor_name) for e in audited.order_by("id")] == [
         ("grace", "entitlement_status_changes_task"),
         ("expired", "entitlement_status_changes_task"),
     ]
@@ -132,7 +132,7 @@ def test_a_job_that_missed_the_grace_period_tells_both_moves_in_order(reader, pr
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         ssrn = Entitlement.objects.get().ssrn
         reader.poll()
 
@@ -149,14 +149,14 @@ def test_a_renewal_tells_the_move_the_calendar_made_before_it(reader, products):
     product, renewal = products
     with at(utc(2026, 12, 1, 9)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         ssrn = Entitlement.objects.get().ssrn
         reader.poll()
     renewal_order(renewal, ssrn, D(2027, 12, 2))
 
     # When the renewal ships first
     with at(utc(2027, 12, 2, 0, 1)):
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
         entitlement_status_changes_record(actor=JOB)
 
     # Then the feed says grace, then renewed: in the order they happened
@@ -170,7 +170,7 @@ def test_pages_follow_each_other_without_a_gap_or_a_repeat(products):
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
         order = order_with_lines(dates=[D(2026, 12, 1)] * 7, product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     paged = Reader(api(scopes=[Scope.ENTITLEMENTS_READ], name="paged"), page_size=3)
 
     seen = paged.poll()
@@ -187,7 +187,7 @@ def test_a_change_that_commits_late_is_not_skipped(reader, products):
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
         order_with_lines(dates=[D(2026, 12, 1)] * 2, product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     first, second = Entitlement.objects.order_by("pk")
     reader.poll()
     staff = UserFactory(is_staff=True)
@@ -221,7 +221,7 @@ def test_the_feed_needs_its_scope_and_shows_codes_only_to_clients_with_theirs(pr
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     entitlement = Entitlement.objects.get()
 
     orders_only = api(scopes=[Scope.ORDERS_READ, Scope.ORDERS_WRITE], name="orders-only")
@@ -260,13 +260,13 @@ def test_a_page_of_the_feed_costs_the_same_queries_however_many_rows(
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
         order_with_lines(dates=[D(2026, 12, 1)], product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     http = api(scopes=[Scope.ENTITLEMENTS_READ], name="counted")
     with CaptureQueriesContext(connection) as one:
         assert len(http.get(FEED).json()["results"]) == 1
     with at(utc(2026, 12, 2, 9)):
         order_with_lines(dates=[D(2026, 12, 2)] * 6, product=product)
-        order_lines_fulfil_due()
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     with django_assert_num_queries(len(one.captured_queries)):
         assert len(http.get(FEED).json()["results"]) == 7

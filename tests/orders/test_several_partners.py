@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from pypdf import PdfReader
 
+from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.csv_file import orders_document_from_csv
 from apps.orders.models import AccountRole, SalesOrder
@@ -61,7 +62,7 @@ def test_each_partner_and_distributor_of_an_order_sees_what_it_ships(client, smt
     )
 
     # When the sweep ships it
-    order_lines_fulfil_due()
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
     # Then the contacts of each partner and distributor see the entitlement in the portal
     entitlement = SalesOrder.objects.get(order_number="SO-4711").lines.get().entitlement
