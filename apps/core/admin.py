@@ -126,7 +126,7 @@ class ServiceSavedAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         errors = getattr(request, "service_errors", None)
         if not errors:
             return form

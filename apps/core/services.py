@@ -42,3 +42,13 @@ def record_upsert(*, model: type[models.Model], lookup: dict, values: dict):
         setattr(row, name, values[name])
     row.save(update_fields=[*changed, *(["updated_at"] if hasattr(row, "updated_at") else [])])
     return row, "updated"
+
+
+def field_changes(*, before: dict, after: dict) -> dict:
+    """{field: {"old": ..., "new": ...}} for each field whose value differs, as audit
+    events record a change. Values must be JSON's (text, numbers, booleans, None, lists)."""
+    return {
+        name: {"old": before.get(name), "new": value}
+        for name, value in after.items()
+        if before.get(name) != value
+    }

@@ -1,6 +1,8 @@
 """Legacy license keys: importing pools, handing keys out at fulfilment."""
 
+import csv
 import datetime
+import io
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -141,6 +143,22 @@ def legacy_keys_import(*, text: str, source: str = "file", actor=None) -> Import
     if unchanged:
         result.add(f"{unchanged} key(s) already in their pools", "unchanged")
     return result
+
+
+@transaction.atomic
+def legacy_key_add(*, product: Product, license_key: str, extra: dict, actor) -> LegacyKey:
+    """One key typed into the admin, added to its SKU's pool as the import adds a file's:
+    the same checks (a SKU that takes keys, a key in no pool yet) and audit event."""
+    extra = {str(k): str(v) for k, v in (extra or {}).items() if k not in ("sku", "license_key")}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["sku", "license_key", *extra])
+    writer.writerow([product.sku, license_key, *extra.values()])
+    plan = legacy_keys_plan(text=out.getvalue(), source="license_key")
+    if plan.rows and plan.rows[0].outcome == "unchanged":
+        raise Rejected(["license_key: the key is in this pool already"])
+    legacy_keys_import(text=out.getvalue(), source="license_key", actor=actor)
+    return LegacyKey.objects.get(license_key_digest=legacy_key_digest(license_key.strip()))
 
 
 @transaction.atomic
