@@ -54,7 +54,6 @@ class LegacyKeyForm(forms.ModelForm):
         return key
 
 
-
 @admin.register(LegacyKey)
 class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
     """Keys are added (one here, or a file with "Import a CSV file") through the import's
