@@ -315,6 +315,12 @@ def order_line_reschedule(*, line: OrderLine, requested_ship_date, actor) -> Ord
             action="line.rescheduled",
             target=line,
             message=f"{line}: {before} -> {requested_ship_date}",
+            data={
+                "requested_ship_date": {
+                    "old": before.isoformat(),
+                    "new": requested_ship_date.isoformat(),
+                }
+            },
         )
     return line
 
