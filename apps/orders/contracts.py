@@ -34,7 +34,9 @@ class OrderLineIn(serializers.Serializer):
     sku = contracts.TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     requested_ship_date = serializers.DateField(input_formats=["iso-8601"])
-    renews_ssrn = contracts.TextField(max_length=20, allow_blank=True, allow_null=True, default="")
+    renews_ssrn = contracts.TextField(
+        max_length=20, allow_blank=True, allow_null=True, default=""
+    )
 
     def validate_renews_ssrn(self, value):
         # Stored as the SSRN is written on the entitlement, so that the sweep finds it
