@@ -15,13 +15,22 @@ from apps.accounts.models import (
     Contact,
     User,
 )
-from apps.accounts.services import access_requests_decide, contact_save
-from apps.core.admin import reason_or_form
+from apps.accounts.services import (
+    access_requests_decide,
+    account_association_delete,
+    account_association_save,
+    account_save,
+    contact_save,
+    user_save,
+)
+from apps.core.admin import ServiceRefused, ServiceSavedAdminMixin, reason_or_form
 from apps.core.contracts import Rejected
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceSavedAdminMixin, DjangoUserAdmin):
+    """Logins, their status and roles, saved by user_save (audited, never the password)."""
+
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
@@ -36,6 +45,55 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
     ]
     filter_horizontal = ["groups"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = user_save(
+                user=obj if change else None,
+                email=obj.email,
+                name=obj.name,
+                is_active=obj.is_active,
+                is_staff=obj.is_staff,
+                is_superuser=obj.is_superuser,
+                groups=form.cleaned_data["groups"] if "groups" in form.cleaned_data else None,
+                password=None if change else form.cleaned_data.get("password1") or None,
+                actor=request.user,
+            )
+        except Rejected as rejected:
+            raise ServiceRefused(rejected.errors) from None
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # user_save set the roles
+
+
+class AssociationSavesMixin:
+    """Associations added, changed or removed on a contact's or an account's page go
+    through the association services, each audited."""
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not AccountAssociation:
+            return super().save_formset(request, form, formset, change)
+        deleted = formset.deleted_forms if formset.can_delete else []
+        for row in deleted:
+            if row.instance.pk:
+                account_association_delete(association=row.instance, actor=request.user)
+        for row in formset.forms:
+            if row in deleted or not row.has_changed():
+                continue
+            association = row.instance
+            setattr(association, formset.fk.name, formset.instance)
+            try:
+                account_association_save(
+                    contact=association.contact,
+                    account=association.account,
+                    note=association.note,
+                    association=association if association.pk else None,
+                    actor=request.user,
+                )
+            except Rejected as rejected:
+                raise ServiceRefused(rejected.errors) from None
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 class AssociationInline(admin.TabularInline):
@@ -130,7 +188,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceSavedAdminMixin, AssociationSavesMixin, admin.ModelAdmin):
     form = ContactForm
     list_display = ["contact_id", "email", "name", "language", "account_list"]
     list_filter = ["language"]
@@ -178,12 +236,12 @@ class ContactAdmin(admin.ModelAdmin):
                 contact=obj if change else None,
             )
         except Rejected as rejected:  # a race with another edit; the form checked first
-            raise forms.ValidationError(rejected.errors) from None
+            raise ServiceRefused(rejected.errors) from None
         obj.pk, obj.user_id = saved.pk, saved.user_id
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ServiceSavedAdminMixin, AssociationSavesMixin, admin.ModelAdmin):
     list_display = ["account_id", "name", "kind", "entitlements_link"]
     list_filter = ["kind"]
     search_fields = ["=account_id", "name"]
@@ -198,6 +256,19 @@ class AccountAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [AccountContactInline, AccountHistoryInline]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = account_save(
+                account_id=obj.account_id,
+                name=obj.name,
+                kind=obj.kind,
+                account=obj if change else None,
+                actor=request.user,
+            )
+        except Rejected as rejected:
+            raise ServiceRefused(rejected.errors) from None
+        obj.pk = saved.pk
 
     @admin.display(description=_("entitlements"))
     def entitlements_link(self, obj):
@@ -222,7 +293,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountAssociation)
-class AccountAssociationAdmin(SimpleHistoryAdmin):
+class AccountAssociationAdmin(ServiceSavedAdminMixin, SimpleHistoryAdmin):
     list_display = ["contact", "contact_email", "account", "created_at"]
     list_filter = ["account__kind", "created_at"]
     search_fields = [
@@ -238,6 +309,26 @@ class AccountAssociationAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("email address"), ordering="contact__user__email")
     def contact_email(self, obj):
         return obj.contact.user.email
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = account_association_save(
+                contact=obj.contact,
+                account=obj.account,
+                note=obj.note,
+                association=obj if change else None,
+                actor=request.user,
+            )
+        except Rejected as rejected:
+            raise ServiceRefused(rejected.errors) from None
+        obj.pk, obj.created_at = saved.pk, saved.created_at
+
+    def delete_model(self, request, obj):
+        account_association_delete(association=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for association in queryset:
+            account_association_delete(association=association, actor=request.user)
 
 
 class AccessRequestStatusFilter(admin.SimpleListFilter):
@@ -312,6 +403,10 @@ class AccessRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # Approve and deny (services) decide a request; its page itself stays read-only.
+        return obj is None and request.user.has_perm("accounts.change_accessrequest")
 
     def has_delete_permission(self, request, obj=None):
         return False

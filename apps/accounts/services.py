@@ -483,3 +483,170 @@ def access_decisions_unsent(*, now: datetime.datetime, limit: int = 500) -> list
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+ACCOUNT_FIELDS = ("account_id", "name", "kind")
+
+
+@transaction.atomic
+def account_save(*, account_id: str, name: str, kind: str, actor, account=None) -> Account:
+    """Create an account, or change the stored row of `account` (whose attributes may hold
+    the new values already, as an admin form leaves them). One transaction; audited with each
+    changed field's old and new value; a save that changes nothing writes nothing."""
+    after = {"account_id": account_id, "name": name, "kind": kind}
+    taken = Account.objects.filter(account_id=account_id)
+    if account is not None and account.pk:
+        taken = taken.exclude(pk=account.pk)
+    if taken.exists():
+        raise Rejected([f"account_id: {account_id} belongs to another account"])
+    if account is None or not account.pk:
+        account = Account.objects.create(**after)
+        changes = field_changes(before={}, after=after)
+        audit_event_record(
+            actor=actor, action="account.created", target=account, data={"fields": changes}
+        )
+        return account
+    stored = Account.objects.select_for_update().get(pk=account.pk)
+    changes = field_changes(before={f: getattr(stored, f) for f in ACCOUNT_FIELDS}, after=after)
+    if changes:
+        for name_, value in after.items():
+            setattr(stored, name_, value)
+        stored.save(update_fields=[*changes, "updated_at"])
+        audit_event_record(
+            actor=actor, action="account.updated", target=stored, data={"fields": changes}
+        )
+    return stored
+
+
+def _association_data(association: AccountAssociation) -> dict:
+    return {
+        "contact_id": association.contact.contact_id,
+        "email": association.contact.email,
+        "account_id": association.account.account_id,
+    }
+
+
+@transaction.atomic
+def account_association_save(
+    *, contact: Contact, account: Account, note: str, actor, association=None
+) -> AccountAssociation:
+    """Associate a contact with an account (what decides what the contact sees), or change
+    the stored row of `association`. Audited (contact, address, Account ID, and each change
+    old and new); the history of associations records it as well."""
+    duplicate = AccountAssociation.objects.filter(contact=contact, account=account)
+    if association is not None and association.pk:
+        duplicate = duplicate.exclude(pk=association.pk)
+    if duplicate.exists():
+        raise Rejected(
+            [f"account: {contact.contact_id} is associated with {account.account_id} already"]
+        )
+    if association is None or not association.pk:
+        association = AccountAssociation.objects.create(contact=contact, account=account, note=note)
+        audit_event_record(
+            actor=actor,
+            action="account_association.created",
+            target=association,
+            data={**_association_data(association), "note": note},
+        )
+        return association
+    stored = (
+        AccountAssociation.objects.select_for_update()
+        .select_related("contact__user", "account")
+        .get(pk=association.pk)
+    )
+    before = {**_association_data(stored), "note": stored.note}
+    stored.contact, stored.account, stored.note = contact, account, note
+    changes = field_changes(before=before, after={**_association_data(stored), "note": note})
+    if changes:
+        stored.save()
+        audit_event_record(
+            actor=actor,
+            action="account_association.updated",
+            target=stored,
+            data={**_association_data(stored), "changes": changes},
+        )
+    return stored
+
+
+@transaction.atomic
+def account_association_delete(*, association: AccountAssociation, actor) -> None:
+    """Remove an association: the contact no longer sees the account's entitlements, from
+    the next page on. Audited; the history of associations records it as well."""
+    stored = (
+        AccountAssociation.objects.select_for_update()
+        .select_related("contact__user", "account")
+        .filter(pk=association.pk)
+        .first()
+    )
+    if stored is None:
+        return
+    audit_event_record(
+        actor=actor,
+        action="account_association.deleted",
+        target=stored,
+        data=_association_data(stored),
+    )
+    stored.delete()
+
+
+USER_FIELDS = ("email", "name", "is_active", "is_staff", "is_superuser")
+
+
+@transaction.atomic
+def user_save(
+    *,
+    email: str,
+    name: str,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    actor,
+    user=None,
+    groups=None,
+    password: str | None = None,
+) -> User:
+    """Create a login (staff or not), or change the stored row of `user`: its address, name,
+    status and, when `groups` is given, its roles. A new login gets `password`, or none it
+    can use. Audited with each changed field's old and new value and the roles added or
+    removed; never the password."""
+    after = {
+        "email": email,
+        "name": name,
+        "is_active": is_active,
+        "is_staff": is_staff,
+        "is_superuser": is_superuser,
+    }
+    taken = User.objects.filter(email__iexact=email)
+    if user is not None and user.pk:
+        taken = taken.exclude(pk=user.pk)
+    if taken.exists():
+        raise Rejected([f"email: {email} already belongs to another login"])
+    if user is None or not user.pk:
+        stored = User(**after)
+        if password:
+            stored.set_password(password)
+        else:
+            stored.set_unusable_password()
+        stored.save()
+        action, before, old_groups = "user.created", {}, set()
+    else:
+        stored = User.objects.select_for_update().get(pk=user.pk)
+        action, before = "user.updated", {f: getattr(stored, f) for f in USER_FIELDS}
+        old_groups = set(stored.groups.values_list("name", flat=True))
+        for field, value in after.items():
+            setattr(stored, field, value)
+        stored.save(update_fields=list(USER_FIELDS))
+    data: dict = {}
+    changes = field_changes(before=before, after=after)
+    if changes:
+        data["fields"] = changes
+    if groups is not None:
+        stored.groups.set(groups)
+        new_groups = {group.name for group in groups}
+        if new_groups - old_groups:
+            data["groups_added"] = sorted(new_groups - old_groups)
+        if old_groups - new_groups:
+            data["groups_removed"] = sorted(old_groups - new_groups)
+    if data or action == "user.created":
+        audit_event_record(actor=actor, action=action, target=stored, data=data)
+    return stored

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.api.models import ApiClient, Scope
 from apps.api.services import api_client_create, api_client_scopes_set, api_clients_revoke
+from apps.core.admin import ServiceRefused, ServiceSavedAdminMixin
 from apps.core.contracts import Rejected
 
 
@@ -21,7 +22,7 @@ class ApiClientForm(forms.ModelForm):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
     """Integration clients: the token shows once, when the client is created."""
 
     form = ApiClientForm
@@ -47,19 +48,19 @@ class ApiClientAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "name"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        if change:
-            api_client_scopes_set(
-                client_id=obj.pk, scopes=form.cleaned_data["scopes"], actor=request.user
-            )
-            return
         try:
+            if change:
+                api_client_scopes_set(
+                    client_id=obj.pk, scopes=form.cleaned_data["scopes"], actor=request.user
+                )
+                return
             client, token = api_client_create(
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
                 actor=request.user,
             )
         except Rejected as rejected:
-            raise forms.ValidationError(rejected.errors) from None
+            raise ServiceRefused(rejected.errors) from None
         obj.pk = client.pk
         self.message_user(
             request,

@@ -39,7 +39,13 @@ def _run(kind: str, text: str, name: str, actor) -> ImportResult:
         document = parse_json(text, name)
     try:
         if kind == "orders":
-            return orders_import(document=document, actor=actor, renewal_check=renewal_problem)
+            # Who may not see activation codes may not redirect an order's either.
+            return orders_import(
+                document=document,
+                actor=actor,
+                renewal_check=renewal_problem,
+                may_change_recipients=actor.has_perm("entitlements.view_activation_code"),
+            )
         if kind == "catalog":
             return catalog_import(document=document, actor=actor)
         return accounts_import(document=document, actor=actor)

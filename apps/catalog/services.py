@@ -1,11 +1,11 @@
 from django.db import transaction
 
-from apps.catalog.contracts import CatalogFile
+from apps.catalog.contracts import CatalogFile, ProductIn
 from apps.catalog.models import Product
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
 
-# What a product.updated event shows the old and new value of.
+# What a product.updated event from an import shows the old and new value of.
 AUDITED_FIELDS = [
     "name",
     "description",
@@ -15,6 +15,16 @@ AUDITED_FIELDS = [
     "instructions_url",
     "renews",
 ]
+# What the admin's product page sets, in the catalog file's shape.
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "description",
+    "delivery_method",
+    "license_type",
+    "term_months",
+    "instructions_url",
+)
 
 
 def _file_problems(products: list[dict]) -> list[str]:
@@ -96,3 +106,38 @@ def catalog_import(*, document, actor) -> ImportResult:
                 else {},
             )
     return result
+
+
+@transaction.atomic
+def product_save(*, row: dict, is_active: bool, actor, product=None) -> Product:
+    """Create a product, or change the stored row of `product`, from one row of the catalog
+    file's shape (its contract and rules, as the API and the imports) and whether it is still
+    sold. Audited with each changed field's old and new value; nothing changes, nothing is
+    written."""
+    data = dict(validate(ProductIn, row))
+    problems = [problem.removeprefix("products[0].") for problem in _file_problems([data])]
+    if problems:
+        raise Rejected(problems)
+    renews = Product.objects.get(sku=data["renews_sku"]) if data["renews_sku"] else None
+    after = {field: data[field] for field in PRODUCT_FIELDS}
+    after["renews_sku"] = renews.sku if renews else None
+    after["is_active"] = is_active
+    if product is None or not product.pk:
+        if Product.objects.filter(sku=data["sku"]).exists():
+            raise Rejected([f"sku: {data['sku']} exists already"])
+        stored, before, action = Product(), {}, "product.created"
+    else:
+        stored = Product.objects.select_for_update().get(pk=product.pk)
+        before = {field: getattr(stored, field) for field in PRODUCT_FIELDS}
+        before["renews_sku"] = stored.renews.sku if stored.renews else None
+        before["is_active"] = stored.is_active
+        action = "product.updated"
+    changes = field_changes(before=before, after=after)
+    if not changes:
+        return stored
+    for field in PRODUCT_FIELDS:
+        setattr(stored, field, after[field])
+    stored.renews, stored.is_active = renews, is_active
+    stored.save()
+    audit_event_record(actor=actor, action=action, target=stored, data={"fields": changes})
+    return stored

@@ -97,6 +97,55 @@ class LargeTableAdmin(admin.ModelAdmin):
         return ids
 
 
+class ServiceRefused(Exception):
+    """Raised by an admin's save when its service refused the input (see ServiceSavedAdminMixin)."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class ServiceSavedAdminMixin:
+    """For an admin whose form is saved by a service, the same one the API and the imports
+    call, with its rules (a shipped line is final, a change is a Conflict, ...).
+
+    The service runs once the form and its inlines are valid, in save_model or save_related,
+    inside the transaction of the admin's view. When it refuses, the save raises
+    ServiceRefused: the transaction rolls back, so nothing is written, and the page comes
+    back with what was posted and the service's errors above the form, each saying what and
+    where. The admin's own change log is written by the service's audit event instead, so
+    the formsets are not saved by Django.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # The view's transaction is undone; show the posted form again, with the errors.
+            request.service_errors = refused.errors
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        errors = getattr(request, "service_errors", None)
+        if not errors:
+            return form
+
+        class RefusedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                for error in errors:
+                    self.add_error(None, error)
+                return cleaned
+
+        return RefusedForm
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        for formset in formsets:  # the service saved them; Django's log reads these
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return super().construct_change_message(request, form, formsets, add)
+
+
 class ReadOnlyAdminMixin:
     """For rows that only services write: the admin shows them and changes nothing."""
 

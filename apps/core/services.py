@@ -99,10 +99,13 @@ def field_values(record, fields) -> dict:
     return {name: _json_safe(get(name)) for name in fields if name not in SECRET_FIELDS}
 
 
-def field_changes(before, after, fields) -> dict:
+def field_changes(before, after, fields=None) -> dict:
     """`{"field": {"old": ..., "new": ...}}` for each of `fields` whose value differs between
     `before` and `after` (model instances, dicts or field_values snapshots), as an audit
-    event's data. Values are JSON-safe; a field of SECRET_FIELDS is never included."""
+    event's data; without `fields`, the keys of `after` (a dict). Values are JSON-safe; a
+    field of SECRET_FIELDS is never included."""
+    if fields is None:
+        fields = list(after)
     old, new = field_values(before, fields), field_values(after, fields)
     return {
         name: {"old": old.get(name), "new": new.get(name)}
@@ -127,3 +130,5 @@ def record_upsert(*, model: type[models.Model], lookup: dict, values: dict):
         setattr(row, name, values[name])
     row.save(update_fields=[*changed, *(["updated_at"] if hasattr(row, "updated_at") else [])])
     return row, "updated"
+
+

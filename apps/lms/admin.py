@@ -6,12 +6,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import LargeTableAdmin
+from apps.core.admin import LargeTableAdmin, ServiceRefused, ServiceSavedAdminMixin
 from apps.core.contracts import Rejected
 from apps.core.sealing import legacy_key_digest
 from apps.lms.models import LegacyKey
 from apps.lms.selectors import legacy_key_pools
 from apps.lms.services import (
+    legacy_key_add,
     legacy_key_upload_import,
     legacy_key_upload_keep,
     legacy_keys_plan,
@@ -36,19 +37,14 @@ class KeyFileForm(forms.Form):
 
 
 class LegacyKeyForm(forms.ModelForm):
-    """The key is stored sealed: the form reads and writes it through the model's
-    `license_key`, and refuses a key that is in a pool already (by its digest)."""
+    """A key to add to a pool (stored sealed, through legacy_key_add); refuses a key that is
+    in a pool already (by its digest)."""
 
     license_key = forms.CharField(label=_("license key"), widget=forms.Textarea(attrs={"rows": 3}))
 
     class Meta:
         model = LegacyKey
         fields = ["product", "extra"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.license_key_sealed:
-            self.fields["license_key"].initial = self.instance.license_key
 
     def clean_license_key(self):
         key = self.cleaned_data["license_key"].strip()
@@ -57,13 +53,13 @@ class LegacyKeyForm(forms.ModelForm):
             raise forms.ValidationError(_("This key is in a pool already."))
         return key
 
-    def save(self, commit=True):
-        self.instance.license_key = self.cleaned_data["license_key"]
-        return super().save(commit=commit)
-
 
 @admin.register(LegacyKey)
-class LegacyKeyAdmin(LargeTableAdmin):
+class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
+    """Keys are added (one here, or a file with "Import a CSV file") through the import's
+    service and checks. A key in a pool no longer changes: what it says is what the LMS
+    issued, and a key handed out is in a customer's email."""
+
     # Keys are secrets: lists show them masked; the change page shows the whole key.
     list_display = ["product", "masked_key", "state", "entitlement", "assigned_at"]
     list_filter = ["state", "product"]
@@ -78,6 +74,33 @@ class LegacyKeyAdmin(LargeTableAdmin):
     @admin.display(description=_("license key"))
     def masked_key(self, obj):
         return obj.masked
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["product", "license_key", "extra"]
+        return [*self.fields, "why_read_only"]
+
+    @admin.display(description=_("changes"))
+    def why_read_only(self, obj):
+        return _(
+            "A key in a pool does not change: it is what the legacy LMS issued. Delete a wrong "
+            "key that is still available, and add the right one."
+        )
+
+    def save_model(self, request, obj, form, change):
+        try:
+            key = legacy_key_add(
+                product=form.cleaned_data["product"],
+                license_key=form.cleaned_data["license_key"],
+                extra=form.cleaned_data.get("extra") or {},
+                actor=request.user,
+            )
+        except Rejected as rejected:
+            raise ServiceRefused(rejected.errors) from None
+        obj.pk, obj.license_key_sealed = key.pk, key.license_key_sealed
 
     def changelist_view(self, request, extra_context=None):
         # Each pool's counts above the list, with a warning where keys run short.

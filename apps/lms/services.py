@@ -67,7 +67,10 @@ def legacy_keys_plan(*, text: str, source: str = "file") -> KeysPlan:
     already in another SKU's pool is a problem of its line. A key already in its SKU's pool
     is unchanged. Keys are secrets: rows carry them masked.
     """
-    rows = _rows(text, source)
+    return _keys_plan(_rows(text, source), source)
+
+
+def _keys_plan(rows: list[dict], source: str) -> KeysPlan:
     products = {
         p.sku: p
         for p in Product.objects.filter(sku__in={(row.get("sku") or "").strip() for row in rows})
@@ -120,7 +123,10 @@ def legacy_keys_import(*, text: str, actor, source: str = "file") -> ImportResul
     is left as it is, so importing the same file twice changes nothing. Reports and logs
     never show a key.
     """
-    plan = legacy_keys_plan(text=text, source=source)
+    return _keys_import(legacy_keys_plan(text=text, source=source), actor)
+
+
+def _keys_import(plan: KeysPlan, actor) -> ImportResult:
     if plan.problems:
         raise Rejected(plan.problems)
     new = [
@@ -141,6 +147,18 @@ def legacy_keys_import(*, text: str, actor, source: str = "file") -> ImportResul
     if unchanged:
         result.add(f"{unchanged} key(s) already in their pools", "unchanged")
     return result
+
+
+@transaction.atomic
+def legacy_key_add(*, product: Product, license_key: str, extra: dict, actor) -> LegacyKey:
+    """One key typed into the admin, added to its SKU's pool as the import adds a file's
+    rows: the same checks (a SKU that takes keys, a key in no pool yet) and audit event."""
+    extra = {str(k): str(v) for k, v in (extra or {}).items() if k not in ("sku", "license_key")}
+    plan = _keys_plan([{**extra, "sku": product.sku, "license_key": license_key}], "license_key")
+    if plan.rows and plan.rows[0].outcome == "unchanged":
+        raise Rejected(["license_key: the key is in this pool already"])
+    _keys_import(plan, actor)
+    return LegacyKey.objects.get(license_key_digest=legacy_key_digest(license_key.strip()))
 
 
 @transaction.atomic

@@ -1,32 +1,50 @@
 """The order admins' common parts. They are registered by apps/fulfillment/admin.py, which
 adds what Operations does with orders (ship now, shipments, emails)."""
 
+from django import forms
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin
-from apps.orders.models import SINGLE_ROLES, AccountRole, OrderAccount, OrderEmail, OrderLine
+from apps.orders.models import (
+    SINGLE_ROLES,
+    AccountRole,
+    LineStatus,
+    OrderAccount,
+    OrderEmail,
+    OrderLine,
+)
+from apps.orders.selectors import sales_order_has_shipped
+
+# A fulfilled line has made its entitlement; a cancelled one is over. Neither changes.
+FINAL_STATUSES = (LineStatus.FULFILLED, LineStatus.CANCELLED)
+LINE_FIELDS = ["line_number", "product", "quantity", "requested_ship_date", "renews_ssrn"]
 
 
 class RecipientsInline(admin.TabularInline):
-    """An order's accounts and addresses decide who receives its activation codes: only
-    staff who may see codes change them here; for the others they are read-only."""
+    """An order's accounts and addresses decide who receives its activation codes: on an
+    existing order only staff who may see codes change them here (a new order is filled in
+    by whoever creates it); once a line has shipped nobody does. Read-only otherwise."""
 
     extra = 0
 
-    def _may_change(self, request) -> bool:
-        return request.user.has_perm("entitlements.view_activation_code")
+    def _may_change(self, request, obj) -> bool:
+        if obj is None or obj.pk is None:
+            return True
+        return request.user.has_perm(
+            "entitlements.view_activation_code"
+        ) and not sales_order_has_shipped(order=obj)
 
     def has_add_permission(self, request, obj=None):
-        return self._may_change(request) and super().has_add_permission(request, obj)
+        return self._may_change(request, obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return self._may_change(request) and super().has_change_permission(request, obj)
+        return self._may_change(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._may_change(request) and super().has_delete_permission(request, obj)
+        return self._may_change(request, obj) and super().has_delete_permission(request, obj)
 
 
 class OrderAccountFormSet(BaseInlineFormSet):
@@ -71,8 +89,23 @@ class OrderEmailInline(RecipientsInline):
     model = OrderEmail
 
 
+class OrderLineInlineForm(forms.ModelForm):
+    """A line's number names it for good; a fulfilled or cancelled line shows its values and
+    takes none (the order's page says why, and which actions change lines)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        final = self.instance.status in FINAL_STATUSES
+        for name in LINE_FIELDS if final else ["line_number"]:
+            if name in self.fields:
+                self.fields[name].disabled = True
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
+    form = OrderLineInlineForm
     extra = 0
     fields = [
         "line_number",

@@ -111,8 +111,47 @@ def _line_values(line: dict, products: dict[str, Product]) -> dict:
     }
 
 
-def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], actor) -> bool:
-    changed = False
+def _line_row(line: dict) -> dict:
+    """A line as the audit trail keeps it: what the body said, dates as ISO text."""
+    return {
+        "line_number": line["line_number"],
+        "sku": line["sku"],
+        "quantity": line["quantity"],
+        "requested_ship_date": line["requested_ship_date"].isoformat(),
+        "renews_ssrn": line["renews_ssrn"],
+    }
+
+
+def _audit_value(field: str, value):
+    if field == "requested_ship_date":
+        return value.isoformat()
+    return value
+
+
+def _recipient_changes(order: SalesOrder, data: dict) -> dict:
+    """The accounts (Account ID and role) and addresses that `data` adds to or removes from
+    the order: what decides who sees and who receives its codes."""
+    before, after = _snapshot(order), _wanted(data)
+    changes = {}
+    for key, rows in (
+        ("accounts", lambda pairs: [{"account_id": a, "role": r} for a, r in pairs]),
+        ("emails", list),
+    ):
+        old, new = set(before[key]), set(after[key])
+        if new - old:
+            changes[f"{key}_added"] = rows(sorted(new - old))
+        if old - new:
+            changes[f"{key}_removed"] = rows(sorted(old - new))
+    return changes
+
+
+def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], actor) -> dict:
+    """Write what `data` changes; returns what changed, as order.updated records it (empty
+    when nothing did). Never a secret: fields, Account IDs, addresses, line values."""
+    changes: dict = {}
+    if order.language != data["language"]:
+        changes["fields"] = {"language": {"old": order.language, "new": data["language"]}}
+    changes.update(_recipient_changes(order, data))
     if _snapshot(order) != _wanted(data):
         order.language = data["language"]
         order.save(update_fields=["language", "updated_at"])
@@ -125,43 +164,82 @@ def _order_apply(order: SalesOrder, data: dict, products: dict[str, Product], ac
         OrderEmail.objects.bulk_create(
             OrderEmail(order=order, email=email) for email in data["emails"]
         )
-        changed = True
-    existing = {line.line_number: line for line in order.lines.all()}
+    existing = {line.line_number: line for line in order.lines.select_related("product")}
     for row in data["lines"]:
         values = _line_values(row, products)
         line = existing.pop(row["line_number"], None)
         if line is None:
             OrderLine.objects.create(order=order, line_number=row["line_number"], **values)
-            changed = True
+            changes.setdefault("lines_added", []).append(_line_row(row))
         elif values != {f: getattr(line, f) for f in _LINE_FIELDS}:
+            changed = {}
             for field, value in values.items():
+                if getattr(line, field) != value:
+                    name, old, new = field, getattr(line, field), value
+                    if field == "product_id":
+                        name, old, new = "sku", line.product.sku, row["sku"]
+                    changed[name] = {
+                        "old": _audit_value(name, old),
+                        "new": _audit_value(name, new),
+                    }
                 setattr(line, field, value)
             line.save(update_fields=[*_LINE_FIELDS, "updated_at"])
-            changed = True
+            changes.setdefault("lines_changed", []).append(
+                {"line_number": line.line_number, "changes": changed}
+            )
     for line in existing.values():  # open lines the ERP no longer sends
         if line.status not in (LineStatus.FULFILLED, LineStatus.CANCELLED):
+            changes.setdefault("lines_cancelled", []).append(
+                {
+                    "line_number": line.line_number,
+                    "status": {"old": line.status, "new": LineStatus.CANCELLED.value},
+                }
+            )
             line.status, line.status_reason = (
                 LineStatus.CANCELLED,
                 "removed from the order by the ERP",
             )
             line.save(update_fields=["status", "status_reason", "updated_at"])
-            changed = True
-    return changed
+    return changes
+
+
+def _recipients_problems(order: SalesOrder, data: dict, path: str) -> list[str]:
+    """Who may not see activation codes may not choose who receives them either."""
+    changes = _recipient_changes(order, data)
+    return [
+        f"{path}{key}: changing the {label} of order {order.order_number} needs the "
+        "permission to see activation codes, as they decide who receives them"
+        for key, label in (("accounts", "accounts"), ("emails", "email addresses"))
+        if f"{key}_added" in changes or f"{key}_removed" in changes
+    ]
 
 
 def sales_order_upsert(
-    *, data: dict, actor, path: str = "", renewal_check=None
+    *,
+    data: dict,
+    actor,
+    path: str = "",
+    renewal_check=None,
+    may_change_recipients: bool = True,
 ) -> tuple[SalesOrder, str]:
     """Create or update one validated order; returns (order, created|updated|unchanged).
 
     Idempotent on the order number: the same body again writes nothing. A body that
     would change a fulfilled or cancelled line, or an order that has shipped, raises
-    Conflict. Call inside a transaction (the import and the API each hold one).
+    Conflict. Call inside a transaction (the import, the API and the admin each hold one).
 
     `renewal_check(ssrn=, product=, accounts=)` says why a renewal line of an order with these
     accounts (the body's rows) cannot renew its SSRN (None if it can); entitlements live above
     this app, so the caller passes it in. It runs for every line that may still ship, also
     when only the order's accounts changed.
+
+    `may_change_recipients` is False for a person who may not see activation codes: the
+    accounts and addresses of an existing order then stay as they are (Rejected otherwise),
+    as they decide who receives the codes. The ERP and people who see codes pass True.
+
+    order.created and order.updated record what they wrote: the order's changed fields
+    (old and new), the accounts and addresses added and removed, the lines added, changed
+    (each field old and new) and cancelled.
     """
     skus = {line["sku"] for line in data["lines"]}
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
@@ -176,21 +254,25 @@ def sales_order_upsert(
         else set()
     )
     problems = _line_problems(data, products, path, renewal_check, settled)
+    if order is not None and not may_change_recipients:
+        problems += _recipients_problems(order, data, path)
     if problems:
         raise Rejected(problems)
     if order is None:
         order = SalesOrder.objects.create(
             order_number=data["order_number"], language=data["language"]
         )
-        _order_apply(order, data, products, actor)
-        audit_event_record(actor=actor, action="order.created", target=order)
+        changes = _order_apply(order, data, products, actor)
+        changes["fields"] = {"language": {"old": None, "new": data["language"]}}
+        audit_event_record(actor=actor, action="order.created", target=order, data=changes)
         return order, "created"
     conflicts = _conflicts(order, data, products, path)
     if conflicts:
         raise Conflict(conflicts)
-    if not _order_apply(order, data, products, actor):
+    changes = _order_apply(order, data, products, actor)
+    if not changes:
         return order, "unchanged"
-    audit_event_record(actor=actor, action="order.updated", target=order)
+    audit_event_record(actor=actor, action="order.updated", target=order, data=changes)
     return order, "updated"
 
 
@@ -239,11 +321,13 @@ def order_line_reschedule(*, line: OrderLine, requested_ship_date, actor) -> Ord
 
 
 @transaction.atomic
-def orders_import(*, document, actor, renewal_check=None) -> ImportResult:
+def orders_import(
+    *, document, actor, renewal_check=None, may_change_recipients: bool = True
+) -> ImportResult:
     """Upsert every order of an orders file; all or nothing.
 
     Every order is validated before anything is written; any error in any order
-    rolls the whole file back.
+    rolls the whole file back. `may_change_recipients`: see sales_order_upsert.
     """
     if isinstance(document, dict) and "orders" not in document:
         document = {"orders": [document]}
@@ -259,7 +343,11 @@ def orders_import(*, document, actor, renewal_check=None) -> ImportResult:
     for index, data in enumerate(orders):
         try:
             order, outcome = sales_order_upsert(
-                data=data, actor=actor, path=f"orders[{index}].", renewal_check=renewal_check
+                data=data,
+                actor=actor,
+                path=f"orders[{index}].",
+                renewal_check=renewal_check,
+                may_change_recipients=may_change_recipients,
             )
         except Rejected as rejected:
             problems += rejected.errors

@@ -59,3 +59,34 @@ def test_customer_care_associates_and_removes_and_the_history_says_who(admin_cli
     page = admin_client.get(url).content.decode()
     assert "history of the associations" in page.lower()
     assert "removed" in page and "associated" in page
+
+
+def test_associations_added_and_removed_on_a_contacts_page_are_audited(admin_client, admin_user):
+    from apps.core.models import AuditEvent
+    from tests.admin_forms import admin_form_data
+    from tests.factories.accounts import AccountAssociationFactory, AccountFactory
+
+    kept = AccountAssociationFactory()
+    contact, new = kept.contact, AccountFactory()
+    url = reverse("admin:accounts_contact_change", args=[contact.pk])
+    data = admin_form_data(admin_client.get(url))
+    data.update(
+        {
+            "associations-0-DELETE": "on",
+            "associations-TOTAL_FORMS": "2",
+            "associations-1-account": str(new.pk),
+            "associations-1-note": "asked by phone",
+        }
+    )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert list(contact.associations.values_list("account", flat=True)) == [new.pk]
+    events = AuditEvent.objects.filter(action__startswith="account_association.")
+    assert sorted((e.action, e.data["account_id"], e.actor) for e in events) == sorted(
+        [
+            ("account_association.created", new.account_id, admin_user),
+            ("account_association.deleted", kept.account.account_id, admin_user),
+        ]
+    )

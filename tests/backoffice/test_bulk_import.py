@@ -123,3 +123,57 @@ def test_a_renewal_of_another_end_customers_ssrn_is_refused_with_its_csv_line(ad
         "a renewal must name the end customer of the entitlement it renews"
     ]
     assert not SalesOrder.objects.filter(order_number__in=["SO-1", "SO-2"]).exists()
+
+
+def _import(client, body):
+    return client.post(
+        URL, {"kind": "orders", "name": "o.json", "text": json.dumps(body), "confirm": "1"}
+    )
+
+
+def test_operations_cannot_redirect_an_orders_codes_with_a_new_version_of_the_file(
+    client, products
+):
+    # Operations may not see activation codes: a new version of an unshipped order that
+    # sends them to other addresses (or accounts) is refused and writes nothing.
+    from django.contrib.auth.models import Group
+
+    from apps.core.models import AuditEvent
+    from tests.factories.accounts import UserFactory
+
+    ops = UserFactory(is_staff=True)
+    ops.groups.add(Group.objects.get(name="Operations"))
+    client.force_login(ops)
+    _import(client, order_body())
+    redirected = order_body(emails=["ops@keyship.example"])
+    redirected["accounts"][1]["account_id"] = "0200099999"
+
+    response = _import(client, redirected)
+
+    assert response.context["errors"] == [
+        "orders[0].accounts: changing the accounts of order SO-4711 needs the permission to "
+        "see activation codes, as they decide who receives them",
+        "orders[0].emails: changing the email addresses of order SO-4711 needs the permission "
+        "to see activation codes, as they decide who receives them",
+    ]
+    order = SalesOrder.objects.get(order_number="SO-4711")
+    assert list(order.emails.values_list("email", flat=True)) == ["buyer@northwind.example"]
+    assert not AuditEvent.objects.filter(action="order.updated").exists()
+    # Its lines still change as the ERP's do.
+    later = order_body()
+    later["lines"][0]["quantity"] = 3
+    assert "imported" in _import(client, later).context
+
+
+def test_a_recipient_change_by_staff_who_see_codes_is_audited_with_what_changed(
+    admin_client, admin_user, products
+):
+    from apps.core.models import AuditEvent
+
+    _import(admin_client, order_body())
+
+    _import(admin_client, order_body(emails=["buyer@northwind.example", "it@northwind.example"]))
+
+    event = AuditEvent.objects.get(action="order.updated")
+    assert event.actor == admin_user
+    assert event.data == {"emails_added": ["it@northwind.example"]}

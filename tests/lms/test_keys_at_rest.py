@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from apps.catalog.models import DeliveryMethod
 from apps.core.actors import Job
+from apps.core.models import AuditEvent
 from apps.lms.models import LegacyKey
 from apps.lms.services import legacy_keys_import
 from tests.factories.accounts import UserFactory
@@ -101,14 +102,23 @@ def test_only_the_user_who_uploaded_a_file_confirms_it_and_only_before_it_expire
     assert not LegacyKey.objects.exists()
 
 
-def test_operations_read_and_change_a_key_on_its_page_but_never_to_a_key_in_a_pool(admin_client):
+def test_a_key_is_read_on_its_page_never_changed_and_added_once(admin_client, admin_user):
     key, other = LegacyKeyFactory(license_key="K-ONE-0001"), LegacyKeyFactory()
     url = reverse("admin:lms_legacykey_change", args=[key.pk])
-    assert "K-ONE-0001" in admin_client.get(url).content.decode()
+    page = admin_client.get(url).content.decode()
+    assert "K-ONE-0001" in page and 'name="license_key"' not in page
 
-    form = {"product": key.product_id, "extra": "{}"}
-    taken = admin_client.post(url, {**form, "license_key": other.license_key})
-    assert "This key is in a pool already." in taken.content.decode()
-    admin_client.post(url, {**form, "license_key": " K-ONE-0002 "})
+    changed = admin_client.post(url, {"product": key.product_id, "license_key": "K-ONE-0002"})
+    assert changed.status_code == 403
     key.refresh_from_db()
-    assert key.license_key == "K-ONE-0002"
+    assert key.license_key == "K-ONE-0001"
+
+    add = reverse("admin:lms_legacykey_add")
+    form = {"product": key.product_id, "extra": "{}"}
+    taken = admin_client.post(add, {**form, "license_key": other.license_key})
+    assert "This key is in a pool already." in taken.content.decode()
+    admin_client.post(add, {**form, "license_key": " K-ONE-0002 "})
+    added = LegacyKey.objects.get(product=key.product, pk__gt=other.pk)
+    assert added.license_key == "K-ONE-0002"
+    event = AuditEvent.objects.get(action="legacy_keys.imported")
+    assert event.actor == admin_user and "K-ONE-0002" not in str(event.data) + event.message

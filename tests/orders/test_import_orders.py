@@ -202,3 +202,54 @@ def test_the_command_exits_non_zero_and_lists_every_error(products, tmp_path, ca
 
     assert f'{path}: orders[0].lines[0].sku: unknown SKU "NOPE"' in capsys.readouterr().err
     assert SalesOrder.objects.count() == 0
+
+
+def test_order_updated_records_each_change_with_its_old_and_new_value(products):
+    from apps.core.models import AuditEvent
+
+    orders_import(document=order())
+    changed = order(
+        language="de",
+        accounts=[
+            {"account_id": "0100012345", "name": "Northwind", "role": "end_customer"},
+            {"account_id": "0300000003", "name": "Contoso", "role": "distributor"},
+        ],
+        emails=["buyer@northwind.example", "it@northwind.example"],
+        lines=[
+            {"line_number": 10, "sku": "RTG", "quantity": 5, "requested_ship_date": "2026-12-02"},
+            {"line_number": 30, "sku": "RTG", "quantity": 1, "requested_ship_date": "2026-12-20"},
+        ],
+    )
+
+    orders_import(document=changed)
+
+    assert AuditEvent.objects.get(action="order.updated").data == {
+        "fields": {"language": {"old": "fr", "new": "de"}},
+        "accounts_added": [{"account_id": "0300000003", "role": "distributor"}],
+        "accounts_removed": [{"account_id": "0200054321", "role": "partner"}],
+        "emails_added": ["it@northwind.example"],
+        "emails_removed": ["ops@blueharbor.example"],
+        "lines_changed": [
+            {
+                "line_number": 10,
+                "changes": {
+                    "sku": {"old": "TD-1Y", "new": "RTG"},
+                    "quantity": {"old": 2, "new": 5},
+                    "requested_ship_date": {"old": "2026-12-01", "new": "2026-12-02"},
+                },
+            }
+        ],
+        "lines_added": [
+            {
+                "line_number": 30,
+                "sku": "RTG",
+                "quantity": 1,
+                "requested_ship_date": "2026-12-20",
+                "renews_ssrn": "",
+            }
+        ],
+        "lines_cancelled": [{"line_number": 20, "status": {"old": "open", "new": "cancelled"}}],
+    }
+    created = AuditEvent.objects.get(action="order.created").data
+    assert created["emails_added"] == ["buyer@northwind.example", "ops@blueharbor.example"]
+    assert [line["line_number"] for line in created["lines_added"]] == [10, 20]
