@@ -59,7 +59,9 @@ class OrderAccountFormSet(BaseInlineFormSet):
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("account") or not data.get("role"):
                 continue
+            # A row shown read-only (an order that has shipped) cleans to the account's id.
             role, account = data["role"], data["account"]
+            account_pk = getattr(account, "pk", account)
             label = AccountRole(role).label
             if role in SINGLE_ROLES and role in roles:
                 form.add_error(
@@ -69,14 +71,14 @@ class OrderAccountFormSet(BaseInlineFormSet):
                     )
                     % {"role": label},
                 )
-            elif (account.pk, role) in pairs:
+            elif (account_pk, role) in pairs:
                 form.add_error(
                     "account",
                     gettext("%(account)s is already on this order as “%(role)s”.")
-                    % {"account": account.account_id, "role": label},
+                    % {"account": getattr(account, "account_id", account), "role": label},
                 )
             roles.add(role)
-            pairs.add((account.pk, role))
+            pairs.add((account_pk, role))
 
 
 class OrderAccountInline(RecipientsInline):

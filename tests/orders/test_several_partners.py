@@ -165,6 +165,7 @@ def test_a_csv_names_more_partners_in_numbered_columns():
 def test_the_admin_takes_two_partners_and_refuses_a_second_end_customer(admin_client):
     order = SalesOrderFactory()
     customer, blue, lake = AccountFactory(), AccountFactory(), AccountFactory()
+    product = ProductFactory()
     url = reverse("admin:orders_salesorder_change", args=[order.pk])
     form = {
         "order_number": order.order_number,
@@ -177,15 +178,20 @@ def test_the_admin_takes_two_partners_and_refuses_a_second_end_customer(admin_cl
         "order_accounts-1-role": "partner",
         "order_accounts-2-account": lake.pk,
         "order_accounts-2-role": "partner",
-        "emails-TOTAL_FORMS": "0",
+        "emails-TOTAL_FORMS": "1",
         "emails-INITIAL_FORMS": "0",
-        "lines-TOTAL_FORMS": "0",
+        "emails-0-email": "buyer@northwind.example",
+        "lines-TOTAL_FORMS": "1",
         "lines-INITIAL_FORMS": "0",
+        "lines-0-line_number": "1",
+        "lines-0-product": product.pk,
+        "lines-0-quantity": "1",
+        "lines-0-requested_ship_date": "2027-01-15",
     }
 
     response = admin_client.post(url, form)
 
-    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    assert response.status_code == 302, response.context["errors"]
     assert sorted(order.order_accounts.values_list("role", flat=True)) == [
         "end_customer",
         "partner",
