@@ -503,7 +503,7 @@ def account_save(*, account_id: str, name: str, kind: str, actor, account=None) 
         account = Account.objects.create(**after)
         changes = field_changes(before={}, after=after)
         audit_event_record(
-            actor=actor, action="account.created", target=account, data={"fields": changes}
+            actor=actor, action="account.created", target=account, data=changes
         )
         return account
     stored = Account.objects.select_for_update().get(pk=account.pk)
@@ -513,7 +513,7 @@ def account_save(*, account_id: str, name: str, kind: str, actor, account=None) 
             setattr(stored, name_, value)
         stored.save(update_fields=[*changes, "updated_at"])
         audit_event_record(
-            actor=actor, action="account.updated", target=stored, data={"fields": changes}
+            actor=actor, action="account.updated", target=stored, data=changes
         )
     return stored
 

@@ -139,5 +139,5 @@ def product_save(*, row: dict, is_active: bool, actor, product=None) -> Product:
         setattr(stored, field, after[field])
     stored.renews, stored.is_active = renews, is_active
     stored.save()
-    audit_event_record(actor=actor, action=action, target=stored, data={"fields": changes})
+    audit_event_record(actor=actor, action=action, target=stored, data=changes)
     return stored
