@@ -325,3 +325,19 @@ def test_verify_says_a_revoked_devices_key_is_revoked(tmp_path, subscription):
     _out, err, error = verify(tmp_path, activation.license_key, day=D(2027, 2, 2))
 
     assert "key 1: REVOKED on 2027-02-01" in err and "1 revoked" in error
+
+
+def test_a_revoked_devices_old_key_stays_revoked_after_the_serial_is_activated_again(
+    tmp_path, subscription
+):
+    entitlement, _renewal = subscription
+    (stolen,) = activate(entitlement, "FTX1", day=D(2027, 1, 10))
+    with at(D(2027, 2, 1)):
+        activations_revoke(activation_ids=[stolen.pk], actor=UserFactory(), reason="stolen")
+    (again,) = activate(entitlement, "FTX1", day=D(2027, 2, 2))
+
+    out, err, error = verify(tmp_path, stolen.license_key, again.license_key, day=D(2027, 2, 3))
+
+    assert "key 1: REVOKED on 2027-02-01" in err and "OUTDATED" not in err
+    assert "key 2: valid: current:" in out
+    assert error == "1 of 2 key(s) are not current: 1 revoked."
