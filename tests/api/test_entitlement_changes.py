@@ -254,6 +254,28 @@ def test_a_bad_cursor_or_limit_is_a_400_naming_it(reader):
     assert EntitlementChange.objects.count() == 0
 
 
+@pytest.mark.parametrize("after", ["8", "999999999999999999", "\uff11"])
+def test_a_cursor_this_feed_never_gave_is_a_400_not_an_empty_page(reader, products, after):
+    # A cursor past the end (another installation's, a typo) would otherwise answer empty
+    # pages until the feed grew past it, and the changes before it would never come.
+    product, _ = products
+    with at(utc(2026, 12, 1, 9)):
+        order_with_lines(dates=[D(2026, 12, 1)] * 2, product=product)
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+    assert len(reader.poll()) == 2 and reader.cursor == "2"
+
+    response = reader.http.get(FEED, {"after": after})
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error.startswith("after: ")
+    assert reader.http.get(FEED, {"after": "2"}).json() == {
+        "results": [],
+        "cursor": "2",
+        "more": False,
+    }
+
+
 def test_a_page_of_the_feed_costs_the_same_queries_however_many_rows(
     products, django_assert_num_queries
 ):
