@@ -207,7 +207,7 @@ def test_the_command_exits_non_zero_and_lists_every_error(products, tmp_path, ca
 def test_order_updated_records_each_change_with_its_old_and_new_value(products):
     from apps.core.models import AuditEvent
 
-    orders_import(document=order())
+    orders_import(document=order(), actor=Job("import_orders"))
     changed = order(
         language="de",
         accounts=[
@@ -221,7 +221,7 @@ def test_order_updated_records_each_change_with_its_old_and_new_value(products):
         ],
     )
 
-    orders_import(document=changed)
+    orders_import(document=changed, actor=Job("import_orders"))
 
     assert AuditEvent.objects.get(action="order.updated").data == {
         "fields": {"language": {"old": "fr", "new": "de"}},
