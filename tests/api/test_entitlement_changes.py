@@ -166,6 +166,32 @@ def test_a_renewal_tells_the_move_the_calendar_made_before_it(reader, products):
     ]
 
 
+def test_a_device_activated_or_revoked_first_is_told_after_the_calendars_move(reader, products):
+    # Given an entitlement whose term ended yesterday, before the job ran
+    product, _ = products
+    with at(utc(2026, 12, 1, 9)):
+        order_with_lines(dates=[D(2026, 12, 1)], product=product)
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+        entitlement = Entitlement.objects.get()
+        reader.poll()
+
+    # When a device is activated, and revoked, first
+    with at(utc(2027, 12, 2, 0, 1)):
+        (activation,) = activations_create(
+            entitlement_id=entitlement.pk, serial_numbers=["FTX1"], actor=UserFactory()
+        )
+        activations_revoke(activation_ids=[activation.pk], actor=UserFactory(), reason="sold")
+        entitlement_status_changes_record(actor=JOB)
+
+    # Then the feed says grace before the activation that happened in it, and once
+    ssrn = entitlement.ssrn
+    assert reader.poll() == [
+        ("status_changed", ssrn, "grace", "2027-12-02"),
+        ("activated", ssrn, "grace", "2027-12-02"),
+        ("activation_revoked", ssrn, "grace", "2027-12-02"),
+    ]
+
+
 def test_pages_follow_each_other_without_a_gap_or_a_repeat(products):
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
