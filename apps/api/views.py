@@ -45,7 +45,7 @@ from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.core.http import client_address
 from apps.core.services import audit_event_record
-from apps.entitlements.changes import entitlement_changes_after
+from apps.entitlements.changes import entitlement_changes_after, entitlement_changes_end
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import api_entitlements, renewal_problem
 from apps.orders.contracts import OrderIn
@@ -343,7 +343,7 @@ class ChangeFeedQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
     def validate_after(self, value):
-        if not re.fullmatch(r"\d{1,18}", value.strip()):
+        if not re.fullmatch(r"[0-9]{1,18}", value.strip()):
             raise serializers.ValidationError("not a cursor from this feed")
         return int(value)
 
@@ -370,6 +370,10 @@ class EntitlementChangesView(ApiView):
         query = validate(ChangeFeedQuery, request.query_params)
         cursor = query.get("after", 0)
         changes = entitlement_changes_after(position=cursor, limit=query["limit"] + 1)
+        if not changes and cursor > (end := entitlement_changes_end()):
+            # Never given by this feed (another installation's, a typo): answering an empty
+            # page would have the client wait past every change up to it.
+            raise Rejected([f"after: {cursor} is past the end of this feed (its last is {end})"])
         more, changes = len(changes) > query["limit"], changes[: query["limit"]]
         current = {
             entitlement.pk: entitlement

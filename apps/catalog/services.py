@@ -50,6 +50,22 @@ def _file_problems(products: list[dict]) -> list[str]:
             problems.append(f'products[{index}].renews_sku: "{target}" is not a subscription')
         elif target == row["sku"]:
             problems.append(f"products[{index}].renews_sku: a SKU cannot renew itself")
+    # A stored renewal SKU that keeps renewing a product keeps it a subscription: its
+    # entitlements would have no term for the renewal to extend.
+    perpetual = {
+        row["sku"]: index
+        for index, row in enumerate(products)
+        if row["license_type"] != "subscription"
+    }
+    renewing = {row["sku"]: row["renews_sku"] for row in products}
+    for sku, renewed in Product.objects.filter(renews__sku__in=perpetual).values_list(
+        "sku", "renews__sku"
+    ):
+        if renewing.get(sku, renewed) == renewed:
+            problems.append(
+                f"products[{perpetual[renewed]}].license_type: {sku} renews {renewed}, which "
+                "stays a subscription while a SKU renews it"
+            )
     return problems
 
 

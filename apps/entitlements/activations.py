@@ -11,7 +11,7 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
-from apps.entitlements.changes import entitlement_changes_record
+from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
 from apps.entitlements.license_keys import license_key_sign
 from apps.entitlements.models import (
     Activation,
@@ -188,6 +188,9 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
             data={"serial_numbers": new},
         )
         Entitlement.objects.filter(pk=entitlement.pk).update(updated_at=now)
+        # A move the calendar made before the job told it is told first (the row is
+        # locked), so the feed keeps the entitlement's story in order.
+        entitlement_calendar_changes(entitlements=[entitlement], today=business_today())
         entitlement_changes_record(
             entitlements=[entitlement],
             kind=ChangeKind.ACTIVATED,
@@ -205,7 +208,11 @@ def activations_revoke(*, activation_ids, actor, reason: str) -> int:
     """
     activations = Activation.objects.filter(pk__in=activation_ids, revoked_at__isnull=True)
     entitlement_ids = sorted(set(activations.values_list("entitlement_id", flat=True)))
-    list(Entitlement.objects.select_for_update().filter(pk__in=entitlement_ids).order_by("pk"))
+    locked = list(
+        Entitlement.objects.select_for_update().filter(pk__in=entitlement_ids).order_by("pk")
+    )
+    # As activation does: the calendar's untold moves come first in the feed.
+    entitlement_calendar_changes(entitlements=locked, today=business_today())
     revoked = 0
     now = timezone.now()
     for activation in activations.select_related("entitlement"):

@@ -24,7 +24,7 @@ import datetime
 from collections.abc import Callable
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from apps.core.dates import business_today
@@ -222,3 +222,9 @@ def entitlement_changes_after(*, position: int, limit: int) -> list[EntitlementC
         .select_related("entitlement")
         .order_by("position")[:limit]
     )
+
+
+def entitlement_changes_end() -> int:
+    """The position of the last change placed so far (0 for an empty feed): no cursor this
+    feed has given is past it, since positions are only ever added."""
+    return EntitlementChange.objects.aggregate(end=Max("position"))["end"] or 0

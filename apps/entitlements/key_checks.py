@@ -44,7 +44,9 @@ class KeyCheck:
 
 
 def license_key_check(*, text: str, today: datetime.date) -> KeyCheck:
-    """Verify a key's signature, then compare it with the key on record for its device."""
+    """Verify a key's signature, then find the activation of its device that issued it: its
+    key now (current or expired), one a renewal replaced (outdated), or one of a revoked
+    activation (revoked)."""
     try:
         key = license_key_verify(text)
     except LicenseKeyInvalid as error:
@@ -59,18 +61,32 @@ def license_key_check(*, text: str, today: datetime.date) -> KeyCheck:
         return KeyCheck(
             verdict=KeyVerdict.REVOKED, revoked_on=entitlement.revoked_at.date(), **found
         )
-    activations = Activation.objects.filter(entitlement=entitlement, serial_number=key.serial)
-    live = activations.filter(revoked_at__isnull=True).first()
-    if live is None:
-        revoked = activations.exclude(revoked_at__isnull=True).order_by("-revoked_at").first()
-        if revoked is None:
-            return KeyCheck(verdict=KeyVerdict.NOT_ISSUED_HERE, **found)
+    # Which activation of this device issued the key, as its key now or one a renewal
+    # replaced: a serial revoked and then activated again has several, and a key of the
+    # revoked one is revoked, not outdated, however its date compares with the live key's.
+    activations = list(
+        Activation.objects.filter(entitlement=entitlement, serial_number=key.serial)
+        .prefetch_related("superseded_keys")
+        .order_by("-pk")
+    )
+    for activation in activations:
+        current = license_key_read(activation.license_key)
+        replaced = [license_key_read(old.license_key) for old in activation.superseded_keys.all()]
+        if key.signature not in {current.signature, *(old.signature for old in replaced)}:
+            continue
+        if activation.revoked_at is not None:
+            return KeyCheck(
+                verdict=KeyVerdict.REVOKED, revoked_on=activation.revoked_at.date(), **found
+            )
+        if current.signature != key.signature:
+            return KeyCheck(verdict=KeyVerdict.OUTDATED, newer=current, **found)
+        if state == KeyState.EXPIRED:
+            return KeyCheck(verdict=KeyVerdict.EXPIRED, **found)
+        return KeyCheck(verdict=KeyVerdict.CURRENT, **found)
+    if activations and all(a.revoked_at for a in activations):
+        # A device whose every activation is revoked: whatever genuine key it shows, it has
+        # no seat here.
+        revoked = max(activations, key=lambda a: a.revoked_at)
         return KeyCheck(verdict=KeyVerdict.REVOKED, revoked_on=revoked.revoked_at.date(), **found)
-    on_record = license_key_read(live.license_key)
-    if on_record.signature != key.signature:
-        if key.issued_at > on_record.issued_at:  # newer than ours: signed elsewhere
-            return KeyCheck(verdict=KeyVerdict.NOT_ISSUED_HERE, **found)
-        return KeyCheck(verdict=KeyVerdict.OUTDATED, newer=on_record, **found)
-    if state == KeyState.EXPIRED:
-        return KeyCheck(verdict=KeyVerdict.EXPIRED, **found)
-    return KeyCheck(verdict=KeyVerdict.CURRENT, **found)
+    # Genuine, but no activation here issued it (another deployment's, a test system's).
+    return KeyCheck(verdict=KeyVerdict.NOT_ISSUED_HERE, **found)

@@ -121,6 +121,8 @@ def renewal_problem(*, ssrn: str, product, accounts: list[dict]) -> str | None:
         )
     if entitlement.revoked_at:
         return f'the entitlement "{entitlement.ssrn}" is revoked'
+    if entitlement.term_ends_on is None:
+        return f'the entitlement "{entitlement.ssrn}" is perpetual: it has no term to renew'
     if entitlement.product_id != product.renews_id:
         return f'"{product.sku}" does not renew "{entitlement.product.sku}" ({entitlement.ssrn})'
     return None

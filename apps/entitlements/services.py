@@ -268,6 +268,11 @@ def renewal_targets(
             )
         elif entitlement.revoked_at:
             targets[line.pk] = f"renewal of {line.renews_ssrn}: the entitlement is revoked"
+        elif entitlement.term_ends_on is None:
+            targets[line.pk] = (
+                f"renewal of {line.renews_ssrn}: the entitlement is perpetual: it has no term "
+                "to renew"
+            )
         elif entitlement.product_id != line.product.renews_id:
             targets[line.pk] = (
                 f'renewal of {line.renews_ssrn}: "{line.product.sku}" does not renew '

@@ -59,7 +59,8 @@ class OrderAccountFormSet(BaseInlineFormSet):
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("account") or not data.get("role"):
                 continue
-            # A row shown read-only (an order that has shipped) cleans to the account's id.
+            # A row shown read-only (a shipped order, or staff who may not change its recipients)
+            # cleans to the account's id.
             role, account = data["role"], data["account"]
             account_pk = getattr(account, "pk", account)
             label = AccountRole(role).label

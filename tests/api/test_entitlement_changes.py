@@ -166,6 +166,32 @@ def test_a_renewal_tells_the_move_the_calendar_made_before_it(reader, products):
     ]
 
 
+def test_a_device_activated_or_revoked_first_is_told_after_the_calendars_move(reader, products):
+    # Given an entitlement whose term ended yesterday, before the job ran
+    product, _ = products
+    with at(utc(2026, 12, 1, 9)):
+        order_with_lines(dates=[D(2026, 12, 1)], product=product)
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+        entitlement = Entitlement.objects.get()
+        reader.poll()
+
+    # When a device is activated, and revoked, first
+    with at(utc(2027, 12, 2, 0, 1)):
+        (activation,) = activations_create(
+            entitlement_id=entitlement.pk, serial_numbers=["FTX1"], actor=UserFactory()
+        )
+        activations_revoke(activation_ids=[activation.pk], actor=UserFactory(), reason="sold")
+        entitlement_status_changes_record(actor=JOB)
+
+    # Then the feed says grace before the activation that happened in it, and once
+    ssrn = entitlement.ssrn
+    assert reader.poll() == [
+        ("status_changed", ssrn, "grace", "2027-12-02"),
+        ("activated", ssrn, "grace", "2027-12-02"),
+        ("activation_revoked", ssrn, "grace", "2027-12-02"),
+    ]
+
+
 def test_pages_follow_each_other_without_a_gap_or_a_repeat(products):
     product, _ = products
     with at(utc(2026, 12, 1, 9)):
@@ -252,6 +278,28 @@ def test_a_bad_cursor_or_limit_is_a_400_naming_it(reader):
     empty = http.get(FEED).json()
     assert empty == {"results": [], "cursor": "0", "more": False}
     assert EntitlementChange.objects.count() == 0
+
+
+@pytest.mark.parametrize("after", ["8", "999999999999999999", "\uff11"])
+def test_a_cursor_this_feed_never_gave_is_a_400_not_an_empty_page(reader, products, after):
+    # A cursor past the end (another installation's, a typo) would otherwise answer empty
+    # pages until the feed grew past it, and the changes before it would never come.
+    product, _ = products
+    with at(utc(2026, 12, 1, 9)):
+        order_with_lines(dates=[D(2026, 12, 1)] * 2, product=product)
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+    assert len(reader.poll()) == 2 and reader.cursor == "2"
+
+    response = reader.http.get(FEED, {"after": after})
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error.startswith("after: ")
+    assert reader.http.get(FEED, {"after": "2"}).json() == {
+        "results": [],
+        "cursor": "2",
+        "more": False,
+    }
 
 
 def test_a_page_of_the_feed_costs_the_same_queries_however_many_rows(

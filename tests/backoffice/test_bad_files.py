@@ -62,7 +62,7 @@ def test_a_csv_order_with_a_line_break_in_a_name_is_refused_with_line_and_path(
     response = _upload(admin_client, "orders", "orders.csv", text)
 
     assert response.context["errors"] == [
-        "line 2: orders[0].accounts[0].name: control characters are not allowed"
+        "line 2: end_customer_name: control characters are not allowed"
     ]
     assert not SalesOrder.objects.exists()
 

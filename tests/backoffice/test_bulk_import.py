@@ -1,5 +1,6 @@
 """Operations upload an orders, catalog or accounts file: a preview first, then confirm."""
 
+import datetime
 import json
 
 import pytest
@@ -108,6 +109,8 @@ def test_a_renewal_of_another_end_customers_ssrn_is_refused_with_its_csv_line(ad
     owned = EntitlementAccountFactory(
         account__account_id="0100012345",
         entitlement__order_line__product=ProductFactory(sku="KS-TD-1Y", subscription=True),
+        entitlement__term_ends_on=datetime.date(2027, 12, 1),
+        entitlement__grace_ends_on=datetime.date(2027, 12, 31),
     )
     ProductFactory(sku="KS-TD-REN", subscription=True, renews=owned.entitlement.product)
     ssrn = owned.entitlement.ssrn

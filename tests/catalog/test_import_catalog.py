@@ -76,3 +76,23 @@ def test_a_renewal_of_an_unknown_sku_is_refused():
         )
 
     assert rejected.value.errors == ['products[0].renews_sku: unknown SKU "NOPE"']
+
+
+def test_a_product_a_stored_renewal_sku_renews_stays_a_subscription():
+    catalog_import(document={"products": [SUBSCRIPTION, RENEWAL]}, actor=Job("import_catalog"))
+    perpetual = {"sku": "TD-1Y", "name": "Threat Defense", "license_type": "perpetual"}
+
+    with pytest.raises(Rejected) as rejected:
+        catalog_import(document={"products": [perpetual]}, actor=Job("import_catalog"))
+
+    assert rejected.value.errors == [
+        "products[0].license_type: TD-REN renews TD-1Y, which stays a subscription while a "
+        "SKU renews it"
+    ]
+    assert Product.objects.get(sku="TD-1Y").license_type == "subscription"
+    # Once the renewal SKU renews something else, the product may change.
+    result = catalog_import(
+        document={"products": [perpetual, {**RENEWAL, "renews_sku": None}]},
+        actor=Job("import_catalog"),
+    )
+    assert [outcome for _, outcome in result.rows] == ["updated", "updated"]

@@ -325,3 +325,52 @@ def test_verify_says_a_revoked_devices_key_is_revoked(tmp_path, subscription):
     _out, err, error = verify(tmp_path, activation.license_key, day=D(2027, 2, 2))
 
     assert "key 1: REVOKED on 2027-02-01" in err and "1 revoked" in error
+
+
+def test_a_revoked_devices_old_key_stays_revoked_after_the_serial_is_activated_again(
+    tmp_path, subscription
+):
+    entitlement, _renewal = subscription
+    (stolen,) = activate(entitlement, "FTX1", day=D(2027, 1, 10))
+    with at(D(2027, 2, 1)):
+        activations_revoke(activation_ids=[stolen.pk], actor=UserFactory(), reason="stolen")
+    (again,) = activate(entitlement, "FTX1", day=D(2027, 2, 2))
+
+    out, err, error = verify(tmp_path, stolen.license_key, again.license_key, day=D(2027, 2, 3))
+
+    assert "key 1: REVOKED on 2027-02-01" in err and "OUTDATED" not in err
+    assert "key 2: valid: current:" in out
+    assert error == "1 of 2 key(s) are not current: 1 revoked."
+
+
+def test_a_renewal_sweep_stopped_after_the_reissue_reissues_once_when_run_again(
+    monkeypatch, subscription
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from apps.entitlements import services
+
+    entitlement, renewal = subscription
+    first, second = activate(entitlement, "FTX1", "FTX2", day=D(2027, 1, 10))
+    reissue = services.activation_keys_reissue
+
+    def reissue_then_stop(**kwargs):
+        reissue(**kwargs)
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "activation_keys_reissue", reissue_then_stop)
+    with pytest.raises(SoftTimeLimitExceeded):
+        ship_renewal(entitlement, renewal)
+    assert not SupersededLicenseKey.objects.exists()  # the sweep's transaction rolled back
+    monkeypatch.setattr(services, "activation_keys_reissue", reissue)
+
+    with at(RENEWAL_SHIPS):
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+        order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+
+    for activation in (first, second):
+        (superseded,) = activation.superseded_keys.all()
+        assert superseded.license_key == activation.license_key
+        activation.refresh_from_db()
+        assert license_key_verify(activation.license_key).works_until == RENEWED_END
+    assert AuditEvent.objects.filter(action="activation.keys_reissued").count() == 1

@@ -110,7 +110,7 @@ def test_a_renewal_after_thirteen_months_starts_on_its_own_day(smtp, subscriptio
     assert (term.starts_on, term.ends_on) == (D(2029, 1, 2), D(2030, 1, 2))
 
 
-@pytest.mark.parametrize("problem", ["unknown", "other family", "revoked"])
+@pytest.mark.parametrize("problem", ["unknown", "other family", "revoked", "perpetual"])
 def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscription, problem):
     entitlement, renewal = subscription
     ssrn = entitlement.ssrn
@@ -122,6 +122,8 @@ def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscripti
         )
     if problem == "revoked":
         Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=timezone.now())
+    if problem == "perpetual":  # made before its product's license became a subscription
+        Entitlement.objects.filter(pk=entitlement.pk).update(term_ends_on=None, grace_ends_on=None)
     order = renewal_order(renewal, ssrn, D(2027, 11, 1))
 
     with at(D(2027, 11, 1)):
@@ -133,9 +135,26 @@ def test_a_renewal_that_cannot_apply_is_blocked_with_its_reason(smtp, subscripti
         "unknown": "no entitlement has this SSRN",
         "other family": '"OTHER-REN" does not renew "TD-1Y"',
         "revoked": "the entitlement is revoked",
+        "perpetual": "the entitlement is perpetual: it has no term to renew",
     }[problem]
     assert expected in line.status_reason
     assert entitlement.terms.count() == 1
+
+
+def test_a_renewal_of_a_perpetual_entitlement_is_refused_at_intake(subscription):
+    from apps.entitlements.selectors import renewal_problem
+
+    entitlement, renewal = subscription
+    Entitlement.objects.filter(pk=entitlement.pk).update(term_ends_on=None, grace_ends_on=None)
+    owner = end_customer_of(entitlement.ssrn).account_id
+
+    problem = renewal_problem(
+        ssrn=entitlement.ssrn,
+        product=renewal,
+        accounts=[{"account_id": owner, "role": "end_customer"}],
+    )
+
+    assert problem == f'the entitlement "{entitlement.ssrn}" is perpetual: it has no term to renew'
 
 
 def test_the_admin_shows_the_timeline_of_terms(admin_client, smtp, subscription):

@@ -6,6 +6,7 @@ import io
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from pypdf import PdfReader
@@ -208,3 +209,37 @@ def test_the_admin_takes_two_partners_and_refuses_a_second_end_customer(admin_cl
         "role": ["An order has only one “End customer” account: remove this row or the other."]
     }
     assert not order.order_accounts.exists()
+
+
+CSV_HEAD = (
+    "order_number,emails,end_customer_id,end_customer_name,partner_id,partner_name,"
+    "partner_2_id,partner_2_name,line_number,sku,quantity,requested_ship_date\n"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        (
+            "SO-1,a@northwind.example,0100012345,Northwind,0200054321,Blue Harbor,"
+            "0200054321,Blue Harbor,1,KS-TD-1Y,1,2026-12-01",
+            "line 2: partner_2_id: 0200054321 is already a partner in column partner_id",
+        ),
+        (
+            "SO-1,a@northwind.example,0100012345,Northwind,0200054321,Blue Harbor,"
+            "02-00,Lakeside,1,KS-TD-1Y,1,2026-12-01",
+            "line 2: partner_2_id: An Account ID is 4 to 20 digits.",
+        ),
+    ],
+)
+def test_a_csv_upload_names_the_column_of_a_bad_partner_and_writes_nothing(
+    admin_client, products, row, error
+):
+    upload = SimpleUploadedFile("orders.csv", (CSV_HEAD + row + "\n").encode())
+
+    page = admin_client.post(reverse("admin:bulk_import"), {"kind": "orders", "file": upload})
+
+    assert page.status_code == 200
+    assert page.context["errors"] == [error]
+    assert not SalesOrder.objects.exists()
