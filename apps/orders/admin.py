@@ -7,6 +7,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import Account
 from apps.core.admin import LargeTableAdmin
 from apps.orders.models import (
     SINGLE_ROLES,
@@ -60,6 +61,10 @@ class OrderAccountFormSet(BaseInlineFormSet):
             if not data or data.get("DELETE") or not data.get("account") or not data.get("role"):
                 continue
             role, account = data["role"], data["account"]
+            if not isinstance(account, Account):
+                # A read-only row (a shipped order's) is cleaned as its stored initial
+                # values, the account's primary key: the row itself holds the account.
+                account = form.instance.account
             label = AccountRole(role).label
             if role in SINGLE_ROLES and role in roles:
                 form.add_error(
