@@ -650,3 +650,24 @@ def user_save(
     if data or action == "user.created":
         audit_event_record(actor=actor, action=action, target=stored, data=data)
     return stored
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str | None, actor) -> User:
+    """Give a login a new password, or with None none it can sign in with. One transaction;
+    audited with whether the login signs in with a password, before and after, never the
+    password or its hash."""
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    before = stored.has_usable_password()
+    if password:
+        stored.set_password(password)
+    else:
+        stored.set_unusable_password()
+    stored.save(update_fields=["password"])
+    audit_event_record(
+        actor=actor,
+        action="user.password_set",
+        target=stored,
+        data={"usable_password": {"old": before, "new": stored.has_usable_password()}},
+    )
+    return stored

@@ -148,7 +148,7 @@ class ServiceSavedAdminMixin:
         return super().has_delete_permission(request, obj)
 
     def construct_change_message(self, request, form, formsets, add=False):
-        for formset in formsets:  # the service saved them; Django's log reads these
+        for formset in formsets or []:  # the service saved them; Django's log reads these
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         return super().construct_change_message(request, form, formsets, add)
 
