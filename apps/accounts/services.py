@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.contracts import AccountsFile
+from apps.accounts.contracts import AccountIn, AccountsFile, ContactIn
 from apps.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -58,8 +58,13 @@ def contact_save(
 
     A new email address (not one that differs only by case) is told to the old address once
     the transaction commits: a login taken over by changing its address does not go unseen.
-    `api_client` names the API client that made the change, if one did.
+    `api_client` names the API client that made the change, if one did. The values follow
+    the accounts file's contract (Rejected otherwise, writing nothing), whoever passes them.
     """
+    validate(
+        ContactIn,
+        {"contact_id": contact_id, "email": email, "name": name, "language": language},
+    )
     before = None if contact is None else contact.user.email
     old = None if contact is None else field_values(_contact_audited(contact), CONTACT_AUDITED)
     user = _login_for(email=email, name=name, contact=contact)
@@ -492,8 +497,10 @@ ACCOUNT_FIELDS = ("account_id", "name", "kind")
 def account_save(*, account_id: str, name: str, kind: str, actor, account=None) -> Account:
     """Create an account, or change the stored row of `account` (whose attributes may hold
     the new values already, as an admin form leaves them). One transaction; audited with each
-    changed field's old and new value; a save that changes nothing writes nothing."""
+    changed field's old and new value; a save that changes nothing writes nothing. The
+    values follow the accounts file's contract (Rejected otherwise, writing nothing)."""
     after = {"account_id": account_id, "name": name, "kind": kind}
+    validate(AccountIn, after)
     taken = Account.objects.filter(account_id=account_id)
     if account is not None and account.pk:
         taken = taken.exclude(pk=account.pk)
