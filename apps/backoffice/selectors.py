@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Contact
 from apps.core.search_terms import search_term_parse
+from apps.core.text import has_control_characters
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import entitlement_ids_for_term
 from apps.orders.models import SalesOrder
@@ -93,7 +94,10 @@ def _ids(limit: int, *queries) -> set[int]:
 
 
 def contact_by_key(*, key: str) -> Contact | None:
-    """The contact with this Contact ID or login email address."""
+    """The contact with this Contact ID or login email address; None for a key with a
+    control character, which neither holds (and PostgreSQL refuses a NUL)."""
+    if has_control_characters(key):
+        return None
     return (
         Contact.objects.select_related("user")
         .filter(Q(contact_id=key) | Q(user__email__iexact=key))

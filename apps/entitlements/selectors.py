@@ -9,6 +9,7 @@ from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
 from apps.core.search_terms import search_term_parse
+from apps.core.text import has_control_characters
 from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import (
     Activation,
@@ -32,7 +33,10 @@ def entitlement_by_activation_code(*, text: str) -> QuerySet[Entitlement]:
 
 
 def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
-    """Entitlements with the SSRN `text` as typed (normalised); at most one."""
+    """Entitlements with the SSRN `text` as typed (normalised); at most one. None for a
+    text with a control character, which no SSRN holds (and PostgreSQL refuses a NUL)."""
+    if has_control_characters(text):
+        return Entitlement.objects.none()
     parsed = parse_code(text)
     value = parsed.value if parsed.kind == CodeKind.SSRN else text.strip().upper()
     return Entitlement.objects.filter(ssrn=value)
