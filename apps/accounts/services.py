@@ -18,6 +18,7 @@ from apps.accounts.models import (
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
+from apps.core.text import has_control_characters
 
 NOTIFY_GRACE = datetime.timedelta(minutes=2)
 # Requests for any well-formed Account ID are kept, known or not; this many waiting at once
@@ -615,7 +616,10 @@ def user_save(
     """Create a login (staff or not), or change the stored row of `user`: its address, name,
     status and, when `groups` is given, its roles. A new login gets `password`, or none it
     can use. Audited with each changed field's old and new value and the roles added or
-    removed; never the password."""
+    removed; never the password. A name with a control character is Rejected: it is what
+    the audit trail shows for who did something."""
+    if has_control_characters(name):
+        raise Rejected([f"name: {_('control characters are not allowed')}"])
     after = {
         "email": email,
         "name": name,

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from tests.admin_forms import admin_form_data
-from tests.factories.accounts import AccountFactory, ContactFactory
+from tests.factories.accounts import AccountFactory, ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,19 @@ def test_a_contact_name_with_a_control_character_is_refused_on_its_page(admin_cl
     contact.user.refresh_from_db()
     assert contact.user.name == "Alice Smith"
     assert not AuditEvent.objects.filter(action="contact.updated").exists()
+
+
+def test_a_login_name_with_a_control_character_is_refused_on_its_page(admin_client):
+    # A name is what the audit trail shows for who did something.
+    staff = UserFactory(is_staff=True, name="Bob Jones")
+    url = reverse("admin:accounts_user_change", args=[staff.pk])
+    data = admin_form_data(admin_client.get(url))
+    data["name"] = "Bob\rJones"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "control characters are not allowed" in response.content.decode()
+    staff.refresh_from_db()
+    assert staff.name == "Bob Jones"
+    assert not AuditEvent.objects.filter(action="user.updated").exists()
