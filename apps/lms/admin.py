@@ -63,7 +63,8 @@ class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
     service and checks. A key in a pool no longer changes: what it says is what the LMS
     issued, and a key handed out is in a customer's email."""
 
-    # Keys are secrets: lists show them masked; the change page shows the whole key.
+    # Keys are secrets: lists show them masked; the change page shows the whole key (see
+    # get_fields for a key handed out).
     list_display = ["product", "masked_key", "state", "entitlement", "assigned_at"]
     list_filter = ["state", "product"]
     search_lookups = ["product__sku", "entitlement__ssrn"]
@@ -84,7 +85,13 @@ class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["product", "license_key", "extra"]
-        return [*self.fields, "why_read_only"]
+        # Who keeps the pools sees a key in its pool whole; a key handed out is the
+        # customer's, like an activation code: whole only to staff who may see codes.
+        whole = obj.state == LegacyKeyState.AVAILABLE or request.user.has_perm(
+            "entitlements.view_activation_code"
+        )
+        key = "license_key" if whole else "masked_key"
+        return [key if name == "license_key" else name for name in self.fields] + ["why_read_only"]
 
     @admin.display(description=_("changes"))
     def why_read_only(self, obj):

@@ -1,6 +1,7 @@
 """What the admin deletes goes through a service and is audited, or is not offered: a key
 still in its pool is removed with an event naming who; a key handed out to a customer, a
-product, a login, a contact, an account or an API client is not deleted in the admin."""
+product, a login, a contact, an account or an API client is not deleted in the admin. And a
+key handed out is the customer's: Operations, who keeps the pools, sees it masked."""
 
 import pytest
 from django.contrib import admin
@@ -115,3 +116,15 @@ def test_what_has_no_delete_service_is_not_deleted_even_by_a_superuser(label):
     request.user = UserFactory(is_staff=True, is_superuser=True)
 
     assert not admin.site._registry[model].has_delete_permission(request)
+
+
+def test_operations_sees_a_key_handed_out_to_a_customer_masked_on_its_page(client, ops):
+    # Operations keeps the pools; a key handed out is the customer's, like an activation code.
+    assigned, available = _assigned_key(), LegacyKeyFactory(license_key="LEGACY-IN-POOL-5678")
+
+    handed_out = client.get(reverse("admin:lms_legacykey_change", args=[assigned.pk]))
+    in_pool = client.get(reverse("admin:lms_legacykey_change", args=[available.pk]))
+
+    assert "LEGACY-HANDED-OUT" not in handed_out.content.decode()
+    assert "********WXYZ" in handed_out.content.decode()
+    assert "LEGACY-IN-POOL-5678" in in_pool.content.decode()
