@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+import apps.core.converters  # noqa: F401  (registers <key:...>)
 from apps.core.views import healthz
 from apps.entitlements.views import entitlement_verify, license_public_keys
 from apps.portal.password_reset import PasswordResetConfirmView, PasswordResetView
@@ -10,7 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("apps.api.urls")),
-    path("verify/<str:ssrn>/", entitlement_verify, name="entitlement-verify"),
+    path("verify/<key:ssrn>/", entitlement_verify, name="entitlement-verify"),
     path(
         ".well-known/keyship-license-keys.json",
         license_public_keys,

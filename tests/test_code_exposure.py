@@ -634,7 +634,8 @@ ADMIN = {
         "history": NONE_SEE,
     },
     "lms.legacykey": {
-        # Lists show keys masked; the change page shows the whole key to who keeps the pools.
+        # Lists show keys masked; the change page shows a key in its pool whole to who keeps
+        # the pools, and a key handed out whole only to who may see codes.
         "changelist": staff_only(NO_CODE, REFUSED, NO_CODE),
         "search": staff_only(NO_CODE, REFUSED, NO_CODE),
         "change": staff_only(CODE, REFUSED, CODE),

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -21,10 +22,18 @@ from apps.accounts.services import (
     account_association_save,
     account_save,
     contact_save,
+    user_password_set,
     user_save,
 )
 from apps.core.admin import ServiceRefused, ServiceSavedAdminMixin, reason_or_form
 from apps.core.contracts import Rejected
+
+
+class PasswordSetForm(AdminPasswordChangeForm):
+    """The password page's form: UserAdmin saves what it says through user_password_set."""
+
+    def save(self, commit=True):
+        return self.user
 
 
 @admin.register(User)
@@ -65,6 +74,21 @@ class UserAdmin(ServiceSavedAdminMixin, DjangoUserAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # user_save set the roles
+
+    change_password_form = PasswordSetForm
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if isinstance(form, PasswordSetForm):
+            # Django's password page saves its form and then builds this message, with the
+            # request: the service runs here, where the actor is known, in the same request.
+            password = (
+                form.cleaned_data["password1"]
+                if form.cleaned_data.get("set_usable_password")
+                else None
+            )
+            saved = user_password_set(user=form.user, password=password, actor=request.user)
+            form.user.password = saved.password  # keeps one's own session signed in
+        return super().construct_change_message(request, form, formsets, add)
 
 
 class AssociationSavesMixin:

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.contracts import AccountsFile
+from apps.accounts.contracts import AccountIn, AccountsFile, ContactIn
 from apps.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -18,6 +18,7 @@ from apps.accounts.models import (
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
+from apps.core.text import has_control_characters
 
 NOTIFY_GRACE = datetime.timedelta(minutes=2)
 # Requests for any well-formed Account ID are kept, known or not; this many waiting at once
@@ -58,8 +59,13 @@ def contact_save(
 
     A new email address (not one that differs only by case) is told to the old address once
     the transaction commits: a login taken over by changing its address does not go unseen.
-    `api_client` names the API client that made the change, if one did.
+    `api_client` names the API client that made the change, if one did. The values follow
+    the accounts file's contract (Rejected otherwise, writing nothing), whoever passes them.
     """
+    validate(
+        ContactIn,
+        {"contact_id": contact_id, "email": email, "name": name, "language": language},
+    )
     before = None if contact is None else contact.user.email
     old = None if contact is None else field_values(_contact_audited(contact), CONTACT_AUDITED)
     user = _login_for(email=email, name=name, contact=contact)
@@ -492,8 +498,10 @@ ACCOUNT_FIELDS = ("account_id", "name", "kind")
 def account_save(*, account_id: str, name: str, kind: str, actor, account=None) -> Account:
     """Create an account, or change the stored row of `account` (whose attributes may hold
     the new values already, as an admin form leaves them). One transaction; audited with each
-    changed field's old and new value; a save that changes nothing writes nothing."""
+    changed field's old and new value; a save that changes nothing writes nothing. The
+    values follow the accounts file's contract (Rejected otherwise, writing nothing)."""
     after = {"account_id": account_id, "name": name, "kind": kind}
+    validate(AccountIn, after)
     taken = Account.objects.filter(account_id=account_id)
     if account is not None and account.pk:
         taken = taken.exclude(pk=account.pk)
@@ -608,7 +616,10 @@ def user_save(
     """Create a login (staff or not), or change the stored row of `user`: its address, name,
     status and, when `groups` is given, its roles. A new login gets `password`, or none it
     can use. Audited with each changed field's old and new value and the roles added or
-    removed; never the password."""
+    removed; never the password. A name with a control character is Rejected: it is what
+    the audit trail shows for who did something."""
+    if has_control_characters(name):
+        raise Rejected([f"name: {_('control characters are not allowed')}"])
     after = {
         "email": email,
         "name": name,
@@ -649,4 +660,25 @@ def user_save(
             data["groups_removed"] = sorted(old_groups - new_groups)
     if data or action == "user.created":
         audit_event_record(actor=actor, action=action, target=stored, data=data)
+    return stored
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str | None, actor) -> User:
+    """Give a login a new password, or with None none it can sign in with. One transaction;
+    audited with whether the login signs in with a password, before and after, never the
+    password or its hash."""
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    before = stored.has_usable_password()
+    if password:
+        stored.set_password(password)
+    else:
+        stored.set_unusable_password()
+    stored.save(update_fields=["password"])
+    audit_event_record(
+        actor=actor,
+        action="user.password_set",
+        target=stored,
+        data={"usable_password": {"old": before, "new": stored.has_usable_password()}},
+    )
     return stored

@@ -3,6 +3,7 @@ from csp.decorators import csp_update
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+import apps.core.converters  # noqa: F401  (registers <key:...>)
 from apps.api import views
 
 
@@ -22,19 +23,19 @@ app_name = "api"
 
 urlpatterns = [
     path("v1/orders/", views.OrdersView.as_view(), name="orders"),
-    path("v1/orders/<str:order_number>/", views.OrderDetailView.as_view(), name="order"),
+    path("v1/orders/<key:order_number>/", views.OrderDetailView.as_view(), name="order"),
     path(
-        "v1/orders/<str:order_number>/lines/<int:line_number>/",
+        "v1/orders/<key:order_number>/lines/<int:line_number>/",
         views.OrderLineView.as_view(),
         name="order-line",
     ),
     path(
-        "v1/orders/<str:order_number>/lines/<int:line_number>/<line_action:action>/",
+        "v1/orders/<key:order_number>/lines/<int:line_number>/<line_action:action>/",
         views.OrderLineActionView.as_view(),
         name="order-line-action",
     ),
     path("v1/entitlements/", views.EntitlementsView.as_view(), name="entitlements"),
-    path("v1/entitlements/<str:ssrn>/", views.EntitlementDetailView.as_view(), name="entitlement"),
+    path("v1/entitlements/<key:ssrn>/", views.EntitlementDetailView.as_view(), name="entitlement"),
     path(
         "v1/entitlement-changes/",
         views.EntitlementChangesView.as_view(),

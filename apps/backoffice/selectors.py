@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Contact
 from apps.core.search_terms import search_term_parse
+from apps.core.text import has_control_characters
 from apps.entitlements.models import Entitlement
 from apps.entitlements.selectors import entitlement_ids_for_term
 from apps.orders.models import SalesOrder
@@ -31,14 +32,19 @@ def record_search(*, query: str, user) -> SearchResults:
     an email address, each normalised as search_term_parse reads it. An email address finds
     the contact who signs in with it, the orders sent to it, and the entitlements of both:
     those of the orders sent to it (new, or renewed by them) and those of the accounts that
-    contact is associated with. Each kind is shown only to a user who may view it. Each key
+    contact is associated with. Each kind is shown only to a user who may view it, and an
+    activation code finds something only for a user who may see codes. Each key
     is one query on its own index, whatever the number of rows.
     """
     typed = search_term_parse(query)
     results = SearchResults()
     if not typed.text:
         return results
-    entitlement_ids = entitlement_ids_for_term(term=typed.text, limit=LIMIT)
+    entitlement_ids = entitlement_ids_for_term(
+        term=typed.text,
+        limit=LIMIT,
+        by_activation_code=user.has_perm("entitlements.view_activation_code"),
+    )
     if typed.email:
         entitlement_ids |= _ids(
             LIMIT,
@@ -93,7 +99,10 @@ def _ids(limit: int, *queries) -> set[int]:
 
 
 def contact_by_key(*, key: str) -> Contact | None:
-    """The contact with this Contact ID or login email address."""
+    """The contact with this Contact ID or login email address; None for a key with a
+    control character, which neither holds (and PostgreSQL refuses a NUL)."""
+    if has_control_characters(key):
+        return None
     return (
         Contact.objects.select_related("user")
         .filter(Q(contact_id=key) | Q(user__email__iexact=key))

@@ -140,8 +140,15 @@ class ServiceSavedAdminMixin:
 
         return RefusedForm
 
+    def has_delete_permission(self, request, obj=None):
+        # Django's own delete writes no audit event: an admin deletes only through its own
+        # delete_model and delete_queryset, which call a service.
+        if type(self).delete_model is admin.ModelAdmin.delete_model:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def construct_change_message(self, request, form, formsets, add=False):
-        for formset in formsets:  # the service saved them; Django's log reads these
+        for formset in formsets or []:  # the service saved them; Django's log reads these
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         return super().construct_change_message(request, form, formsets, add)
 

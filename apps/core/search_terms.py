@@ -11,7 +11,8 @@ dashes, look-alikes):
 - email addresses in lower case, to meet the indexes on LOWER(email).
 
 Spaces, quotes, angle brackets, commas and semicolons around the text (a pasted
-`<alice@example.com>,`) are no part of any key. A kind the text cannot be is None, and its
+`<alice@example.com>,`) are no part of any key; a control character within it makes it no
+key at all. A kind the text cannot be is None, and its
 lookup is skipped.
 """
 
@@ -19,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from apps.core.codes import ParsedCode, parse_code
+from apps.core.text import has_control_characters
 
 # Shapes as loose as what is stored (the business system's own validators are stricter).
 ORDER_NUMBER = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -45,6 +47,8 @@ class SearchTerm:
 def search_term_parse(text: str) -> SearchTerm:
     """Read a typed search term as every kind of key it could be, each normalised."""
     text = text.strip(_AROUND)
+    if has_control_characters(text):
+        text = ""  # no key holds one, and PostgreSQL refuses a NUL even in a query
     lower, upper = text.lower(), text.upper()
     digits = _BETWEEN_DIGITS.sub("", text)
     email = lower if EMAIL.match(lower) else None

@@ -7,6 +7,7 @@ from django.db import models
 
 from apps.core.actors import actor_fields
 from apps.core.models import AuditEvent
+from apps.core.text import escaped
 
 # Fields whose values never go into audit data, whatever the model: codes, keys, tokens,
 # passwords and their digests. field_changes leaves them out even when a caller names them.
@@ -46,7 +47,9 @@ def audit_event_build(
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        message=message,
+        # A message may quote the caller (a path, a typed key): a control character in it is
+        # kept as its escape, as in the logs; PostgreSQL refuses a NUL in text.
+        message=escaped(message),
         data=data or {},
     )
 

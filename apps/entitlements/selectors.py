@@ -9,6 +9,7 @@ from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
 from apps.core.search_terms import search_term_parse
+from apps.core.text import has_control_characters
 from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import (
     Activation,
@@ -32,26 +33,32 @@ def entitlement_by_activation_code(*, text: str) -> QuerySet[Entitlement]:
 
 
 def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
-    """Entitlements with the SSRN `text` as typed (normalised); at most one."""
+    """Entitlements with the SSRN `text` as typed (normalised); at most one. None for a
+    text with a control character, which no SSRN holds (and PostgreSQL refuses a NUL)."""
+    if has_control_characters(text):
+        return Entitlement.objects.none()
     parsed = parse_code(text)
     value = parsed.value if parsed.kind == CodeKind.SSRN else text.strip().upper()
     return Entitlement.objects.filter(ssrn=value)
 
 
-def entitlement_ids_for_term(*, term: str, limit: int = 1000) -> set[int]:
+def entitlement_ids_for_term(
+    *, term: str, limit: int = 1000, by_activation_code: bool = True
+) -> set[int]:
     """Entitlements that a typed key names: SSRN, activation code, order number, device
     serial number (activated, or bound to a legacy LMS key) or Account ID, each normalised
     as search_term_parse reads it.
 
     Each key is looked up alone, on its own index, and the ids are united: one query that
     ORs these joins makes PostgreSQL scan every entitlement. A kind the term cannot be costs
-    no query.
+    no query. `by_activation_code=False` for a searcher who may not see codes: a code then
+    finds nothing, as it would tell whose entitlement it is.
     """
     typed = search_term_parse(term)
     if not typed.text:
         return set()
     queries = [entitlement_by_ssrn(text=typed.text)]
-    if typed.code.kind == CodeKind.ACTIVATION_CODE:
+    if by_activation_code and typed.code.kind == CodeKind.ACTIVATION_CODE:
         queries.append(entitlement_by_activation_code(text=typed.text))
     if typed.order_number:
         queries.append(

@@ -4,17 +4,20 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import LargeTableAdmin, ServiceRefused, ServiceSavedAdminMixin
 from apps.core.contracts import Rejected
 from apps.core.sealing import legacy_key_digest
-from apps.lms.models import LegacyKey
+from apps.entitlements.models import Entitlement
+from apps.lms.models import LegacyKey, LegacyKeyState
 from apps.lms.selectors import legacy_key_pools
 from apps.lms.services import (
     legacy_key_add,
     legacy_key_upload_import,
     legacy_key_upload_keep,
+    legacy_keys_delete,
     legacy_keys_plan,
 )
 
@@ -60,7 +63,8 @@ class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
     service and checks. A key in a pool no longer changes: what it says is what the LMS
     issued, and a key handed out is in a customer's email."""
 
-    # Keys are secrets: lists show them masked; the change page shows the whole key.
+    # Keys are secrets: lists show them masked; the change page shows the whole key (see
+    # get_fields for a key handed out).
     list_display = ["product", "masked_key", "state", "entitlement", "assigned_at"]
     list_filter = ["state", "product"]
     search_lookups = ["product__sku", "entitlement__ssrn"]
@@ -81,7 +85,13 @@ class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["product", "license_key", "extra"]
-        return [*self.fields, "why_read_only"]
+        # Who keeps the pools sees a key in its pool whole; a key handed out is the
+        # customer's, like an activation code: whole only to staff who may see codes.
+        whole = obj.state == LegacyKeyState.AVAILABLE or request.user.has_perm(
+            "entitlements.view_activation_code"
+        )
+        key = "license_key" if whole else "masked_key"
+        return [key if name == "license_key" else name for name in self.fields] + ["why_read_only"]
 
     @admin.display(description=_("changes"))
     def why_read_only(self, obj):
@@ -101,6 +111,31 @@ class LegacyKeyAdmin(ServiceSavedAdminMixin, LargeTableAdmin):
         except Rejected as rejected:
             raise ServiceRefused(rejected.errors) from None
         obj.pk, obj.license_key_sealed = key.pk, key.license_key_sealed
+
+    def get_deleted_objects(self, objs, request):
+        # A key handed out is the customer's: its entitlement protects it, as the page says.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        label = capfirst(Entitlement._meta.verbose_name)
+        protected = [
+            *protected,
+            *(
+                f"{label}: {key.entitlement}"
+                for key in objs
+                if key.state != LegacyKeyState.AVAILABLE
+            ),
+        ]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, LegacyKey.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        try:
+            legacy_keys_delete(
+                key_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+            )
+        except Rejected as rejected:  # handed out since the confirmation page
+            raise PermissionDenied("; ".join(rejected.errors)) from None
 
     def changelist_view(self, request, extra_context=None):
         # Each pool's counts above the list, with a warning where keys run short.

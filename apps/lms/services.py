@@ -162,6 +162,38 @@ def legacy_key_add(*, product: Product, license_key: str, extra: dict, actor) ->
 
 
 @transaction.atomic
+def legacy_keys_delete(*, key_ids, actor) -> int:
+    """Remove keys still in their pools (a wrong key, to be added again as it should read);
+    returns how many. A key handed out to an entitlement is the customer's and stays:
+    Rejected, and none of the keys is deleted. One transaction, the keys locked; one audit
+    event per key, naming its SKU, never the key. Keys already gone are skipped."""
+    keys = list(
+        LegacyKey.objects.select_for_update()
+        .select_related("product")
+        .filter(pk__in=key_ids)
+        .order_by("pk")
+    )
+    handed_out = [key for key in keys if key.state != LegacyKeyState.AVAILABLE]
+    if handed_out:
+        raise Rejected(
+            [
+                f"legacy key {key.pk} of {key.product.sku} is assigned to an entitlement "
+                "and is not deleted"
+                for key in handed_out
+            ]
+        )
+    for key in keys:
+        audit_event_record(
+            actor=actor,
+            action="legacy_key.deleted",
+            target=key,
+            data={"sku": key.product.sku, "state": key.state},
+        )
+    LegacyKey.objects.filter(pk__in=[key.pk for key in keys]).delete()
+    return len(keys)
+
+
+@transaction.atomic
 def legacy_key_upload_keep(*, name: str, text: str, actor) -> LegacyKeyUpload:
     """Keep an uploaded key file on the server, sealed, until its uploader confirms it or it
     expires (UPLOAD_LIFETIME). Uploads already expired are removed on the way."""

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import apps.core.converters  # noqa: F401  (registers <key:...>)
 from apps.portal import code_holders, views
 
 app_name = "portal"
@@ -7,15 +8,15 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("entitlements/", views.entitlement_list, name="entitlements"),
-    path("entitlements/<str:ssrn>/", views.entitlement_detail, name="entitlement"),
+    path("entitlements/<key:ssrn>/", views.entitlement_detail, name="entitlement"),
     path(
-        "entitlements/<str:ssrn>/certificate/",
+        "entitlements/<key:ssrn>/certificate/",
         views.certificate_download,
         name="certificate",
     ),
-    path("entitlements/<str:ssrn>/activate/", views.entitlement_activate, name="activate"),
-    path("entitlements/<str:ssrn>/keys/", views.license_keys_download, name="keys"),
-    path("entitlements/<str:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
+    path("entitlements/<key:ssrn>/activate/", views.entitlement_activate, name="activate"),
+    path("entitlements/<key:ssrn>/keys/", views.license_keys_download, name="keys"),
+    path("entitlements/<key:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
     path("activate/", code_holders.activate_with_code, name="activate-with-code"),
     path("legacy-keys/", code_holders.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),

@@ -1,10 +1,12 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories.accounts import AccountAssociationFactory
+from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
+from tests.factories.accounts import AccountAssociationFactory, UserFactory
 from tests.factories.entitlements import ActivationFactory, EntitlementAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +125,20 @@ def test_a_changelist_search_by_ssrn_still_finds_the_entitlement(admin_client, w
 
     assert entitlement.ssrn in page and other.ssrn not in page
     assert "looks like an activation code" not in page
+
+
+def test_find_by_activation_code_is_for_staff_who_may_see_codes(client, world):
+    # Operations never sees a code, so it does not look one up either: a code in its hands
+    # does not tell it whose entitlement, order and customer that is.
+    entitlement, _, _ = world
+    pages = {}
+    for role in (OPERATIONS, CUSTOMER_CARE):
+        staff = UserFactory(is_staff=True)
+        staff.groups.add(Group.objects.get(name=role))
+        client.force_login(staff)
+        pages[role] = find(client, entitlement.activation_code)
+
+    assert entitlement.ssrn in pages[CUSTOMER_CARE]
+    assert entitlement.ssrn not in pages[OPERATIONS]
+    assert "Nothing matches" in pages[OPERATIONS]
+    assert entitlement.ssrn in find(client, entitlement.ssrn)  # Care still; by SSRN anyone
