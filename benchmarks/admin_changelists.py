@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch_database import scratch_database_url  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
-NAME = "keyship_bench_admin"
+NAME = os.environ.get("BENCH_DATABASE", "keyship_bench_admin")
 
 
 os.environ["DATABASE_URL"] = scratch_database_url(NAME, fresh=os.environ.get("BENCH_FRESH") == "1")
@@ -57,10 +57,10 @@ SELECT o.id, n, (SELECT id FROM catalog_product WHERE sku = 'BENCH-1'), 1, date 
 FROM orders_salesorder o JOIN orders_shipment s ON s.order_id = o.id CROSS JOIN generate_series(1, 1000) n;
 INSERT INTO entitlements_entitlement (ssrn, activation_code_digest, activation_code_sealed, product_id,
     order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at, paper_certificate_number,
-    tracking_number, created_at, updated_at)
+    tracking_number, feed_status, created_at, updated_at)
 SELECT 'B' || lpad(l.id::text, 13, '0'), encode(sha256(l.id::text::bytea), 'hex'), 'x', l.product_id,
     l.id, 1, l.requested_ship_date, l.requested_ship_date + 365, l.requested_ship_date + 395, NULL, '', '',
-    now() - (l.id || ' seconds')::interval, now()
+    'active', now() - (l.id || ' seconds')::interval, now()
 FROM orders_orderline l;
 INSERT INTO entitlements_entitlementaccount (entitlement_id, account_id, role)
 SELECT e.id, (SELECT id FROM accounts_account ORDER BY id LIMIT 1 OFFSET (e.id %% 1000)), 'end_customer'
@@ -73,7 +73,7 @@ SELECT e.id, 'SN' || e.id, 'key', '', now() FROM entitlements_entitlement e WHER
 def fill() -> tuple[str, str, str]:
     """The database filled; returns (ssrn, activation code, order number) of a known row."""
     call_command("migrate", verbosity=0)
-    known = Path(__file__).parent / ".bench_admin_code"
+    known = Path(__file__).parent / f".{NAME}_code"
     if not Entitlement.objects.exists():
         print(f"filling {ROWS:,} entitlements (once) ...", flush=True)
         started = time.perf_counter()

@@ -35,7 +35,7 @@ from scratch_database import scratch_database_url  # noqa: E402
 LINES = int(os.environ.get("BENCH_LINES", 10_000))
 CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", 400))
 EMAIL_ROUNDS = 5
-NAME = "keyship_bench_fulfillment"
+NAME = os.environ.get("BENCH_DATABASE", "keyship_bench_fulfillment")
 
 
 def _free_port() -> int:
@@ -68,6 +68,7 @@ from django.db import connection  # noqa: E402
 
 from apps.accounts.models import Account  # noqa: E402
 from apps.catalog.models import Product  # noqa: E402
+from apps.core.actors import Job  # noqa: E402
 from apps.entitlements import pdf  # noqa: E402
 from apps.entitlements.models import Certificate  # noqa: E402
 from apps.fulfillment import services  # noqa: E402
@@ -165,7 +166,7 @@ def main() -> None:
     # 1. The sweep. Waking the workers is not part of it: the messages go to the broker after commit.
     services._after_commit = lambda report: None
     started = time.perf_counter()
-    report = services.order_lines_fulfil_due()
+    report = services.order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     fulfil = time.perf_counter() - started
     assert len(report.shipped) == LINES, len(report.shipped)
     floor = copy_floor()
