@@ -85,3 +85,9 @@ def actor_fields(actor) -> dict:
         f"an audit event's actor is a User, an ApiClient, a Job or an UnknownCaller, "
         f"not {type(actor).__name__}"
     )
+
+
+def actor_user(actor):
+    """The signed-in user who acted, or None for a job, an API client or an unknown caller:
+    for the columns that keep a person (who asked for a resend, who activated)."""
+    return actor if isinstance(actor, get_user_model()) and actor.is_authenticated else None

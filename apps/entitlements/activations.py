@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import DeliveryMethod
+from apps.core.actors import actor_user
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.search_terms import SERIAL_NUMBER
@@ -174,7 +175,7 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
         Activation(
             entitlement=entitlement,
             serial_number=serial,
-            activated_by=actor if actor is not None and actor.is_authenticated else None,
+            activated_by=actor_user(actor),
             license_key=_license_key(entitlement, serial, now),
         )
         for serial in new

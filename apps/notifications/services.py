@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
@@ -194,7 +195,7 @@ def email_delivery_resend(*, delivery: EmailDelivery, actor, reason: str) -> Ema
         message_id=new_message_id(),
         resend_of=delivery.resend_of or delivery,
         reason=reason,
-        requested_by=actor if actor and actor.is_authenticated else None,
+        requested_by=actor_user(actor),
     )
     audit_event_record(
         actor=actor,

@@ -239,3 +239,25 @@ class TestActivationWithACode:
         ]
         assert statuses[-1] == 429
         assert "Too many attempts" in installer.post(self.url, {}).content.decode()
+
+
+@pytest.mark.django_db
+def test_an_activation_by_a_job_or_an_api_client_keeps_no_person_and_names_its_actor():
+    from apps.api.models import ApiClient
+    from apps.core.actors import Job
+    from apps.core.models import AuditEvent
+    from apps.entitlements.activations import activations_create
+
+    entitlement = entitlement_of(new_account(), quantity=2)
+    client = ApiClient.objects.create(name="ERP", token_digest="d" * 64, scopes=[])
+
+    for actor, serial in ((Job("import_activations"), "SN-JOB"), (client, "SN-API")):
+        (activation,) = activations_create(
+            entitlement_id=entitlement.pk, serial_numbers=[serial], actor=actor
+        )
+        assert activation.activated_by is None
+
+    names = AuditEvent.objects.filter(action="entitlement.activated").values_list(
+        "actor_name", flat=True
+    )
+    assert sorted(names) == ["ERP", "import_activations"]
