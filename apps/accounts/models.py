@@ -212,11 +212,6 @@ class AccessRequest(TimeStampedModel):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("note to the contact"), max_length=500, blank=True)
-    # The decision's email, kept as a row so that a lost message or a killed worker is made
-    # good by the rescuer: sent when notified_at is set, else due again at notify_next_at.
-    notified_at = models.DateTimeField(_("contact told at"), null=True, blank=True)
-    notify_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
-    notify_next_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("access request")
@@ -244,55 +239,7 @@ class AccessRequest(TimeStampedModel):
                 condition=models.Q(status="pending"),
                 name="access_request_pending_idx",
             ),
-            models.Index(
-                fields=["notify_next_at"],
-                condition=models.Q(notified_at__isnull=True) & ~models.Q(status="pending"),
-                name="access_request_to_notify_idx",
-            ),
         ]
 
     def __str__(self):
         return f"{self.contact.contact_id} -> {self.requested_account_id} ({self.status})"
-
-
-class ContactNoticeKind(models.TextChoices):
-    ASSOCIATION_ADDED = "association_added", _("A contact was associated with the account")
-    EMAIL_CHANGED = "email_changed", _("The login's email address was changed")
-
-
-class ContactNotice(models.Model):
-    """An email that tells someone about a change they did not make: the contacts of an
-    account that an API client associated a new contact with, or the old address of a login
-    whose email was changed. Kept as a row, like an access decision's email, so that a lost
-    message or a killed worker is made good by the rescuer."""
-
-    kind = models.CharField(_("kind"), max_length=32, choices=ContactNoticeKind.choices)
-    recipient = models.EmailField(_("recipient"))
-    language = models.CharField(_("language"), max_length=8, default="en")
-    # What the email names: account_id, account_name, email, new_email, api_client.
-    data = models.JSONField(_("details"), default=dict)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    notified_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    notify_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
-    notify_next_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        verbose_name = _("contact notice")
-        verbose_name_plural = _("contact notices")
-        ordering = ["-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(kind__in=["association_added", "email_changed"]),
-                name="contact_notice_kind_valid",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["notify_next_at"],
-                condition=models.Q(notified_at__isnull=True),
-                name="contact_notice_to_send_idx",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.kind} -> {self.recipient}"

@@ -1,26 +1,25 @@
-import datetime
+import uuid
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.contracts import AccountIn, AccountsFile, ContactIn
+from apps.accounts.emails import ASSOCIATION_ADDED, EMAIL_CHANGED
 from apps.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
     Account,
     AccountAssociation,
     Contact,
-    ContactNotice,
-    ContactNoticeKind,
     User,
 )
-from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import ImportResult, Rejected, validate
 from apps.core.services import audit_event_record, field_changes, field_values, record_upsert
 from apps.core.text import has_control_characters
+from apps.outbox.models import Delivery, DeliveryKind, topic
+from apps.outbox.services import delivery_queue
 
-NOTIFY_GRACE = datetime.timedelta(minutes=2)
 # Requests for any well-formed Account ID are kept, known or not; this many waiting at once
 # is more than anyone needs, and keeps one login from filling Customer Care's queue.
 MAX_PENDING_ACCESS_REQUESTS = 10
@@ -83,10 +82,14 @@ def contact_save(
     )
     if before is not None and before.lower() != email.lower():
         _notice_queue(
-            kind=ContactNoticeKind.EMAIL_CHANGED,
             recipient=before,
             language=language,
-            data={"email": before, "new_email": email, "api_client": api_client},
+            data={
+                "notice": EMAIL_CHANGED,
+                "email": before,
+                "new_email": email,
+                "api_client": api_client,
+            },
         )
     audit_event_record(actor=actor, action=action, target=contact, data=data)
     return contact
@@ -105,19 +108,16 @@ def _contact_audited(contact: Contact) -> dict:
     }
 
 
-def _notice_queue(*, kind: str, recipient: str, language: str, data: dict) -> ContactNotice:
-    """A notice row, and its email once the caller's transaction commits."""
-    from apps.accounts.tasks import contact_notice_email_task  # tasks import services
-
-    notice = ContactNotice.objects.create(
-        kind=kind,
+def _notice_queue(*, recipient: str, language: str, data: dict) -> Delivery:
+    """A contact notice on the outbox; it leaves once the caller's transaction commits."""
+    return delivery_queue(
+        kind=DeliveryKind.CONTACT_NOTICE,
+        topic=topic("notice", uuid.uuid4().hex),
+        about=data.get("account_id") or data.get("email", ""),
         recipient=recipient,
         language=language,
-        data=data,
-        notify_next_at=timezone.now() + NOTIFY_GRACE,
+        payload=data,
     )
-    transaction.on_commit(lambda pk=notice.pk: contact_notice_email_task.delay(pk))
-    return notice
 
 
 @transaction.atomic
@@ -298,10 +298,10 @@ def _association_announce(*, contact: Contact, account: Account, api_client: str
     )
     for other in others:
         _notice_queue(
-            kind=ContactNoticeKind.ASSOCIATION_ADDED,
             recipient=other.email,
             language=other.language,
             data={
+                "notice": ASSOCIATION_ADDED,
                 "account_id": account.account_id,
                 "account_name": account.name,
                 "email": contact.email,
@@ -365,8 +365,6 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
     twice (two Customer Care agents at once) tells nobody twice. A request for an Account ID
     that names no account cannot be approved: it stays pending (and is not counted).
     """
-    from apps.accounts.tasks import access_decision_email_task  # tasks import services
-
     pending = (
         # Only the requests' rows: the account may be missing (an outer join, not lockable).
         AccessRequest.objects.select_for_update(of=("self",))
@@ -389,8 +387,6 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
         access_request.decided_by = actor
         access_request.decided_at = timezone.now()
         access_request.decision_note = note
-        # The email normally leaves at once; the rescuer sends it if it has not by then.
-        access_request.notify_next_at = access_request.decided_at + NOTIFY_GRACE
         access_request.save(
             update_fields=[
                 "account",
@@ -398,7 +394,6 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
                 "decided_by",
                 "decided_at",
                 "decision_note",
-                "notify_next_at",
                 "updated_at",
             ]
         )
@@ -414,81 +409,15 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
             target=access_request,
             message=note,
         )
-        transaction.on_commit(lambda pk=access_request.pk: access_decision_email_task.delay(pk))
+        delivery_queue(
+            kind=DeliveryKind.ACCESS_DECISION,
+            topic=topic("access_request", access_request.pk),
+            about=access_request.requested_account_id,
+            recipient=access_request.contact.email,
+            language=access_request.contact.language,
+        )
         decided += 1
     return decided
-
-
-def _notify_once(*, rows, pk: int, send) -> bool:
-    """Send a row's email once: `send(row)` sends it. Returns whether it was sent now.
-
-    The row is locked (SKIP LOCKED) while the email goes out, so a rescue and a late task
-    never both send it; a failure is counted and tried again later, up to MAX_ATTEMPTS.
-    """
-    with transaction.atomic():
-        row = (
-            rows.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk, notified_at__isnull=True)
-            .first()
-        )
-        if row is None:
-            return False
-        try:
-            send(row)
-        except Exception as error:  # noqa: BLE001 - counted here, raised once committed
-            failure = error
-            attempts = row.notify_attempts + 1
-            rows.model.objects.filter(pk=row.pk).update(
-                notify_attempts=attempts, notify_next_at=timezone.now() + retry_delay(attempts)
-            )
-        else:
-            failure = None
-            row.notified_at = timezone.now()
-            row.save(update_fields=["notified_at"])
-    if failure is not None:
-        raise failure
-    return True
-
-
-def access_decision_notify(*, access_request_id: int, send) -> bool:
-    """Tell the contact how their request was decided, once (see _notify_once)."""
-    return _notify_once(
-        rows=AccessRequest.objects.select_related("contact__user", "account").exclude(
-            status=AccessRequestStatus.PENDING
-        ),
-        pk=access_request_id,
-        send=send,
-    )
-
-
-def contact_notice_notify(*, notice_id: int, send) -> bool:
-    """Send a contact notice's email, once (see _notify_once)."""
-    return _notify_once(rows=ContactNotice.objects.all(), pk=notice_id, send=send)
-
-
-def contact_notices_unsent(*, now: datetime.datetime, limit: int = 500) -> list[int]:
-    """Notices whose email has not gone out and is due (again): for the rescuer."""
-    return list(
-        ContactNotice.objects.filter(
-            notified_at__isnull=True, notify_next_at__lte=now, notify_attempts__lt=MAX_ATTEMPTS
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-def access_decisions_unsent(*, now: datetime.datetime, limit: int = 500) -> list[int]:
-    """Decisions whose email has not gone out and is due (again): for the rescuer."""
-    return list(
-        AccessRequest.objects.filter(
-            notified_at__isnull=True,
-            notify_next_at__lte=now,
-            notify_attempts__lt=MAX_ATTEMPTS,
-        )
-        .exclude(status=AccessRequestStatus.PENDING)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
 
 
 ACCOUNT_FIELDS = ("account_id", "name", "kind")
@@ -510,9 +439,7 @@ def account_save(*, account_id: str, name: str, kind: str, actor, account=None) 
     if account is None or not account.pk:
         account = Account.objects.create(**after)
         changes = field_changes(before={}, after=after)
-        audit_event_record(
-            actor=actor, action="account.created", target=account, data=changes
-        )
+        audit_event_record(actor=actor, action="account.created", target=account, data=changes)
         return account
     stored = Account.objects.select_for_update().get(pk=account.pk)
     changes = field_changes(before={f: getattr(stored, f) for f in ACCOUNT_FIELDS}, after=after)
@@ -520,9 +447,7 @@ def account_save(*, account_id: str, name: str, kind: str, actor, account=None) 
         for name_, value in after.items():
             setattr(stored, name_, value)
         stored.save(update_fields=[*changes, "updated_at"])
-        audit_event_record(
-            actor=actor, action="account.updated", target=stored, data=changes
-        )
+        audit_event_record(actor=actor, action="account.updated", target=stored, data=changes)
     return stored
 
 

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class EntitlementsConfig(AppConfig):
     name = "apps.entitlements"
     verbose_name = _("Entitlements")
+
+    def ready(self):
+        from apps.entitlements.emails import LicenseKeyEmails
+        from apps.outbox import kinds
+        from apps.outbox.models import DeliveryKind
+
+        kinds.register(DeliveryKind.LICENSE_KEYS, LicenseKeyEmails())

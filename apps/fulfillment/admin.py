@@ -20,12 +20,13 @@ from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.entitlements.selectors import renewal_problem
 from apps.fulfillment.services import order_lines_ship_now
-from apps.notifications.models import EmailDelivery
+from apps.notifications.services import shipment_topic
 from apps.orders.admin import FINAL_STATUSES, OrderLineAdminBase, SalesOrderAdminBase
 from apps.orders.contracts import OrderIn
 from apps.orders.models import LineStatus, OrderAccount, OrderEmail, OrderLine, SalesOrder, Shipment
 from apps.orders.selectors import sales_order_body, sales_order_has_shipped
 from apps.orders.services import order_lines_transition, sales_order_upsert
+from apps.outbox.models import Delivery, DeliveryKind
 
 _LINE_PATH = re.compile(r"^lines\[(\d+)\]")
 
@@ -307,30 +308,36 @@ class SalesOrderAdmin(ServiceSavedAdminMixin, SalesOrderAdminBase):
 
     @admin.display(description=_("Fulfillment Emails"))
     def emails_sent(self, obj):
-        deliveries = EmailDelivery.objects.filter(shipment__order=obj).order_by("id")
+        topics = [shipment_topic(pk) for pk in obj.shipments.values_list("pk", flat=True)]
+        deliveries = Delivery.objects.filter(
+            kind=DeliveryKind.FULFILLMENT, topic__in=topics
+        ).order_by("id")
         if not deliveries:
             return "-"
         rows = format_html_join(
             "",
-            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>",
             (
                 (
-                    reverse("admin:notifications_emaildelivery_change", args=[d.pk]),
-                    d.email,
+                    reverse("admin:outbox_delivery_change", args=[d.pk]),
+                    d.recipient,
                     d.get_status_display(),
                     d.attempts,
                     d.sent_at or "",
+                    d.get_tracking_status_display() if d.tracking_status else "",
                     d.last_error,
                 )
                 for d in deliveries
             ),
         )
         header = format_html(
-            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
             _("recipient"),
             _("status"),
             _("attempts"),
             _("sent at"),
+            _("tracking"),
             _("last error"),
         )
         return format_html("<table>{}{}</table>", header, rows)

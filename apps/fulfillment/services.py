@@ -24,10 +24,10 @@ from apps.entitlements.services import (
 )
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
 from apps.lms.services import legacy_keys_assign, legacy_keys_reserve
-from apps.notifications.emails import new_message_id
-from apps.notifications.models import DeliveryStatus, EmailDelivery
-from apps.notifications.services import shipment_emails_render
+from apps.notifications.services import shipment_emails_render, shipment_topic
 from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
+from apps.outbox.services import deliveries_due, delivery_build
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +120,14 @@ def _ship_orders(
         actor=actor,
     )
     languages = {order.pk: order.language for order in orders}
-    EmailDelivery.objects.bulk_create(
-        EmailDelivery(
-            shipment=shipment,
-            email=email,
+    numbers = {order.pk: order.order_number for order in orders}
+    Delivery.objects.bulk_create(
+        delivery_build(
+            kind=DeliveryKind.FULFILLMENT,
+            topic=shipment_topic(shipment.pk),
+            about=numbers[order_id],
+            recipient=email,
             language=languages[order_id],
-            message_id=new_message_id(),
             # The shipment's task sends it once the certificates are ready; the rescuer
             # looks only after that, in case the task was lost.
             next_attempt_at=now + datetime.timedelta(seconds=settings.EMAIL_DOCUMENTS_WAIT),
@@ -337,8 +339,10 @@ def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
     if not certificates.exclude(status=CertificateStatus.READY).exists():
         shipment_emails_render(shipment_id=shipment_id)
     return list(
-        EmailDelivery.objects.filter(
-            shipment_id=shipment_id, status=DeliveryStatus.QUEUED
+        Delivery.objects.filter(
+            kind=DeliveryKind.FULFILLMENT,
+            topic=shipment_topic(shipment_id),
+            status=DeliveryStatus.QUEUED,
         ).values_list("pk", flat=True)
     )
 
@@ -348,11 +352,14 @@ def shipment_documents_prepare(*, shipment_id: int) -> list[int]:
 RESCUE_BATCH = 500
 
 
-def queued_work_rescue(*, now: datetime.datetime | None = None) -> tuple[list[int], list[int]]:
-    """Find the work no worker is doing: certificates and emails due for (another) attempt,
-    or in flight past their lease (a killed worker, a lost message).
+def queued_work_rescue(
+    *, now: datetime.datetime | None = None
+) -> tuple[list[int], dict[str, list[int]]]:
+    """Find the work no worker is doing: certificates and outgoing messages due for
+    (another) attempt, or in flight past their lease (a killed worker, a lost message).
 
-    Returns (shipments whose certificates must be rendered, emails to send); the caller
+    Returns (shipments whose certificates must be rendered, deliveries to send per
+    channel); the caller
     hands them to the workers again. Certificates go back through their shipment, so that
     its emails follow them. Handing out one twice is harmless: each task takes its row
     under a lease.
@@ -366,12 +373,5 @@ def queued_work_rescue(*, now: datetime.datetime | None = None) -> tuple[list[in
     # The shipments that delivered them: the one that made each, and any that renewed it.
     delivered = shipment_entitlements(entitlement_ids=stuck_entitlements)
     shipments = sorted({item.shipment_id for item in delivered})
-    deliveries = list(
-        EmailDelivery.objects.filter(
-            Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)
-            | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:RESCUE_BATCH]
-    )
+    deliveries = deliveries_due(now=now, limit=RESCUE_BATCH)
     return shipments, deliveries

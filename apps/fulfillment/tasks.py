@@ -1,8 +1,5 @@
 from celery import shared_task
-from django.utils import timezone
 
-from apps.accounts.services import access_decisions_unsent, contact_notices_unsent
-from apps.accounts.tasks import access_decision_email_task, contact_notice_email_task
 from apps.core.actors import Job
 from apps.fulfillment.services import (
     order_lines_fulfil_due,
@@ -10,9 +7,8 @@ from apps.fulfillment.services import (
     shipment_documents_prepare,
 )
 from apps.lms.services import legacy_key_uploads_purge
-from apps.notifications.tasks import email_deliveries_send_task
-
-SEND_BATCH = 50
+from apps.outbox.models import Channel
+from apps.outbox.tasks import deliveries_hand_out
 
 
 # A sweep walks every due order in batches (each its own transaction): minutes on a big day.
@@ -28,25 +24,17 @@ def shipment_documents_task(shipment_id: int) -> None:
     """Render a shipment's certificates (pdf queue), then hand its emails to the mail queue.
     Safe to run twice."""
     deliveries = shipment_documents_prepare(shipment_id=shipment_id)
-    if deliveries:
-        email_deliveries_send_task.delay(deliveries)
+    deliveries_hand_out({Channel.EMAIL: deliveries})
 
 
 @shared_task(periodic=True)
 def queued_work_rescue_task() -> None:
     """Every minute, from beat: give the workers again what a lost message or a killed
-    worker left behind, and what is due for another attempt (certificates, Fulfillment
-    Emails, the emails that tell contacts how their access requests were decided, and the
-    notices of new associations and changed addresses); and remove legacy key uploads that
-    expired unconfirmed."""
+    worker left behind, and what is due for another attempt (certificates, and every
+    outgoing message of the outbox); and remove legacy key uploads that expired
+    unconfirmed."""
     shipments, deliveries = queued_work_rescue()
-    for access_request_id in access_decisions_unsent(now=timezone.now()):
-        access_decision_email_task.delay(access_request_id)
-    for notice_id in contact_notices_unsent(now=timezone.now()):
-        contact_notice_email_task.delay(notice_id)
     legacy_key_uploads_purge()
     for shipment_id in shipments:
         shipment_documents_task.delay(shipment_id)
-    # In batches: one task sends its emails over one SMTP connection.
-    for start in range(0, len(deliveries), SEND_BATCH):
-        email_deliveries_send_task.delay(deliveries[start : start + SEND_BATCH])
+    deliveries_hand_out(deliveries)

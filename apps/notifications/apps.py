@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "apps.notifications"
     verbose_name = _("Emails")
+
+    def ready(self):
+        from apps.notifications.services import FulfillmentEmails, ReminderDigests
+        from apps.outbox import kinds
+        from apps.outbox.models import DeliveryKind
+
+        kinds.register(DeliveryKind.FULFILLMENT, FulfillmentEmails())
+        kinds.register(DeliveryKind.REMINDER_DIGEST, ReminderDigests())

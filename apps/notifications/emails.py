@@ -1,7 +1,5 @@
 """The Fulfillment Email of a shipment, as a MIME message."""
 
-import uuid
-
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import prefetch_related_objects
@@ -15,14 +13,9 @@ from apps.core.text import single_line
 from apps.entitlements.license_keys import key_file
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
 from apps.entitlements.selectors import shipment_entitlements
-from apps.notifications.models import DeliveryKind, EmailDelivery, ShipmentEmail
+from apps.notifications.models import ShipmentEmail
 from apps.orders.models import Shipment
-
-
-def new_message_id() -> str:
-    """A Message-ID of our own domain, fixed when a delivery row is made."""
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "keyship.local"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+from apps.outbox.models import Delivery, topic_key
 
 
 def latest_certificates(
@@ -50,6 +43,7 @@ class ShipmentContents:
     def __init__(self, shipment_ids=()):
         self._shipments: dict[int, tuple[list[dict], list[tuple[str, bytes | str, str]]]] = {}
         self._emails: dict[tuple[int, str], ShipmentEmail] = {}
+        self._rows: dict[int, Shipment] = {}
         if shipment_ids:
             self._load(set(shipment_ids))
 
@@ -66,7 +60,13 @@ class ShipmentContents:
             )
         return self._emails[key]
 
+    def shipment(self, shipment_id: int) -> Shipment:
+        if shipment_id not in self._rows:
+            self._load({shipment_id})
+        return self._rows[shipment_id]
+
     def _load(self, shipment_ids: set[int]) -> None:
+        self._rows.update(Shipment.objects.select_related("order").in_bulk(shipment_ids))
         for email in ShipmentEmail.objects.filter(shipment_id__in=shipment_ids):
             self._emails[email.shipment_id, email.language] = email
         # New entitlements come from the shipment's lines; renewed ones from its renewal terms.
@@ -163,28 +163,32 @@ def _rendered(shipment: Shipment, language: str, licenses: list[dict]) -> dict[s
         }
 
 
-def fulfillment_message(
-    delivery: EmailDelivery, contents: ShipmentContents | None = None
-) -> EmailMultiAlternatives:
+def delivery_shipment_id(delivery: Delivery) -> int | None:
+    """The shipment a Fulfillment Email delivers."""
+    key = topic_key(delivery.topic, "shipment")
+    return int(key) if key else None
+
+
+def fulfillment_message(delivery: Delivery, contents: ShipmentContents) -> EmailMultiAlternatives:
     """The email for one delivery: its shipment's email in its language, with every
     certificate attached."""
-    contents = contents or ShipmentContents()
-    email = contents.email(delivery.shipment, delivery.language)
+    shipment_id = delivery_shipment_id(delivery)
+    email = contents.email(contents.shipment(shipment_id), delivery.language)
     message = EmailMultiAlternatives(
         # One line even if stored before intake refused line breaks in names: a header
         # with a line break is refused by the mail library, and the email would never leave.
         subject=single_line(email.subject),
         body=email.text,
-        to=[delivery.email],
+        to=[delivery.recipient],
         headers={"Message-ID": delivery.message_id},
     )
     message.attach_alternative(email.html, "text/html")
-    for filename, content, mimetype in contents[delivery.shipment_id][1]:
+    for filename, content, mimetype in contents[shipment_id][1]:
         message.attach(filename, content, mimetype)
     return message
 
 
-def reminder_items(delivery: EmailDelivery) -> list[dict]:
+def reminder_items(delivery: Delivery) -> list[dict]:
     items = []
     reminders = delivery.reminders.select_related("term__entitlement__product").prefetch_related(
         "term__entitlement__product__renewal_skus",
@@ -209,7 +213,7 @@ def reminder_items(delivery: EmailDelivery) -> list[dict]:
     return items
 
 
-def reminder_message(delivery: EmailDelivery) -> EmailMultiAlternatives:
+def reminder_message(delivery: Delivery) -> EmailMultiAlternatives:
     """The day's digest for one address: every subscription of theirs that reached a window."""
     context = {"items": reminder_items(delivery), "portal_url": settings.SITE_URL}
     with translation.override(delivery.language):
@@ -219,13 +223,10 @@ def reminder_message(delivery: EmailDelivery) -> EmailMultiAlternatives:
         text = render_to_string("emails/reminders.txt", context)
         html = render_to_string("emails/reminders.html", context)
     message = EmailMultiAlternatives(
-        subject=subject, body=text, to=[delivery.email], headers={"Message-ID": delivery.message_id}
+        subject=subject,
+        body=text,
+        to=[delivery.recipient],
+        headers={"Message-ID": delivery.message_id},
     )
     message.attach_alternative(html, "text/html")
     return message
-
-
-def delivery_message(delivery: EmailDelivery, contents: ShipmentContents) -> EmailMultiAlternatives:
-    if delivery.kind == DeliveryKind.REMINDER_DIGEST:
-        return reminder_message(delivery)
-    return fulfillment_message(delivery, contents)

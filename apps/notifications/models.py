@@ -1,111 +1,11 @@
-from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import sealing
-from apps.core.models import QueuedWork
 from apps.entitlements.models import Term
 from apps.orders.models import Shipment
-
-
-class DeliveryStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    SENDING = "sending", _("Sending")
-    SENT = "sent", _("Sent")
-    RETRY = "retry", _("Waiting to retry")
-    FAILED = "failed", _("Failed")
-
-
-class DeliveryKind(models.TextChoices):
-    FULFILLMENT = "fulfillment", _("Fulfillment Email")
-    REMINDER_DIGEST = "reminder_digest", _("Subscription reminders")
-
-
-class EmailDelivery(QueuedWork):
-    """One Fulfillment Email of one shipment to one address.
-
-    queued -> sending -> sent, or retry (a 4xx reply, a lost connection) -> sending ..., or
-    failed (a 5xx reply, or the attempts are used up). The Message-ID is fixed when the row
-    is made, so a copy sent twice is recognisable as the same message.
-    """
-
-    kind = models.CharField(
-        _("kind"), max_length=24, choices=DeliveryKind.choices, default=DeliveryKind.FULFILLMENT
-    )
-    shipment = models.ForeignKey(
-        Shipment,
-        verbose_name=_("shipment"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="deliveries",
-    )
-    digest_day = models.DateField(_("reminders of"), null=True, blank=True)
-    email = models.EmailField(_("recipient"))
-    language = models.CharField(_("language"), max_length=8, default="en")
-    status = models.CharField(
-        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
-    )
-    message_id = models.CharField(_("Message-ID"), max_length=200, unique=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    resend_of = models.ForeignKey(
-        "self",
-        verbose_name=_("resend of"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="resends",
-    )
-    reason = models.CharField(_("reason for resending"), max_length=200, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("email delivery")
-        verbose_name_plural = _("email deliveries")
-        ordering = ["-id"]
-        constraints = [
-            # Each address gets a shipment's email once; a resend is a new row with a reason.
-            models.UniqueConstraint(
-                "shipment",
-                Lower("email"),
-                condition=Q(resend_of__isnull=True),
-                name="delivery_once_per_recipient",
-            ),
-            # One reminder digest a day per address, however many reminder runs meet.
-            models.UniqueConstraint(
-                Lower("email"),
-                "digest_day",
-                condition=Q(kind="reminder_digest"),
-                name="digest_once_per_address_per_day",
-            ),
-            models.CheckConstraint(
-                condition=Q(resend_of__isnull=True) | ~Q(reason=""),
-                name="delivery_resend_has_reason",
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="delivery_sent_has_time",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(status__in=["queued", "sending", "retry"]),
-                name="delivery_work_idx",
-            ),
-        ]
-
-    def __str__(self):
-        subject = self.shipment if self.shipment_id else f"reminders {self.digest_day}"
-        return f"{subject} -> {self.email}"
+from apps.outbox.models import Delivery
 
 
 class ShipmentEmail(models.Model):
@@ -155,7 +55,7 @@ class Reminder(models.Model):
     window = models.CharField(_("window"), max_length=16)
     email = models.EmailField(_("recipient"))
     delivery = models.ForeignKey(
-        EmailDelivery, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="reminders"
+        Delivery, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="reminders"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

@@ -18,9 +18,10 @@ from django.db.models import Exists, OuterRef
 from apps.accounts.models import Contact
 from apps.core.dates import business_today
 from apps.entitlements.models import Term
-from apps.notifications.emails import new_message_id
-from apps.notifications.models import DeliveryKind, DeliveryStatus, EmailDelivery, Reminder
+from apps.notifications.models import Reminder
 from apps.orders.models import OrderEmail
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus, topic
+from apps.outbox.services import delivery_build
 
 logger = logging.getLogger(__name__)
 
@@ -159,26 +160,28 @@ def _run_lock_taken() -> bool:
         return cursor.fetchone()[0]
 
 
-def _digest_for(recipient: Recipient, today: datetime.date) -> EmailDelivery | None:
+def _digest_for(recipient: Recipient, today: datetime.date) -> Delivery | None:
     """Today's digest for this address, still queued and locked (a sender that claims it
     meanwhile skips it), or None when today's has already gone out."""
-    digest = (
-        EmailDelivery.objects.select_for_update()
-        .filter(kind=DeliveryKind.REMINDER_DIGEST, email__iexact=recipient.email, digest_day=today)
-        .first()
+    todays = Delivery.objects.select_for_update().filter(
+        kind=DeliveryKind.REMINDER_DIGEST,
+        topic=topic("digest", today.isoformat()),
+        recipient__iexact=recipient.email,
+        resend_of__isnull=True,
     )
+    digest = todays.first()
     if digest is None:
         try:
             with transaction.atomic():
-                return EmailDelivery.objects.create(
+                digest = delivery_build(
                     kind=DeliveryKind.REMINDER_DIGEST,
-                    email=recipient.email,
-                    digest_day=today,
+                    topic=topic("digest", today.isoformat()),
+                    about=today.isoformat(),
+                    recipient=recipient.email,
                     language=recipient.language,
-                    message_id=new_message_id(),
                 )
+                digest.save()
+                return digest
         except IntegrityError:  # another run made it a moment ago
-            digest = EmailDelivery.objects.select_for_update().get(
-                kind=DeliveryKind.REMINDER_DIGEST, email__iexact=recipient.email, digest_day=today
-            )
+            digest = todays.get()
     return digest if digest.status == DeliveryStatus.QUEUED else None

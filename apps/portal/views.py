@@ -25,6 +25,7 @@ from apps.core.contracts import Rejected
 from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
+from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.models import CertificateStatus, Entitlement, EntitlementStatus
 from apps.entitlements.selectors import (
@@ -32,7 +33,6 @@ from apps.entitlements.selectors import (
     entitlements_visible_to,
     license_keys_reissued,
 )
-from apps.entitlements.tasks import license_keys_email_task
 from apps.portal.forms import (
     AccessRequestForm,
     EntitlementFilterForm,
@@ -330,7 +330,9 @@ def license_keys_email(request, ssrn: str):
     entitlement = _visible_entitlement(request, ssrn)
     contact = _contact(request.user)
     language = contact.language if contact else translation.get_language()
-    license_keys_email_task.delay(entitlement.pk, request.user.pk, language)
+    license_keys_mail(
+        entitlement=entitlement, user=request.user, language=language, actor=request.user
+    )
     messages.success(
         request,
         _("The license keys are on their way to %(email)s.") % {"email": request.user.email},

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.core",
+    "apps.outbox",
     "apps.accounts",
     "apps.catalog",
     "apps.orders",
@@ -340,12 +341,14 @@ CELERY_TASK_DEFAULT_QUEUE = "fulfillment"
 CELERY_TASK_ROUTES = {
     # Rendering the certificates of a shipment is PDF work, whatever app schedules it.
     "apps.fulfillment.tasks.shipment_documents_task": {"queue": "pdf"},
-    "apps.entitlements.tasks.license_keys_email_task": {"queue": "mail"},
     "apps.entitlements.tasks.entitlement_status_changes_task": {"queue": "fulfillment"},
     "apps.accounts.*": {"queue": "mail"},
     "apps.fulfillment.*": {"queue": "fulfillment"},
     "apps.entitlements.*": {"queue": "pdf"},
     "apps.notifications.*": {"queue": "mail"},
+    # A slow endpoint holds up only other webhook events, never an email.
+    "apps.outbox.tasks.webhook_deliveries_send_task": {"queue": "webhooks"},
+    "apps.outbox.*": {"queue": "mail"},
 }
 CELERY_TIMEZONE = "UTC"
 # No task holds a worker forever (a PDF that never ends, a mail server that stops answering).

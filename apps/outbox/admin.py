@@ -1,0 +1,86 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
+from apps.outbox.models import Delivery
+from apps.outbox.services import deliveries_retry, delivery_resend
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+    """The queue of every outgoing message: Fulfillment Emails, reminders, access decisions,
+    notices, license keys, sign-in links and webhook events."""
+
+    list_display = [
+        "recipient",
+        "channel",
+        "kind",
+        "about",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "tracking_status",
+        "last_error",
+    ]
+    list_filter = ["status", "channel", "kind", "tracking_status", "created_at"]
+    search_lookups = ["recipient__lower", "about"]
+    search_help_text = _("A recipient (address or URL), an order number, an SSRN or an Account ID.")
+    fields = [
+        "channel",
+        "kind",
+        "about",
+        "topic",
+        "recipient",
+        "language",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "sent_at",
+        "message_id",
+        "last_error",
+        "tracking_status",
+        "tracking_at",
+        "tracking_detail",
+        "resend_of",
+        "reason",
+        "requested_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+    actions = ["retry_now", "resend"]
+
+    def has_change_permission(self, request, obj=None):
+        # The actions change the queue through services; the form itself stays read-only.
+        return obj is None and request.user.has_perm("outbox.change_delivery")
+
+    @admin.action(description=_("Send again now (failed or waiting)"), permissions=["change"])
+    def retry_now(self, request, queryset):
+        retried = deliveries_retry(
+            delivery_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request,
+            ngettext("%d message queued again.", "%d messages queued again.", len(retried))
+            % len(retried),
+        )
+
+    @admin.action(
+        description=_("Resend (a new delivery of the same message)"), permissions=["change"]
+    )
+    def resend(self, request, queryset):
+        reason, page = reason_or_form(
+            self, request, queryset, title=_("Resend messages"), action="resend"
+        )
+        if page:
+            return page
+        rows = list(queryset)
+        for delivery in rows:
+            delivery_resend(delivery=delivery, actor=request.user, reason=reason)
+        self.message_user(
+            request,
+            ngettext("%d message resent.", "%d messages resent.", len(rows)) % len(rows),
+            messages.SUCCESS,
+        )
