@@ -42,8 +42,9 @@ from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.lms.services import legacy_keys_import
-from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
+from apps.notifications.models import ShipmentEmail
 from apps.orders.models import AccountRole
+from apps.outbox.models import Delivery, DeliveryStatus
 from tests.factories.accounts import AccountAssociationFactory, AccountFactory, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.factories.orders import (
@@ -173,7 +174,7 @@ def build_world(*, mail, on_commit) -> World:
     activations_create(entitlement_id=jal.pk, serial_numbers=[SERIAL], actor=contact_a.user)
     # What the world must hold for its surfaces to mean something.
     assert Certificate.objects.filter(status=CertificateStatus.READY).count() == 3
-    assert set(EmailDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert ShipmentEmail.objects.exists()
     assert heritage.legacy_keys.count() == 2
 
@@ -641,7 +642,7 @@ ADMIN = {
         "change": staff_only(CODE, REFUSED, CODE),
         "history": staff_only(NO_CODE, REFUSED, NO_CODE),
     },
-    "notifications.emaildelivery": every_view(NONE_SEE),
+    "outbox.delivery": every_view(NONE_SEE),
     "orders.orderline": every_view(NONE_SEE),
     "orders.salesorder": every_view(NONE_SEE),
     "orders.shipment": every_view(NONE_SEE),

@@ -8,6 +8,7 @@ it to the rescuer, and stops.
 """
 
 import datetime
+import smtplib
 
 import pytest
 import time_machine
@@ -21,10 +22,9 @@ from apps.entitlements.models import Certificate, CertificateStatus
 from apps.fulfillment import services as fulfillment_services
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.fulfillment.tasks import queued_work_rescue_task
-from apps.notifications import transport
-from apps.notifications.models import DeliveryStatus, EmailDelivery
-from apps.notifications.services import email_deliveries_send
 from apps.orders.models import LineStatus
+from apps.outbox.models import Delivery, DeliveryStatus
+from apps.outbox.services import deliveries_send
 from config.celery_app import app
 from tests.fulfillment.helpers import order_with_lines
 from tests.test_beat import project_tasks
@@ -35,7 +35,8 @@ MAX_TIME_LIMIT = 15 * 60
 LEASED = {
     "apps.entitlements.tasks.certificate_render_task": "CERTIFICATE_RENDER_LEASE",
     "apps.fulfillment.tasks.shipment_documents_task": "CERTIFICATE_RENDER_LEASE",
-    "apps.notifications.tasks.email_deliveries_send_task": "EMAIL_SEND_LEASE",
+    "apps.outbox.tasks.email_deliveries_send_task": "EMAIL_SEND_LEASE",
+    "apps.outbox.tasks.webhook_deliveries_send_task": "EMAIL_SEND_LEASE",
 }
 NOW = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
 
@@ -122,25 +123,25 @@ def test_a_send_out_of_time_mid_message_drops_the_connection_and_loses_no_email(
     order_with_lines(dates=[NOW.date()], emails=addresses)
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     smtp.messages.clear()
-    EmailDelivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
-    first, second = EmailDelivery.objects.order_by("pk")
+    Delivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
+    first, second = Delivery.objects.order_by("pk")
 
     # When the task's time runs out half-way through the first email's text
-    send = transport._send_up_to_end_of_data
+    send = smtplib.SMTP.sendmail
 
-    def half_then_out_of_time(smtp_connection, prepared):
-        if prepared.recipients == [first.email]:
+    def half_then_out_of_time(smtp_connection, from_address, recipients, data, *args):
+        if recipients == [first.recipient]:
             smtp_connection.ehlo_or_helo_if_needed()
-            smtp_connection.mail(prepared.from_email)
-            smtp_connection.rcpt(prepared.recipients[0])
+            smtp_connection.mail(from_address)
+            smtp_connection.rcpt(recipients[0])
             smtp_connection.docmd("data")
-            smtp_connection.send(prepared.smtp_data[: len(prepared.smtp_data) // 2])
+            smtp_connection.send(data[: len(data) // 2])
             raise SoftTimeLimitExceeded()
-        return send(smtp_connection, prepared)
+        return send(smtp_connection, from_address, recipients, data, *args)
 
-    monkeypatch.setattr(transport, "_send_up_to_end_of_data", half_then_out_of_time)
+    monkeypatch.setattr(smtplib.SMTP, "sendmail", half_then_out_of_time)
     with pytest.raises(SoftTimeLimitExceeded):
-        email_deliveries_send(delivery_ids=[first.pk, second.pk])
+        deliveries_send(delivery_ids=[first.pk, second.pk])
     monkeypatch.undo()
 
     # Then the batch stopped: the first email waits for a retry, the second for its lease
@@ -156,4 +157,4 @@ def test_a_send_out_of_time_mid_message_drops_the_connection_and_loses_no_email(
         queued_work_rescue_task()
     assert sorted(m["X-Envelope-To"] for m in smtp.messages) == list(addresses)
     assert all(m["Subject"] and m.get_payload() for m in smtp.messages)
-    assert set(EmailDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}

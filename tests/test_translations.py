@@ -12,6 +12,7 @@ import polib
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -163,7 +164,10 @@ def test_the_portals_emails_speak_the_contacts_language(client):
     client.force_login(contact.user)
     client.post(reverse("portal:activate", args=[entitlement.ssrn]), {"serial_numbers": "SN-1"})
 
-    client.post(reverse("portal:keys-email", args=[entitlement.ssrn]), HTTP_ACCEPT_LANGUAGE="en")
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the email leaves on commit
+        client.post(
+            reverse("portal:keys-email", args=[entitlement.ssrn]), HTTP_ACCEPT_LANGUAGE="en"
+        )
 
     (message,) = mail.outbox
     assert message.subject == f"Clés de licence de {entitlement.ssrn}"

@@ -20,13 +20,12 @@ from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.entitlements.selectors import renewal_problem
 from apps.fulfillment.services import order_lines_ship_now
-from apps.notifications.services import shipment_topic
+from apps.notifications.selectors import order_deliveries
 from apps.orders.admin import FINAL_STATUSES, OrderLineAdminBase, SalesOrderAdminBase
 from apps.orders.contracts import OrderIn
 from apps.orders.models import LineStatus, OrderAccount, OrderEmail, OrderLine, SalesOrder, Shipment
 from apps.orders.selectors import sales_order_body, sales_order_has_shipped
 from apps.orders.services import order_lines_transition, sales_order_upsert
-from apps.outbox.models import Delivery, DeliveryKind
 
 _LINE_PATH = re.compile(r"^lines\[(\d+)\]")
 
@@ -308,10 +307,7 @@ class SalesOrderAdmin(ServiceSavedAdminMixin, SalesOrderAdminBase):
 
     @admin.display(description=_("Fulfillment Emails"))
     def emails_sent(self, obj):
-        topics = [shipment_topic(pk) for pk in obj.shipments.values_list("pk", flat=True)]
-        deliveries = Delivery.objects.filter(
-            kind=DeliveryKind.FULFILLMENT, topic__in=topics
-        ).order_by("id")
+        deliveries = order_deliveries(order=obj)
         if not deliveries:
             return "-"
         rows = format_html_join(

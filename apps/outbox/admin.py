@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
-from apps.outbox.models import Delivery
+from apps.outbox.models import NOT_RESENT, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
 
 
@@ -76,11 +76,13 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         )
         if page:
             return page
-        rows = list(queryset)
+        rows = list(queryset.exclude(kind__in=NOT_RESENT))
         for delivery in rows:
             delivery_resend(delivery=delivery, actor=request.user, reason=reason)
+        skipped = queryset.count() - len(rows)
         self.message_user(
             request,
-            ngettext("%d message resent.", "%d messages resent.", len(rows)) % len(rows),
-            messages.SUCCESS,
+            _("Resent: %(count)d. Reminder digests are not resent: %(skipped)d.")
+            % {"count": len(rows), "skipped": skipped},
+            messages.SUCCESS if not skipped else messages.WARNING,
         )

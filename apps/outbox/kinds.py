@@ -5,9 +5,10 @@ Fulfillment Email or an access decision. Each app registers its kinds when it is
 (`AppConfig.ready`), and the sender asks the registry: one sending path, whatever the kind.
 """
 
+import json
 from collections.abc import Callable, Iterable
 
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 
 from apps.outbox.models import Delivery
 
@@ -24,6 +25,31 @@ class EmailKind:
 
     def writer(self, deliveries: list[Delivery]) -> Callable[[Delivery], EmailMessage]:
         raise NotImplementedError
+
+
+class SealedEmails(EmailKind):
+    """Emails written whole when they are queued because they hold a secret (a link that
+    signs in, or resets a password): their content is sealed at rest (sealed_email)."""
+
+    def writer(self, deliveries: list[Delivery]):
+        def message(delivery: Delivery) -> EmailMessage:
+            content = json.loads(delivery.content)
+            email = EmailMultiAlternatives(
+                subject=content["subject"],
+                body=content["text"],
+                to=[delivery.recipient],
+                headers={"Message-ID": delivery.message_id},
+            )
+            if content.get("html"):
+                email.attach_alternative(content["html"], "text/html")
+            return email
+
+        return message
+
+
+def sealed_email(*, subject: str, text: str, html: str = "") -> str:
+    """The content of a SealedEmails delivery (delivery_queue's `content`)."""
+    return json.dumps({"subject": " ".join(subject.splitlines()), "text": text, "html": html})
 
 
 _kinds: dict[str, EmailKind] = {}

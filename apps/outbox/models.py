@@ -27,16 +27,19 @@ class DeliveryKind(models.TextChoices):
     CONTACT_NOTICE = "contact_notice", _("Contact notice")
     LICENSE_KEYS = "license_keys", _("License keys")
     SIGN_IN_LINK = "sign_in_link", _("Sign-in link")
+    PASSWORD_RESET = "password_reset", _("Password reset")
     WEBHOOK_EVENT = "webhook_event", _("Webhook event")
     ENDPOINT_DISABLED = "endpoint_disabled", _("Webhook endpoint disabled")
 
 
-# The kinds that reach an address once per topic (a resend is a new row with a reason).
-ONCE_PER_TOPIC = [
-    DeliveryKind.FULFILLMENT,
-    DeliveryKind.REMINDER_DIGEST,
-    DeliveryKind.ACCESS_DECISION,
-]
+# The kinds that reach an address once per topic (a resend is a new row with a reason): a
+# shipment's Fulfillment Email, a day's reminder digest.
+ONCE_PER_TOPIC = [DeliveryKind.FULFILLMENT, DeliveryKind.REMINDER_DIGEST]
+
+
+# A digest is made of the reminders written for it: a copy would be empty. The next day's
+# digest tells what is still due.
+NOT_RESENT = [DeliveryKind.REMINDER_DIGEST]
 
 
 class DeliveryStatus(models.TextChoices):

@@ -23,11 +23,14 @@ from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.outbox import kinds
-from apps.outbox.models import IN_FLIGHT, Channel, Delivery, DeliveryStatus
+from apps.outbox.models import IN_FLIGHT, NOT_RESENT, Channel, Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
 SEND_BATCH = 50
+# A message is handed to the workers when its transaction commits; the rescuer looks at it
+# only after this, in case that hand-over was lost.
+HANDOVER_GRACE = datetime.timedelta(minutes=2)
 
 
 def new_message_id() -> str:
@@ -50,6 +53,7 @@ def delivery_build(
 ) -> Delivery:
     """An unsaved delivery, for services that queue many at once with bulk_create (they then
     hand the ids to `deliveries_send_later`)."""
+    fields.setdefault("next_attempt_at", timezone.now() + HANDOVER_GRACE)
     return Delivery(
         channel=channel,
         kind=kind,
@@ -183,15 +187,29 @@ def _emails_send(claimed: list[Delivery]) -> None:
                     if not connection.send_messages([message]):
                         raise smtplib.SMTPException("the email backend sent nothing")
                 except BaseException:
-                    # A conversation stopped at an unknown point is not continued: the
-                    # next email opens a new connection.
-                    connection.close()
+                    _connection_drop(connection)
                     raise
                 status = getattr(message, "anymail_status", None)
                 return getattr(status, "message_id", None) or ""
 
             _send_one(delivery, send)
     finally:
+        connection.close()
+
+
+def _connection_drop(connection) -> None:
+    """Leave a conversation stopped at an unknown point (a refusal, a task out of time in
+    the middle of a message) without a word: a server still reading a message would take a
+    QUIT as its text. A server that loses the connection before a message's end discards
+    it, and the next email opens a new connection."""
+    smtp = getattr(connection, "connection", None)
+    if isinstance(smtp, smtplib.SMTP):
+        try:
+            smtp.close()
+        except OSError:
+            pass
+        connection.connection = None
+    else:
         connection.close()
 
 
@@ -272,7 +290,10 @@ def delivery_resend(
     *, delivery: Delivery, actor, reason: str, recipient: str | None = None
 ) -> Delivery:
     """A new delivery of the same message, with the reason, to the same recipient or to
-    `recipient` (another address, after a bounce); audited."""
+    `recipient` (another address, after a bounce); audited. Reminder digests are not resent
+    (NOT_RESENT)."""
+    if delivery.kind in NOT_RESENT:
+        raise ValueError(f"a {delivery.kind} is not resent")
     original = delivery.resend_of or delivery
     resend = Delivery.objects.create(
         channel=delivery.channel,

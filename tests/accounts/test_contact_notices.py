@@ -6,10 +6,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from apps.accounts.models import ContactNotice
 from apps.accounts.services import contact_save
 from apps.core.actors import Job
 from apps.fulfillment.tasks import queued_work_rescue_task
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
 from tests.factories.accounts import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_customer_care_changing_an_address_tells_the_old_one_once_even_if_the_me
     assert [m["To"] for m in smtp.messages] == ["alice@northwind.example"]
     text = smtp.messages[0].get_payload(decode=True).decode()
     assert "alice@new.example" in text and "カスタマーケア" in text
-    assert ContactNotice.objects.get().notified_at is not None
+    assert Delivery.objects.get(kind=DeliveryKind.CONTACT_NOTICE).status == DeliveryStatus.SENT
 
 
 def test_an_address_changed_only_in_case_tells_nobody(smtp, django_capture_on_commit_callbacks):
@@ -53,4 +53,4 @@ def test_an_address_changed_only_in_case_tells_nobody(smtp, django_capture_on_co
             contact=contact,
             actor=Job("import_accounts"),
         )
-    assert smtp.messages == [] and not ContactNotice.objects.exists()
+    assert smtp.messages == [] and not Delivery.objects.exists()

@@ -28,10 +28,13 @@ from apps.accounts.models import AccessRequest, AccessRequestStatus
 from apps.api.services import api_client_create
 from apps.backoffice.roles import ROLES
 from apps.catalog.models import DeliveryMethod
+from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.fulfillment.services import order_lines_ship_now
-from apps.notifications.models import DeliveryKind, DeliveryStatus, EmailDelivery
+from apps.notifications.selectors import shipment_deliveries
 from apps.orders.models import LineStatus, OrderLine, SalesOrder
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
+from apps.outbox.services import delivery_queue
 from tests.factories.accounts import (
     AccountAssociationFactory,
     AccountFactory,
@@ -41,7 +44,7 @@ from tests.factories.accounts import (
 from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import ActivationFactory
 from tests.factories.lms import LegacyKeyFactory
-from tests.factories.notifications import EmailDeliveryFactory
+from tests.factories.notifications import DeliveryFactory, shipment_of
 from tests.fulfillment.helpers import order_with_lines, today
 
 pytestmark = pytest.mark.django_db
@@ -108,19 +111,36 @@ def _certificate_in(status: str):
     return certificate
 
 
-def _email_in(status: str) -> EmailDelivery:
-    delivery = _shipped().order_line.shipment.deliveries.first()
+def _email_in(status: str) -> Delivery:
+    delivery = shipment_deliveries(shipments=[_shipped().order_line.shipment]).first()
     return _with_status(delivery, status)
 
 
-def _digest_in(status: str) -> EmailDelivery:
-    digest = EmailDeliveryFactory(
-        kind=DeliveryKind.REMINDER_DIGEST, shipment=None, digest_day=today()
+def _digest_in(status: str) -> Delivery:
+    digest = DeliveryFactory(
+        kind=DeliveryKind.REMINDER_DIGEST, topic=f"digest:{today().isoformat()}"
     )
     return _with_status(digest, status)
 
 
-def _with_status(delivery: EmailDelivery, status: str) -> EmailDelivery:
+def _decision_email_in(status: str) -> Delivery:
+    request = _access_request(decided="denied")
+    delivery = delivery_queue(
+        kind=DeliveryKind.ACCESS_DECISION,
+        topic=f"access_request:{request.pk}",
+        recipient=request.contact.email,
+    )
+    return _with_status(delivery, status)
+
+
+def _keys_email_in(status: str) -> Delivery:
+    entitlement = ActivationFactory().entitlement
+    user = UserFactory()
+    delivery = license_keys_mail(entitlement=entitlement, user=user, language="en", actor=user)
+    return _with_status(delivery, status)
+
+
+def _with_status(delivery: Delivery, status: str) -> Delivery:
     delivery.status = status
     delivery.sent_at = timezone.now() if status == DeliveryStatus.SENT else None
     if status == DeliveryStatus.SENDING:
@@ -131,10 +151,10 @@ def _with_status(delivery: EmailDelivery, status: str) -> EmailDelivery:
     return delivery
 
 
-def _resent_email() -> EmailDelivery:
+def _resent_email() -> Delivery:
     first = _email_in(DeliveryStatus.SENT)
-    return EmailDeliveryFactory(
-        shipment=first.shipment, email=first.email, resend_of=first, reason="lost it"
+    return DeliveryFactory(
+        shipment=shipment_of(first), recipient=first.recipient, resend_of=first, reason="lost it"
     )
 
 
@@ -176,7 +196,7 @@ def _sales_order_with_entitlement() -> SalesOrder:
 
 # Per model (its label): a name for each kind of row, and how to make one.
 ROW_KINDS: dict[str, dict[str, Callable]] = {
-    "notifications.EmailDelivery": {
+    "outbox.Delivery": {
         **{
             f"Fulfillment Email, {status}": (lambda status=status: _email_in(status))
             for status in DeliveryStatus.values
@@ -186,6 +206,14 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
             for status in DeliveryStatus.values
         },
         "a resend of a Fulfillment Email": _resent_email,
+        **{
+            f"access decision, {status}": (lambda status=status: _decision_email_in(status))
+            for status in (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+        },
+        **{
+            f"license keys, {status}": (lambda status=status: _keys_email_in(status))
+            for status in (DeliveryStatus.SENT, DeliveryStatus.RETRY)
+        },
     },
     "orders.OrderLine": {
         **{f"line {status}": (lambda status=status: _line_in(status)) for status in LineStatus},

@@ -10,8 +10,8 @@ from apps.api.services import api_client_create
 from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Activation, Certificate, Entitlement
-from apps.notifications.models import EmailDelivery
 from apps.orders.models import Shipment
+from apps.outbox.models import Delivery
 from tests.factories.accounts import (
     AccountAssociationFactory,
     AccountFactory,
@@ -26,7 +26,7 @@ from tests.factories.entitlements import (
     EntitlementAccountFactory,
 )
 from tests.factories.lms import LegacyKeyFactory
-from tests.factories.notifications import EmailDeliveryFactory
+from tests.factories.notifications import DeliveryFactory
 from tests.factories.orders import OrderAccountFactory, OrderEmailFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def one_of_everything():
     EntitlementAccountFactory(entitlement=activation.entitlement)
     LegacyKeyFactory()
     CertificateFactory(entitlement=activation.entitlement)
-    EmailDeliveryFactory(shipment=activation.entitlement.order_line.shipment)
+    DeliveryFactory(shipment=activation.entitlement.order_line.shipment)
     AuditEventFactory()
     asked = AccountFactory()
     AccessRequest.objects.create(
@@ -92,7 +92,7 @@ def test_add_page_answers_where_adding_is_allowed(admin_client, one_of_everythin
             Entitlement,
             Activation,
             Certificate,
-            EmailDelivery,
+            Delivery,
             Shipment,
             AccessRequest,
         )

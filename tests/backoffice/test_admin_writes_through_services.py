@@ -43,7 +43,7 @@ from tests.factories.entitlements import (
     EntitlementFactory,
 )
 from tests.factories.lms import LegacyKeyFactory
-from tests.factories.notifications import EmailDeliveryFactory
+from tests.factories.notifications import DeliveryFactory
 from tests.factories.orders import OrderAccountFactory, OrderEmailFactory, OrderLineFactory
 from tests.fulfillment.helpers import order_with_lines
 
@@ -230,7 +230,7 @@ def _some_object(model):
     entitlement = EntitlementFactory()
     ActivationFactory(entitlement=entitlement)
     CertificateFactory(entitlement=entitlement)
-    EmailDeliveryFactory(shipment=entitlement.order_line.shipment)
+    DeliveryFactory(shipment=entitlement.order_line.shipment)
     association = AccountAssociationFactory()
     AccessRequest.objects.create(
         contact=association.contact,

@@ -27,14 +27,14 @@ from apps.entitlements.services import (
 from apps.fulfillment.services import order_lines_ship_now
 from apps.fulfillment.tasks import fulfil_due_task
 from apps.lms.models import LegacyKey
-from apps.notifications.models import DeliveryStatus
-from apps.notifications.services import email_deliveries_retry, email_delivery_resend
 from apps.orders.models import OrderLine
 from apps.orders.services import order_lines_transition
+from apps.outbox.models import DeliveryStatus
+from apps.outbox.services import deliveries_retry, delivery_resend
 from tests.api.conftest import api, order_body
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
-from tests.factories.notifications import EmailDeliveryFactory
+from tests.factories.notifications import DeliveryFactory
 from tests.fulfillment.helpers import order_with_lines, today
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
 
@@ -278,16 +278,16 @@ def test_customer_care_actions_name_the_staff_member_and_what_changed(alice, adm
     failed = Certificate.objects.filter(entitlement=paper).latest("version")
     Certificate.objects.filter(pk=failed.pk).update(status=CertificateStatus.FAILED, attempts=5)
     certificates_retry(certificate_ids=[failed.pk], actor=alice)
-    delivery = EmailDeliveryFactory(status=DeliveryStatus.FAILED)
-    email_delivery_resend(delivery=delivery, actor=alice, reason="lost")
-    email_deliveries_retry(delivery_ids=[delivery.pk], actor=alice)
+    delivery = DeliveryFactory(status=DeliveryStatus.FAILED)
+    delivery_resend(delivery=delivery, actor=alice, reason="lost")
+    deliveries_retry(delivery_ids=[delivery.pk], actor=alice)
 
     for action in (
         "entitlement.paper_delivery_recorded",
         "certificate.reissued",
         "certificate.retried",
-        "email.resent",
-        "email.retried",
+        "delivery.resent",
+        "delivery.retried",
     ):
         assert who(action) == ("staff", "Alice Smith"), action
     assert event("entitlement.paper_delivery_recorded").data == {

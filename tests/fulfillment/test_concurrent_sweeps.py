@@ -10,7 +10,6 @@ from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Certificate, Entitlement
 from apps.fulfillment import services
-from apps.notifications.models import EmailDelivery
 from apps.orders.models import (
     AccountRole,
     LineStatus,
@@ -19,6 +18,7 @@ from apps.orders.models import (
     OrderLine,
     SalesOrder,
 )
+from apps.outbox.models import Delivery
 from tests.factories.catalog import ProductFactory
 
 ORDERS, LINES_PER_ORDER = 250, 4
@@ -89,6 +89,6 @@ def test_two_sweeps_at_once_ship_every_line_exactly_once(monkeypatch):
     assert Entitlement.objects.count() == Certificate.objects.count() == total
     assert AuditEvent.objects.filter(action="line.fulfilled").count() == total
     # Each order shipped once, in one shipment, with one email per address.
-    assert EmailDelivery.objects.count() == ORDERS
+    assert Delivery.objects.count() == ORDERS
     assert set(woken.values()) == {1} and len(woken) == ORDERS
     assert SalesOrder.objects.filter(shipments__isnull=False).distinct().count() == ORDERS

@@ -12,14 +12,12 @@ from apps.entitlements.services import certificate_render
 from apps.fulfillment.services import order_lines_fulfil_due, queued_work_rescue
 from apps.notifications import services
 from apps.notifications.emails import ShipmentContents
-from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
-from apps.notifications.services import (
-    email_deliveries_send,
-    email_delivery_resend,
-    email_delivery_send,
-)
+from apps.notifications.models import ShipmentEmail
+from apps.outbox.models import Delivery, DeliveryStatus
+from apps.outbox.services import deliveries_send, delivery_resend, delivery_send
 from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import CertificateFactory, EntitlementFactory
+from tests.factories.notifications import shipment_of
 from tests.factories.orders import ShipmentFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.smtp import SmtpServer, free_port
@@ -32,7 +30,7 @@ NOW = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
 def ship_one_order():
     order_with_lines(dates=[NOW.date()])
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
-    return EmailDelivery.objects.get()
+    return Delivery.objects.get()
 
 
 @time_machine.travel(NOW, tick=False)
@@ -45,11 +43,11 @@ def test_a_4xx_reply_is_retried_later_and_then_sent_once(smtp):
     assert delivery.attempts == 1 and "451" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now()
     assert smtp.messages == []
-    assert queued_work_rescue()[1] == []  # not before its time
+    assert queued_work_rescue()[1] == {}  # not before its time
     later = delivery.next_attempt_at + datetime.timedelta(seconds=1)
-    assert queued_work_rescue(now=later)[1] == [delivery.pk]
+    assert queued_work_rescue(now=later)[1] == {"email": [delivery.pk]}
     with time_machine.travel(later, tick=False):
-        delivery = email_delivery_send(delivery_id=delivery.pk)
+        delivery = delivery_send(delivery_id=delivery.pk)
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
     assert len(smtp.messages) == 1
 
@@ -62,8 +60,8 @@ def test_a_5xx_reply_fails_the_delivery_for_good(smtp):
 
     assert delivery.status == DeliveryStatus.FAILED
     assert "550" in delivery.last_error
-    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1))[1] == []
-    assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
+    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1))[1] == {}
+    assert delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
     assert smtp.messages == []
 
 
@@ -76,7 +74,7 @@ def test_an_unreachable_server_is_retried_and_the_attempts_are_bounded(settings)
     assert delivery.status == DeliveryStatus.RETRY
     for _ in range(20):
         with time_machine.travel(delivery.next_attempt_at, tick=False):
-            delivery = email_delivery_send(delivery_id=delivery.pk)
+            delivery = delivery_send(delivery_id=delivery.pk)
         if delivery.status == DeliveryStatus.FAILED:
             break
 
@@ -87,7 +85,6 @@ def test_an_unreachable_server_is_retried_and_the_attempts_are_bounded(settings)
 
 @time_machine.travel(NOW, tick=False)
 def test_each_answer_of_the_server_lands_on_its_own_email_in_a_batch(smtp):
-    # The server's answer to one email is read after the next email is built.
     smtp.refusals.extend([None, "550 5.1.1 No such user", None])
     product = ProductFactory(description=".NET runtime support for one gateway.")
     addresses = ("a@northwind.example", "b@northwind.example", "c@northwind.example")
@@ -95,7 +92,7 @@ def test_each_answer_of_the_server_lands_on_its_own_email_in_a_batch(smtp):
 
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
-    rows = {d.email: d for d in EmailDelivery.objects.all()}
+    rows = {d.recipient: d for d in Delivery.objects.all()}
     assert [rows[a].status for a in addresses] == ["sent", "failed", "sent"]
     assert "550" in rows["b@northwind.example"].last_error
     assert rows["a@northwind.example"].last_error == rows["c@northwind.example"].last_error == ""
@@ -118,36 +115,36 @@ def test_a_connection_the_server_closed_is_opened_again(settings):
         order_with_lines(dates=[NOW.date()], emails=("later@northwind.example",))
         order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
-        later = EmailDelivery.objects.get(email="later@northwind.example")
+        later = Delivery.objects.get(recipient="later@northwind.example")
         assert later.status == DeliveryStatus.SENT and later.attempts == 1
-        assert [m["X-Envelope-To"] for m in second.sink.messages] == [later.email]
+        assert [m["X-Envelope-To"] for m in second.sink.messages] == [later.recipient]
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_batch_cut_short_leaves_the_kept_connection_in_step(smtp, settings, monkeypatch):
+def test_a_batch_cut_short_sends_the_rest_once_its_lease_is_over(smtp, settings, monkeypatch):
     addresses = ("a@northwind.example", "b@northwind.example")
     order_with_lines(dates=[NOW.date()], emails=addresses)
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     smtp.messages.clear()
-    EmailDelivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
-    first, second = EmailDelivery.objects.order_by("pk")
-    build = services.delivery_message
+    Delivery.objects.update(status=DeliveryStatus.QUEUED, attempts=0)
+    first, second = Delivery.objects.order_by("pk")
+    build = services.fulfillment_message
 
     def stop_at_the_second(delivery, contents):
         if delivery.pk == second.pk:
             raise SystemExit("the worker is told to stop")
         return build(delivery, contents)
 
-    # The first email is handed over, and the batch stops before its answer is read.
-    monkeypatch.setattr(services, "delivery_message", stop_at_the_second)
+    # The first email is accepted, and the worker stops while it builds the second.
+    monkeypatch.setattr(services, "fulfillment_message", stop_at_the_second)
     with pytest.raises(SystemExit):
-        email_deliveries_send(delivery_ids=[first.pk, second.pk])
+        deliveries_send(delivery_ids=[first.pk, second.pk])
     monkeypatch.undo()
 
-    assert EmailDelivery.objects.get(pk=first.pk).status == DeliveryStatus.SENT
+    assert Delivery.objects.get(pk=first.pk).status == DeliveryStatus.SENT
     lease_over = NOW + datetime.timedelta(seconds=settings.EMAIL_SEND_LEASE + 1)
     with time_machine.travel(lease_over, tick=False):
-        assert email_delivery_send(delivery_id=second.pk).status == DeliveryStatus.SENT
+        assert delivery_send(delivery_id=second.pk).status == DeliveryStatus.SENT
     assert [m["X-Envelope-To"] for m in smtp.messages] == list(addresses)
 
 
@@ -173,11 +170,11 @@ def test_a_shipments_email_is_rendered_once_and_every_address_gets_it(smtp):
 @time_machine.travel(NOW, tick=False)
 def test_a_resend_sends_the_email_as_it_was_sent(smtp, admin_user):
     delivery = ship_one_order()
-    product = delivery.shipment.lines.get().product
+    product = shipment_of(delivery).lines.get().product
     product.description = "A description written after the order shipped."
     product.save(update_fields=["description"])
 
-    email_delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
+    delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
 
     first, again = (m.get_body(("plain",)).get_content() for m in smtp.messages)
     assert again == first and "Intrusion prevention for one gateway." in again
@@ -187,8 +184,8 @@ def test_a_resend_sends_the_email_as_it_was_sent(smtp, admin_user):
 def test_sending_twice_sends_once(smtp):
     delivery = ship_one_order()
 
-    email_delivery_send(delivery_id=delivery.pk)
-    email_delivery_send(delivery_id=delivery.pk)
+    delivery_send(delivery_id=delivery.pk)
+    delivery_send(delivery_id=delivery.pk)
 
     assert len(smtp.messages) == 1
 
@@ -198,18 +195,18 @@ def test_a_delivery_whose_worker_died_is_rescued_after_its_lease(smtp):
     delivery = ship_one_order()
     smtp.messages.clear()
     # As a worker killed before the server accepted the message leaves it.
-    EmailDelivery.objects.filter(pk=delivery.pk).update(
+    Delivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.SENDING,
         sent_at=None,
         lease_expires_at=NOW + datetime.timedelta(minutes=3),
     )
 
-    assert (
-        email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING
-    )  # still leased
-    assert queued_work_rescue(now=NOW + datetime.timedelta(minutes=4))[1] == [delivery.pk]
+    assert delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENDING  # still leased
+    assert queued_work_rescue(now=NOW + datetime.timedelta(minutes=4))[1] == {
+        "email": [delivery.pk]
+    }
     with time_machine.travel(NOW + datetime.timedelta(minutes=4), tick=False):
-        assert email_delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENT
+        assert delivery_send(delivery_id=delivery.pk).status == DeliveryStatus.SENT
     assert len(smtp.messages) == 1
 
 
@@ -217,12 +214,10 @@ def test_a_delivery_whose_worker_died_is_rescued_after_its_lease(smtp):
 def test_a_resend_is_a_new_delivery_with_its_reason(smtp, admin_user):
     delivery = ship_one_order()
 
-    resend = email_delivery_resend(
-        delivery=delivery, actor=admin_user, reason="customer lost the email"
-    )
+    resend = delivery_resend(delivery=delivery, actor=admin_user, reason="customer lost the email")
 
     assert resend.pk != delivery.pk and resend.resend_of == delivery
-    assert EmailDelivery.objects.get(pk=resend.pk).status == DeliveryStatus.SENT
+    assert Delivery.objects.get(pk=resend.pk).status == DeliveryStatus.SENT
     assert len(smtp.messages) == 2
     assert smtp.messages[0]["Message-ID"] != smtp.messages[1]["Message-ID"]
 
@@ -242,8 +237,9 @@ def test_a_batch_of_emails_reads_its_shipments_in_a_fixed_number_of_queries(
             certificate_render(certificate_id=CertificateFactory(entitlement=entitlement).pk)
         shipments.append(shipment.pk)
 
-    # Rendered emails, terms, entitlements, accounts, keys, certificates.
-    with django_assert_max_num_queries(6):
+    # Shipments and their orders, rendered emails, terms, entitlements, accounts, keys,
+    # certificates.
+    with django_assert_max_num_queries(7):
         contents = ShipmentContents(shipments)
 
     assert all(len(contents[pk][1]) == 3 for pk in shipments)
@@ -259,14 +255,14 @@ def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(
     product = ProductFactory(license_type=license_type, term_months=months)
     order_with_lines(dates=[NOW.date()], product=product)
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
-    delivery = EmailDelivery.objects.get()
+    delivery = Delivery.objects.get()
     smtp.messages.clear()
-    certificate = delivery.shipment.lines.get().entitlement.certificates.get()
+    certificate = shipment_of(delivery).lines.get().entitlement.certificates.get()
     certificate.status = CertificateStatus.QUEUED
     certificate.save(update_fields=["status"])
-    EmailDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.QUEUED, attempts=0)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.QUEUED, attempts=0)
 
-    delivery = email_delivery_send(delivery_id=delivery.pk)
+    delivery = delivery_send(delivery_id=delivery.pk)
 
     assert delivery.status == DeliveryStatus.QUEUED and delivery.attempts == 0
     assert delivery.next_attempt_at == timezone.now() + datetime.timedelta(
@@ -274,6 +270,6 @@ def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(
     )
     assert smtp.messages == []
     certificate_render(certificate_id=certificate.pk)
-    delivery = email_delivery_send(delivery_id=delivery.pk)
+    delivery = delivery_send(delivery_id=delivery.pk)
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
-    assert [m["X-Envelope-To"] for m in smtp.messages] == [delivery.email]
+    assert [m["X-Envelope-To"] for m in smtp.messages] == [delivery.recipient]

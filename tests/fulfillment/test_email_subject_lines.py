@@ -8,8 +8,9 @@ import time_machine
 
 from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.notifications.models import DeliveryStatus, EmailDelivery, ShipmentEmail
-from apps.notifications.services import email_delivery_resend
+from apps.notifications.models import ShipmentEmail
+from apps.outbox.models import Delivery, DeliveryStatus
+from apps.outbox.services import delivery_resend
 from tests.factories.catalog import ProductFactory
 from tests.fulfillment.helpers import order_with_lines
 
@@ -25,7 +26,7 @@ def test_a_name_with_a_line_break_gives_a_one_line_subject(smtp):
 
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
 
-    delivery = EmailDelivery.objects.get()
+    delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.SENT
     (message,) = smtp.messages
     assert message["Bcc"] is None
@@ -39,9 +40,7 @@ def test_a_subject_stored_with_a_line_break_is_resent_on_one_line(smtp, admin_us
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     ShipmentEmail.objects.update(subject="Your licenses\r\nBcc: someone@evil.example")
 
-    resend = email_delivery_resend(
-        delivery=EmailDelivery.objects.get(), actor=admin_user, reason="lost"
-    )
+    resend = delivery_resend(delivery=Delivery.objects.get(), actor=admin_user, reason="lost")
 
     resend.refresh_from_db()
     assert resend.status == DeliveryStatus.SENT

@@ -8,8 +8,8 @@ from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Certificate
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.notifications.models import EmailDelivery
 from apps.orders.models import LineStatus, OrderLine
+from apps.outbox.models import Delivery
 from tests.fulfillment.helpers import order_with_lines, today
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,18 +68,18 @@ def test_customer_care_resends_an_email_with_a_reason_and_the_order_shows_every_
 ):
     order = order_with_lines(dates=[today()], emails=["buyer@northwind.example"])
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
-    delivery = EmailDelivery.objects.get()
+    delivery = Delivery.objects.get()
 
     act(
         admin_client,
-        reverse("admin:notifications_emaildelivery_changelist"),
+        reverse("admin:outbox_delivery_changelist"),
         "resend",
         [delivery],
         confirm="yes",
         reason="lost in spam",
     )
 
-    assert EmailDelivery.objects.filter(resend_of=delivery, reason="lost in spam").count() == 1
+    assert Delivery.objects.filter(resend_of=delivery, reason="lost in spam").count() == 1
     assert len(smtp.to("buyer@northwind.example")) == 2
     page = admin_client.get(
         reverse("admin:orders_salesorder_change", args=[order.pk])

@@ -11,12 +11,13 @@ from django.urls import reverse
 
 from apps.core.actors import Job
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.notifications.models import DeliveryKind, EmailDelivery, Reminder
+from apps.notifications.models import Reminder
 from apps.notifications.reminders import reminder_window, reminders_queue
 from apps.notifications.tasks import reminders_task
+from apps.outbox.models import Delivery, DeliveryKind
 from tests.factories.accounts import AccountAssociationFactory
 from tests.factories.catalog import ProductFactory
-from tests.factories.notifications import EmailDeliveryFactory
+from tests.factories.notifications import DeliveryFactory
 from tests.fulfillment.helpers import order_with_lines
 
 D = datetime.date
@@ -134,9 +135,9 @@ def test_the_email_queue_lists_digests_beside_fulfillment_emails_and_resends_onl
     with at(D(2027, 9, 2)):
         reminders_task()
         client.force_login(admin_user)
-        url = reverse("admin:notifications_emaildelivery_changelist")
+        url = reverse("admin:outbox_delivery_changelist")
         page = client.get(url)
-        digest = EmailDelivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST).first()
+        digest = Delivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST).first()
         client.post(
             url,
             {
@@ -148,7 +149,7 @@ def test_the_email_queue_lists_digests_beside_fulfillment_emails_and_resends_onl
         )
 
     assert page.status_code == 200 and "Subscription reminders" in page.content.decode()
-    assert not EmailDelivery.objects.filter(resend_of=digest).exists()
+    assert not Delivery.objects.filter(resend_of=digest).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -157,10 +158,10 @@ def test_a_failed_digest_is_sent_again_from_the_email_queue(
 ):
     with at(D(2027, 9, 2)):
         reminders_task()
-    digest = EmailDelivery.objects.get(
-        kind=DeliveryKind.REMINDER_DIGEST, email="buyer@northwind.example"
+    digest = Delivery.objects.get(
+        kind=DeliveryKind.REMINDER_DIGEST, recipient="buyer@northwind.example"
     )
-    EmailDelivery.objects.filter(pk=digest.pk).update(
+    Delivery.objects.filter(pk=digest.pk).update(
         status="failed", attempts=5, sent_at=None, last_error="SMTPDataError: (554, b'no')"
     )
     smtp.messages.clear()
@@ -168,12 +169,12 @@ def test_a_failed_digest_is_sent_again_from_the_email_queue(
     with at(D(2027, 9, 2)):
         client.force_login(admin_user)
         response = client.post(
-            reverse("admin:notifications_emaildelivery_changelist"),
+            reverse("admin:outbox_delivery_changelist"),
             {"action": "retry_now", helpers.ACTION_CHECKBOX_NAME: [digest.pk]},
             follow=True,
         )
 
-    assert "1 email queued again." in response.content.decode()
+    assert "1 message queued again." in response.content.decode()
     assert [m["X-Envelope-To"] for m in smtp.messages] == ["buyer@northwind.example"]
     digest.refresh_from_db()
     assert digest.status == "sent"
@@ -218,8 +219,8 @@ def test_a_run_that_meets_a_running_one_leaves_the_day_to_it(two_subscriptions):
     # Then it returns at once with nothing, and each address has one digest of that day
     assert not waited, "the next run waited for the running one"
     assert second == [] and len(first) == 2
-    digests = EmailDelivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST)
-    assert sorted(digests.values_list("email", flat=True)) == [
+    digests = Delivery.objects.filter(kind=DeliveryKind.REMINDER_DIGEST)
+    assert sorted(digests.values_list("recipient", flat=True)) == [
         "alice@northwind.example",
         "buyer@northwind.example",
     ]
@@ -227,16 +228,10 @@ def test_a_run_that_meets_a_running_one_leaves_the_day_to_it(two_subscriptions):
 
 
 def test_one_digest_a_day_per_address_is_a_database_rule(db):
-    EmailDeliveryFactory(
-        kind=DeliveryKind.REMINDER_DIGEST,
-        shipment=None,
-        digest_day=D(2027, 9, 2),
-        email="a@x.example",
+    DeliveryFactory(
+        kind=DeliveryKind.REMINDER_DIGEST, topic="digest:2027-09-02", recipient="a@x.example"
     )
     with pytest.raises(IntegrityError), transaction.atomic():
-        EmailDeliveryFactory(
-            kind=DeliveryKind.REMINDER_DIGEST,
-            shipment=None,
-            digest_day=D(2027, 9, 2),
-            email="A@x.example",
+        DeliveryFactory(
+            kind=DeliveryKind.REMINDER_DIGEST, topic="digest:2027-09-02", recipient="A@x.example"
         )

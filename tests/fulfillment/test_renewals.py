@@ -397,23 +397,24 @@ def test_an_ssrn_typed_loosely_at_intake_renews_when_it_ships(tmp_path, smtp, su
 def test_emails_sent_in_one_batch_each_carry_their_shipments_certificate(smtp, subscription):
     """The first shipment of a subscription and its renewal, sent together (a resend of the
     first beside the renewal's), each carry the certificate they shipped with."""
-    from apps.notifications.models import EmailDelivery
-    from apps.notifications.services import email_deliveries_send
-    from tests.factories.notifications import EmailDeliveryFactory
+    from apps.notifications.selectors import order_deliveries
+    from apps.outbox.models import Delivery
+    from apps.outbox.services import deliveries_send
+    from tests.factories.notifications import DeliveryFactory, shipment_of
 
     entitlement, renewal = subscription
-    first = EmailDelivery.objects.get()
+    first = Delivery.objects.get()
     order = renewal_order(renewal, entitlement.ssrn, D(2027, 11, 1))
     with at(D(2027, 11, 1)):
         order_lines_fulfil_due(actor=Job("fulfil_due_task"))
-    second = EmailDelivery.objects.get(shipment__order=order)
+    second = order_deliveries(order=order).get()
     smtp.messages.clear()
     again = [
-        EmailDeliveryFactory(shipment=delivery.shipment, email=f"again{n}@northwind.example")
+        DeliveryFactory(shipment=shipment_of(delivery), recipient=f"again{n}@northwind.example")
         for n, delivery in enumerate([first, second])
     ]
 
-    email_deliveries_send(delivery_ids=[delivery.pk for delivery in again])
+    deliveries_send(delivery_ids=[delivery.pk for delivery in again])
 
     for n, version in enumerate(["", "version 2"]):
         [message] = smtp.to(f"again{n}@northwind.example")

@@ -10,9 +10,9 @@ from pypdf import PdfReader
 from apps.core.actors import Job
 from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.fulfillment.services import order_lines_fulfil_due
-from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import LineStatus, OrderLine
 from apps.orders.services import order_lines_transition
+from apps.outbox.models import Delivery, DeliveryStatus
 from tests.factories.accounts import UserFactory
 from tests.fulfillment.helpers import order_with_lines
 
@@ -74,11 +74,11 @@ def test_a_due_order_reaches_every_address_once_with_its_certificates(smtp):
         words = pdf_text(attachment.get_content())
         assert entitlement.ssrn in words and entitlement.activation_code in words
         assert "Northwind Networks" in words
-    deliveries = list(EmailDelivery.objects.all())
+    deliveries = list(Delivery.objects.all())
     assert {d.status for d in deliveries} == {DeliveryStatus.SENT}
     assert (
         message["Message-ID"]
-        == EmailDelivery.objects.get(email="buyer@northwind.example").message_id
+        == Delivery.objects.get(recipient="buyer@northwind.example").message_id
     )
 
 

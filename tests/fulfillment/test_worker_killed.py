@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection
 
 from apps.entitlements.models import Certificate, CertificateStatus
-from apps.notifications.models import DeliveryStatus, EmailDelivery
 from apps.orders.models import LineStatus, OrderLine
+from apps.outbox.models import Delivery, DeliveryStatus
 from tests.fulfillment.helpers import order_with_lines, today
 from tests.smtp import SmtpServer
 
@@ -95,7 +95,7 @@ def _everything_done():
     return (
         not OrderLine.objects.filter(status=LineStatus.OPEN).exists()
         and not Certificate.objects.exclude(status=CertificateStatus.READY).exists()
-        and not EmailDelivery.objects.exclude(status=DeliveryStatus.SENT).exists()
+        and not Delivery.objects.exclude(status=DeliveryStatus.SENT).exists()
     )
 
 
@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_work_leaves_nothing_lost_and_nothing_twice(tmp_path
             )
             _kill(worker)
             kills += 1
-            in_flight = EmailDelivery.objects.exclude(status__in=[DeliveryStatus.SENT]).count()
+            in_flight = Delivery.objects.exclude(status__in=[DeliveryStatus.SENT]).count()
             assert in_flight > 0, "the kill came too late to test anything"
             worker = _start_worker(env, log)
             last_beat = [0.0]
@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_work_leaves_nothing_lost_and_nothing_twice(tmp_path
     assert OrderLine.objects.filter(status=LineStatus.FULFILLED).count() == 2 * ORDERS
     assert all(order.shipments.count() == 1 for order in orders)
     received = collections.Counter(m["Message-ID"] for m in messages)
-    assert set(received) == set(EmailDelivery.objects.values_list("message_id", flat=True))
+    assert set(received) == set(Delivery.objects.values_list("message_id", flat=True))
     # A second copy only for a kill that fell between the server's "250 OK" and the row's
     # "sent": at most one per kill, and counted.
     copies = sum(count - 1 for count in received.values())

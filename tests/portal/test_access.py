@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from apps.accounts.models import AccessRequest, AccessRequestStatus, AccountAssociation
 from apps.accounts.services import access_requests_decide
-from apps.accounts.tasks import access_decision_email_task
 from apps.fulfillment.tasks import queued_work_rescue_task
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
+from apps.outbox.services import deliveries_send
 from tests.factories.accounts import UserFactory
 from tests.factories.entitlements import ActivationFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
@@ -181,8 +182,7 @@ def test_a_decision_whose_email_was_lost_is_sent_by_the_rescuer_once(
 
     # Then the contact is told exactly once
     assert [m["To"] for m in smtp.messages] == [contact.user.email]
-    request.refresh_from_db()
-    assert request.notified_at is not None
+    assert _decision_email(request).status == DeliveryStatus.SENT
 
 
 def test_a_failed_decision_email_is_counted_and_tried_again_later(client, smtp, settings):
@@ -195,15 +195,21 @@ def test_a_failed_decision_email_is_counted_and_tried_again_later(client, smtp, 
         request_ids=[request.pk], approve=False, actor=UserFactory(is_staff=True), note="no"
     )
 
-    access_decision_email_task(request.pk)  # the mail server is away
+    deliveries_send(delivery_ids=[_decision_email(request).pk])  # the mail server is away
 
-    request.refresh_from_db()
-    assert (request.notified_at, request.notify_attempts) == (None, 1)
+    delivery = _decision_email(request)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.RETRY, 1)
     settings.EMAIL_PORT = port
-    with time_machine.travel(request.notify_next_at + datetime.timedelta(seconds=1)):
+    with time_machine.travel(delivery.next_attempt_at + datetime.timedelta(seconds=1)):
         queued_work_rescue_task()
-    request.refresh_from_db()
-    assert request.notified_at and [m["To"] for m in smtp.messages] == [contact.user.email]
+    assert _decision_email(request).status == DeliveryStatus.SENT
+    assert [m["To"] for m in smtp.messages] == [contact.user.email]
+
+
+def _decision_email(request: AccessRequest) -> Delivery:
+    return Delivery.objects.get(
+        kind=DeliveryKind.ACCESS_DECISION, topic=f"access_request:{request.pk}"
+    )
 
 
 def _closed_port() -> int:

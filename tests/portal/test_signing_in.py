@@ -7,9 +7,10 @@ import redis
 from axes.models import AccessAttempt
 from django.core import mail
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
 from tests.portal.helpers import portal_contact
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,8 @@ def test_a_contact_without_a_password_sets_one_through_the_emailed_link(client):
     contact.user.set_unusable_password()
     contact.user.save()
 
-    client.post(reverse("password_reset"), {"email": "carol@blueharbor.example"})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the email leaves on commit
+        client.post(reverse("password_reset"), {"email": "carol@blueharbor.example"})
     (message,) = mail.outbox
     link = re.search(r"http://testserver(/account/reset/\S+)", message.body).group(1)
     form = client.get(link, follow=True)
@@ -103,3 +105,21 @@ def test_in_production_the_lockout_counts_live_in_redis(client, settings):
         assert not AccessAttempt.objects.exists()
     finally:
         cache.clear()
+
+
+def test_a_password_reset_link_waits_on_the_outbox_sealed_and_leaves_on_commit(client):
+    portal_contact(email="carol@blueharbor.example")
+
+    with TestCase.captureOnCommitCallbacks() as handed_over:
+        client.post(reverse("password_reset"), {"email": "carol@blueharbor.example"})
+
+    # Queued as a row, the link sealed at rest; nothing sent before the commit
+    delivery = Delivery.objects.get(kind=DeliveryKind.PASSWORD_RESET)
+    assert "/account/reset/" in delivery.content
+    assert "/account/reset/" not in delivery.content_sealed
+    assert mail.outbox == [] and delivery.recipient == "carol@blueharbor.example"
+    for callback in handed_over:
+        callback()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
+    assert [message.to for message in mail.outbox] == [["carol@blueharbor.example"]]

@@ -24,7 +24,15 @@ FIELDS = (
 )
 
 
+def _checks_now(schema_editor):
+    """Foreign keys checked at each statement, not at commit: PostgreSQL refuses to alter a
+    table in the transaction that still owes checks on rows written to it."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def forwards(apps, schema_editor):
+    _checks_now(schema_editor)
     EmailDelivery = apps.get_model("notifications", "EmailDelivery")
     Delivery = apps.get_model("outbox", "Delivery")
     Reminder = apps.get_model("notifications", "Reminder")
@@ -43,6 +51,31 @@ def forwards(apps, schema_editor):
         Delivery.objects.filter(pk=old.pk).update(created_at=old.created_at)
     Reminder.objects.update(outbox_delivery_id=models.F("delivery_id"))
     _sequence_reset(schema_editor, Delivery)
+
+
+def backwards(apps, schema_editor):
+    _checks_now(schema_editor)
+    EmailDelivery = apps.get_model("notifications", "EmailDelivery")
+    Delivery = apps.get_model("outbox", "Delivery")
+    Reminder = apps.get_model("notifications", "Reminder")
+    moved = Delivery.objects.filter(kind__in=["fulfillment", "reminder_digest"])
+    for new in moved.order_by("pk").iterator():
+        what, _, key = new.topic.partition(":")
+        EmailDelivery.objects.create(
+            shipment_id=int(key) if what == "shipment" else None,
+            digest_day=key if what == "digest" else None,
+            email=new.recipient,
+            **{name: getattr(new, name) for name in FIELDS},
+        )
+        EmailDelivery.objects.filter(pk=new.pk).update(created_at=new.created_at)
+    Reminder.objects.update(delivery_id=models.F("outbox_delivery_id"))
+    Reminder.objects.update(outbox_delivery_id=None)
+    for resends in ("IS NOT NULL", "IS NULL"):  # resends point at their originals
+        schema_editor.execute(
+            "DELETE FROM outbox_delivery WHERE kind IN ('fulfillment', 'reminder_digest') "
+            f"AND resend_of_id {resends}"
+        )
+    _sequence_reset(schema_editor, EmailDelivery)
 
 
 def _sequence_reset(schema_editor, model):
@@ -69,8 +102,19 @@ class Migration(migrations.Migration):
                 to="outbox.delivery",
             ),
         ),
-        # One way: the old table cannot hold the outbox's other kinds.
-        migrations.RunPython(forwards),
+        # Null for the way back, which fills it after the old table is made again.
+        migrations.AlterField(
+            model_name="reminder",
+            name="delivery",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="reminders",
+                to="notifications.emaildelivery",
+                verbose_name="digest",
+            ),
+        ),
+        migrations.RunPython(forwards, backwards),
         migrations.RemoveField(model_name="reminder", name="delivery"),
         migrations.RenameField(
             model_name="reminder", old_name="outbox_delivery", new_name="delivery"
