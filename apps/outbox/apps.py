@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class OutboxConfig(AppConfig):
     name = "apps.outbox"
     verbose_name = _("Outbox")
+
+    def ready(self):
+        from anymail.signals import tracking
+
+        from apps.outbox.tracking import anymail_tracking_received
+
+        # The ESP's events (bounces, complaints, deliveries) land on the delivery rows.
+        tracking.connect(anymail_tracking_received, dispatch_uid="outbox_delivery_tracking")
