@@ -29,7 +29,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "entitlements.activation": ("view", "revoke_activation"),
         "entitlements.certificate": VIEW,
         "orders.shipment": VIEW,
-        "notifications.emaildelivery": ("view", "change"),
+        "outbox.delivery": ("view", "change"),
         "core.auditevent": VIEW,
     },
     OPERATIONS: {
@@ -46,7 +46,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "entitlements.activation": VIEW,
         "entitlements.certificate": ("view", "change"),
         "orders.shipment": VIEW,
-        "notifications.emaildelivery": ("view", "change"),
+        "outbox.delivery": ("view", "change"),
         "lms.legacykey": ALL,
         "core.auditevent": VIEW,
     },
