@@ -21,7 +21,15 @@ from apps.outbox.models import Delivery, DeliveryStatus
 from apps.outbox.services import delivery_resend
 from apps.outbox.tracking import PROBLEMS, may_send_elsewhere
 
-CHANGE_PERMISSION = "outbox.change_delivery"
+# Whoever sends a message to an address of their choosing can read what it holds: a
+# Fulfillment Email's activation codes, license keys. So, as for an order's addresses, only
+# staff who may see activation codes (Customer Care) do, and only if they may change
+# deliveries.
+SEND_ELSEWHERE_PERMISSIONS = ("outbox.change_delivery", "entitlements.view_activation_code")
+
+
+def may_user_send_elsewhere(user) -> bool:
+    return user.has_perms(SEND_ELSEWHERE_PERMISSIONS)
 
 
 def _address(value: str) -> str:
@@ -88,8 +96,8 @@ class SendElsewhereForm(forms.Form):
 
 
 class SendElsewhereAdminMixin:
-    """For DeliveryAdmin: the "Send to another address" page, for staff who may change
-    deliveries (Customer Care and Operations), and its button on a delivery's page."""
+    """For DeliveryAdmin: the "Send to another address" page (see SEND_ELSEWHERE_PERMISSIONS
+    for who may use it), and its button on a delivery's page."""
 
     change_form_template = "admin/outbox/delivery/change_form.html"
 
@@ -109,18 +117,33 @@ class SendElsewhereAdminMixin:
         if (
             delivery is not None
             and may_send_elsewhere(delivery)
-            and request.user.has_perm(CHANGE_PERMISSION)
+            and may_user_send_elsewhere(request.user)
         ):
             extra_context["send_elsewhere_url"] = send_elsewhere_url(delivery)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def send_elsewhere_view(self, request, object_id):
-        if not request.user.has_perm(CHANGE_PERMISSION):
+        if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         delivery = self.get_object(request, unquote(object_id))
         if delivery is None:
             raise Http404
         change_url = reverse("admin:outbox_delivery_change", args=[delivery.pk])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Send to another address"),
+            "delivery": delivery,
+            "change_url": change_url,
+        }
+        if not may_user_send_elsewhere(request.user):
+            context["refusal"] = gettext(
+                "Sending a message to another address is for staff who may see activation "
+                "codes and change deliveries (Customer Care)."
+            )
+            return TemplateResponse(
+                request, "admin/outbox/delivery/send_elsewhere.html", context, status=403
+            )
         if not may_send_elsewhere(delivery):
             self.message_user(
                 request,
@@ -152,12 +175,5 @@ class SendElsewhereAdminMixin:
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(reverse("admin:outbox_delivery_change", args=[resend.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("Send to another address"),
-            "delivery": delivery,
-            "change_url": change_url,
-            "form": form,
-        }
+        context["form"] = form
         return TemplateResponse(request, "admin/outbox/delivery/send_elsewhere.html", context)

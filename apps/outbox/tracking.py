@@ -31,7 +31,7 @@ from django.utils.text import slugify
 
 from apps.core.actors import Job
 from apps.core.services import audit_event_record
-from apps.outbox.models import Channel, Delivery, DeliveryStatus, TrackingStatus
+from apps.outbox.models import Channel, Delivery, DeliveryKind, DeliveryStatus, TrackingStatus
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +142,17 @@ def delivery_tracking_record(
     return changed
 
 
+# A sign-in link signs its own recipient in: it never goes to another address.
+NEVER_ELSEWHERE = {DeliveryKind.SIGN_IN_LINK}
+
+
 def may_send_elsewhere(delivery: Delivery) -> bool:
     """An email that did not reach its address: bounced or rejected by the ESP, or refused
     for good by the mail server (a 5xx reply)."""
-    return delivery.channel == Channel.EMAIL and (
-        delivery.tracking_status in UNDELIVERABLE or delivery.status == DeliveryStatus.FAILED
+    return (
+        delivery.channel == Channel.EMAIL
+        and delivery.kind not in NEVER_ELSEWHERE
+        and (delivery.tracking_status in UNDELIVERABLE or delivery.status == DeliveryStatus.FAILED)
     )
 
 
