@@ -9,7 +9,6 @@ import hmac
 import json
 import secrets
 
-from django.urls import reverse
 
 SIGNING_KEY = "test-mailgun-webhook-signing-key-7f3a9c"
 WEBHOOK_URL = "/anymail/mailgun/tracking/"
@@ -135,6 +134,3 @@ def post(client, event_data, *, sign: dict | None = None, **extra):
     body = {"signature": sign or signature(), "event-data": event_data}
     return client.post(WEBHOOK_URL, data=json.dumps(body), content_type="application/json", **extra)
 
-
-def webhook_url() -> str:
-    return reverse("anymail-mailgun-tracking")
