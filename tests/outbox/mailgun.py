@@ -9,7 +9,6 @@ import hmac
 import json
 import secrets
 
-
 SIGNING_KEY = "test-mailgun-webhook-signing-key-7f3a9c"
 WEBHOOK_URL = "/anymail/mailgun/tracking/"
 
