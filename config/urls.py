@@ -5,12 +5,20 @@ from django.urls import include, path
 import apps.core.converters  # noqa: F401  (registers <key:...>)
 from apps.core.views import healthz
 from apps.entitlements.views import entitlement_verify, license_public_keys
+from apps.outbox.views import mailgun_tracking_webhook
 from apps.portal.password_reset import PasswordResetConfirmView, PasswordResetView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("apps.api.urls")),
+    # Only Mailgun's tracking webhook, which checks the ESP's signature: anymail's other
+    # webhooks would take unsigned events from anyone unless basic auth is configured.
+    path(
+        "anymail/mailgun/tracking/",
+        mailgun_tracking_webhook,
+        name="anymail-mailgun-tracking",
+    ),
     path("verify/<key:ssrn>/", entitlement_verify, name="entitlement-verify"),
     path(
         ".well-known/keyship-license-keys.json",

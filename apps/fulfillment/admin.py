@@ -26,6 +26,7 @@ from apps.orders.contracts import OrderIn
 from apps.orders.models import LineStatus, OrderAccount, OrderEmail, OrderLine, SalesOrder, Shipment
 from apps.orders.selectors import sales_order_body, sales_order_has_shipped
 from apps.orders.services import order_lines_transition, sales_order_upsert
+from apps.outbox.admin_send_elsewhere import tracking_html
 
 _LINE_PATH = re.compile(r"^lines\[(\d+)\]")
 
@@ -321,7 +322,7 @@ class SalesOrderAdmin(ServiceSavedAdminMixin, SalesOrderAdminBase):
                     d.get_status_display(),
                     d.attempts,
                     d.sent_at or "",
-                    d.get_tracking_status_display() if d.tracking_status else "",
+                    tracking_html(d),
                     d.last_error,
                 )
                 for d in deliveries

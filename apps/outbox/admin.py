@@ -3,12 +3,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
+from apps.outbox.admin_send_elsewhere import SendElsewhereAdminMixin, tracking_html
 from apps.outbox.models import NOT_RESENT, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     """The queue of every outgoing message: Fulfillment Emails, reminders, access decisions,
     notices, license keys, sign-in links and webhook events."""
 
@@ -21,7 +22,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "attempts",
         "next_attempt_at",
         "sent_at",
-        "tracking_status",
+        "tracking",
         "last_error",
     ]
     list_filter = ["status", "channel", "kind", "tracking_status", "created_at"]
@@ -51,6 +52,10 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     ]
     readonly_fields = fields
     actions = ["retry_now", "resend"]
+
+    @admin.display(description=_("tracking"), ordering="tracking_status")
+    def tracking(self, obj):
+        return tracking_html(obj)
 
     def has_change_permission(self, request, obj=None):
         # The actions change the queue through services; the form itself stays read-only.

@@ -7,7 +7,13 @@ class OutboxConfig(AppConfig):
     verbose_name = _("Outbox")
 
     def ready(self):
+        from anymail.signals import tracking
+
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
+        from apps.outbox.tracking import anymail_tracking_received
 
         kinds.register(DeliveryKind.PASSWORD_RESET, kinds.SealedEmails())
+
+        # The ESP's events (bounces, complaints, deliveries) land on the delivery rows.
+        tracking.connect(anymail_tracking_received, dispatch_uid="outbox_delivery_tracking")

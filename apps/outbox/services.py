@@ -189,8 +189,10 @@ def _emails_send(claimed: list[Delivery]) -> None:
                 except BaseException:
                     _connection_drop(connection)
                     raise
+                # The ESP's id for the message (anymail), for its tracking events; 0 is an id.
                 status = getattr(message, "anymail_status", None)
-                return getattr(status, "message_id", None) or ""
+                esp_message_id = getattr(status, "message_id", None)
+                return "" if esp_message_id is None else str(esp_message_id)
 
             _send_one(delivery, send)
     finally:

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "anymail",
     "apps.core",
     "apps.outbox",
     "apps.accounts",
@@ -311,6 +312,23 @@ if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 - set by the 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Keyship <licensing@keyship.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Any Django email backend may send instead of EMAIL_URL's: an email service provider through
+# django-anymail ("anymail.backends.mailgun.EmailBackend"), a backend that signs with DKIM.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821
+# Delivery tracking (django-anymail, Mailgun): bounces, complaints and deliveries arrive at
+# /anymail/mailgun/tracking/, signed with the webhook signing key; without that key the
+# address answers 404. WEBHOOK_SECRET ("user:password") also asks for HTTP basic auth.
+ANYMAIL = {
+    name: value
+    for name, value in {
+        "MAILGUN_API_KEY": env.str("ANYMAIL_MAILGUN_API_KEY", default=""),
+        "MAILGUN_API_URL": env.str("ANYMAIL_MAILGUN_API_URL", default=""),
+        "MAILGUN_SENDER_DOMAIN": env.str("ANYMAIL_MAILGUN_SENDER_DOMAIN", default=""),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+        "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    }.items()
+    if value
+}
 
 # Celery -----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
