@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core import sealing
@@ -106,6 +106,20 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
         )
         if delivery_ids is not None:
             rows = rows.filter(pk__in=delivery_ids)
+        if channel == Channel.WEBHOOK:
+            # An endpoint gets the events of one topic (an entitlement, an order) in order:
+            # one waits while an earlier one of the same endpoint and topic is queued, being
+            # sent or waiting to retry. One that failed for good holds up nothing more.
+            rows = rows.exclude(
+                Exists(
+                    Delivery.objects.filter(
+                        endpoint=OuterRef("endpoint"),
+                        topic=OuterRef("topic"),
+                        pk__lt=OuterRef("pk"),
+                        status__in=IN_FLIGHT,
+                    )
+                )
+            )
         rows = list(rows.order_by("pk")[:limit])
         waiting = _waiting(rows)
         if waiting:
@@ -157,10 +171,14 @@ def deliveries_send(
     if not claimed:
         return claimed
     if channel == Channel.WEBHOOK:
-        from apps.outbox.webhooks import webhook_deliver
+        from apps.outbox.tasks import deliveries_hand_out
+        from apps.outbox.webhooks import webhook_deliver, webhook_followers
 
         for delivery in claimed:
             _send_one(delivery, lambda delivery=delivery: webhook_deliver(delivery))
+        followers = webhook_followers(claimed)
+        if followers:
+            deliveries_hand_out({Channel.WEBHOOK: followers})
         return claimed
     _emails_send(claimed)
     return claimed
