@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
-from apps.outbox.models import Delivery
+from apps.outbox.models import Channel, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
 
 
@@ -24,7 +24,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "tracking_status",
         "last_error",
     ]
-    list_filter = ["status", "channel", "kind", "tracking_status", "created_at"]
+    list_filter = ["status", "channel", "kind", "tracking_status", "created_at", "endpoint"]
     search_lookups = ["recipient__lower", "about"]
     search_help_text = _("A recipient (address or URL), an order number, an SSRN or an Account ID.")
     fields = [
@@ -33,6 +33,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "about",
         "topic",
         "recipient",
+        "endpoint",
         "language",
         "status",
         "attempts",
@@ -40,6 +41,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "lease_expires_at",
         "sent_at",
         "message_id",
+        "event_id",
         "last_error",
         "tracking_status",
         "tracking_at",
@@ -51,6 +53,10 @@ class DeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     ]
     readonly_fields = fields
     actions = ["retry_now", "resend"]
+
+    @admin.display(description=_("event id"))
+    def event_id(self, obj):
+        return obj.payload.get("id", "") if obj.channel == Channel.WEBHOOK else ""
 
     def has_change_permission(self, request, obj=None):
         # The actions change the queue through services; the form itself stays read-only.
