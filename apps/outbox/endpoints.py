@@ -40,10 +40,10 @@ def _unsafe_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> st
         address = address.ipv4_mapped
     for reason, test in (
         ("a loopback address", address.is_loopback),
-        ("a private address", address.is_private),
         ("a link-local address", address.is_link_local),
         ("a multicast address", address.is_multicast),
         ("a reserved address", address.is_reserved or address.is_unspecified),
+        ("a private address", address.is_private),
         ("not a public address", not address.is_global),
     ):
         if test:
@@ -151,7 +151,7 @@ def _clean(values: dict) -> dict:
 def _problems(values: dict) -> list[str]:
     problems = []
     if "url" in values:
-        problems += webhook_url_problems(values["url"])
+        problems += webhook_url_problems(str(values["url"]).strip())
     if "events" in values:
         problems += _events_problems(values["events"])
     return problems
@@ -172,18 +172,17 @@ def webhook_endpoint_create(
     (it is kept sealed). Account IDs make it a customer's endpoint (only their events); the
     caller checks that they exist. Rejected, writing nothing, for an unknown event type or a
     URL that may not be posted to. Audited, without the secret."""
-    values = _clean(
-        {
-            "url": url,
-            "events": events,
-            "account_ids": account_ids,
-            "owner_email": owner_email,
-            "description": description,
-        }
-    )
-    problems = _problems(values)
+    given = {
+        "url": url,
+        "events": events,
+        "account_ids": account_ids,
+        "owner_email": owner_email,
+        "description": description,
+    }
+    problems = _problems(given)
     if problems:
         raise Rejected(problems)
+    values = _clean(given)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     user = actor_user(actor)
     if not values["owner_email"] and user is not None:
@@ -216,10 +215,10 @@ def webhook_endpoint_update(*, endpoint_id: int, actor, **changes) -> WebhookEnd
     unknown = set(changes) - set(AUDITED_FIELDS)
     if unknown:
         raise TypeError(f"webhook_endpoint_update got {', '.join(sorted(unknown))}")
-    values = _clean(changes)
-    problems = _problems(values)
+    problems = _problems(changes)
     if problems:
         raise Rejected(problems)
+    values = _clean(changes)
     endpoint = _locked(endpoint_id)
     before = field_values(endpoint, AUDITED_FIELDS)
     for name, value in values.items():
