@@ -68,7 +68,11 @@ def webhook_target(url: str) -> Target:
     Raises UnsafeTarget for a URL that is never allowed (its reason says why, without the
     URL), OSError when the host does not resolve now (worth another try later).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not 0 to 65535 raises here
+    except ValueError:
+        raise UnsafeTarget("not a URL (check its host and its port, 1 to 65535)") from None
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE_URLS
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes:
@@ -82,10 +86,7 @@ def webhook_target(url: str) -> Target:
         raise UnsafeTarget("the URL may not have a #fragment")
     if not parts.hostname:
         raise UnsafeTarget("the URL names no host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise UnsafeTarget("the URL's port is not a number from 1 to 65535") from None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     if not allow_private:
