@@ -113,9 +113,7 @@ def test_changing_disabling_enabling_and_deleting_are_audited(manager):
     assert manager.delete(detail).status_code == 204
     assert manager.get(detail).status_code == 404
 
-    events = list(
-        AuditEvent.objects.filter(action__startswith="webhook_endpoint.").order_by("pk")
-    )
+    events = list(AuditEvent.objects.filter(action__startswith="webhook_endpoint.").order_by("pk"))
     assert [e.action for e in events] == [
         "webhook_endpoint.created",
         "webhook_endpoint.updated",

@@ -83,9 +83,7 @@ def test_unknown_event_types_are_named():
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/hook", "http://localhost:{port}/hook"])
-def test_a_delivery_to_a_private_target_is_refused_when_the_setting_is_off(
-    receiver, settings, url
-):
+def test_a_delivery_to_a_private_target_is_refused_when_the_setting_is_off(receiver, settings, url):
     port = receiver.server.server_port
     endpoint_for(url.format(port=port), events=["entitlement.created"])
     ship_one_line()
