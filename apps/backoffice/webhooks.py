@@ -133,7 +133,7 @@ class WebhookEndpointAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
     def event_count(self, obj):
         return len(obj.events)
 
-    @admin.display(description=gettext_lazy("deliveries"))
+    @admin.display(description=gettext_lazy("delivery history"))
     def deliveries_link(self, obj):
         if obj is None or obj.pk is None:
             return "-"
