@@ -107,19 +107,7 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
         if delivery_ids is not None:
             rows = rows.filter(pk__in=delivery_ids)
         if channel == Channel.WEBHOOK:
-            # An endpoint gets the events of one topic (an entitlement, an order) in order:
-            # one waits while an earlier one of the same endpoint and topic is queued, being
-            # sent or waiting to retry. One that failed for good holds up nothing more.
-            rows = rows.exclude(
-                Exists(
-                    Delivery.objects.filter(
-                        endpoint=OuterRef("endpoint"),
-                        topic=OuterRef("topic"),
-                        pk__lt=OuterRef("pk"),
-                        status__in=IN_FLIGHT,
-                    )
-                )
-            )
+            rows = rows.exclude(waits_for_earlier_event())
         rows = list(rows.order_by("pk")[:limit])
         waiting = _waiting(rows)
         if waiting:
@@ -140,6 +128,21 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
                 lease,
             )
     return claimed
+
+
+def waits_for_earlier_event() -> Exists:
+    """An endpoint gets the events of one topic (an entitlement, an order) in order: a
+    webhook delivery waits while an earlier one of the same endpoint and topic is queued,
+    being sent or waiting to retry. One that failed for good holds up nothing more. (An
+    email has no endpoint: this never holds it.)"""
+    return Exists(
+        Delivery.objects.filter(
+            endpoint=OuterRef("endpoint"),
+            topic=OuterRef("topic"),
+            pk__lt=OuterRef("pk"),
+            status__in=IN_FLIGHT,
+        )
+    )
 
 
 def _waiting(rows: list[Delivery]) -> set[int]:
@@ -349,6 +352,9 @@ def deliveries_due(*, now: datetime.datetime, limit: int = 500) -> dict[str, lis
             Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)
             | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
         )
+        # Events waiting behind an earlier one are not anybody's to do yet: an endpoint
+        # that is down for a day must not fill the rescue's batch and hold up the email.
+        .exclude(waits_for_earlier_event())
         .order_by("pk")
         .values_list("channel", "pk")[:limit]
     )

@@ -22,7 +22,6 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.core.actors import Job
@@ -30,7 +29,6 @@ from apps.core.services import audit_event_record
 from apps.outbox.endpoints import Target, UnsafeTarget, _set_active, webhook_target
 from apps.outbox.events import TEST_EVENT
 from apps.outbox.models import (
-    IN_FLIGHT,
     Channel,
     Delivery,
     DeliveryKind,
@@ -38,7 +36,7 @@ from apps.outbox.models import (
     WebhookEndpoint,
     topic,
 )
-from apps.outbox.services import PermanentFailure, delivery_queue
+from apps.outbox.services import PermanentFailure, delivery_queue, waits_for_earlier_event
 
 logger = logging.getLogger(__name__)
 
@@ -150,16 +148,7 @@ def webhook_followers(finished: list[Delivery]) -> list[int]:
             endpoint_id__in={endpoint for endpoint, _ in keys},
             topic__in={topic for _, topic in keys},
         )
-        .exclude(
-            Exists(
-                Delivery.objects.filter(
-                    endpoint=OuterRef("endpoint"),
-                    topic=OuterRef("topic"),
-                    pk__lt=OuterRef("pk"),
-                    status__in=IN_FLIGHT,
-                )
-            )
-        )
+        .exclude(waits_for_earlier_event())
         .order_by("pk")
     )
     first: dict[tuple, int] = {}

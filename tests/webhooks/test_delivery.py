@@ -10,7 +10,7 @@ from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Entitlement
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.outbox.models import Channel, Delivery, DeliveryStatus
-from apps.outbox.services import deliveries_send
+from apps.outbox.services import deliveries_due, deliveries_send
 from tests.fulfillment.helpers import order_with_lines, today
 from tests.webhooks.conftest import endpoint_for
 
@@ -121,6 +121,9 @@ def test_a_later_event_of_an_entitlement_waits_while_an_earlier_one_retries(rece
     assert [r.event["type"] for r in receiver.received] == ["entitlement.created"]
     activated.refresh_from_db()
     assert activated.status == DeliveryStatus.QUEUED and activated.attempts == 0
+    # Nor does the rescuer hand it out while it waits (its batch stays for work to do).
+    later = timezone.now() + datetime.timedelta(days=1)
+    assert deliveries_due(now=later).get(Channel.WEBHOOK) == [created.pk]
 
     make_due([created])
     send_due()
@@ -163,3 +166,43 @@ def test_events_of_other_entitlements_do_not_wait(receiver):
         Delivery.objects.filter(channel=Channel.WEBHOOK).values_list("status", flat=True)
     )
     assert statuses == [DeliveryStatus.RETRY, DeliveryStatus.SENT]
+
+
+def test_an_https_endpoint_whose_certificate_does_not_verify_is_not_posted_to(receiver, tmp_path):
+    """The connection to the checked address still verifies the certificate against the
+    host name: a self-signed certificate is refused, and the event waits to retry."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from tests.webhooks.tls import self_signed
+
+    cert, key = self_signed(tmp_path, "localhost")
+    posted = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint_for(f"https://localhost:{server.server_port}/hook", events=["line.shipped"])
+        ship_one_line()
+        send_due()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert posted == []
+    delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
+    assert delivery.status == DeliveryStatus.RETRY
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
