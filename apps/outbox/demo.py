@@ -11,6 +11,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.core.contracts import Rejected, parse_json
 from apps.outbox.models import WebhookEndpoint
 
 DEMO_PATH = "/demo/webhooks/"
@@ -39,7 +40,10 @@ def demo_webhook_receiver(request):
     secrets = [e.secret for e in WebhookEndpoint.objects.filter(url__endswith=DEMO_PATH)]
     if not any(signature_valid(header, body, secret, time.time()) for secret in secrets):
         return HttpResponseBadRequest("bad signature\n")
-    event = json.loads(body)
+    try:
+        event = parse_json(body.decode("utf-8"), "body")
+    except (Rejected, UnicodeDecodeError):
+        return HttpResponseBadRequest("not JSON\n")
     folder = settings.VAR_DIR / "webhooks"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{event['created'][:19].replace(':', '')}-{event['type']}-{event['id']}.json"
