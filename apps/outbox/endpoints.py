@@ -70,7 +70,8 @@ def webhook_target(url: str) -> Target:
     """
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not 0 to 65535 raises here
+        if parts.port == 0:  # a port outside 0 to 65535 raises here
+            raise ValueError("port 0")
     except ValueError:
         raise UnsafeTarget("not a URL (check its host and its port, 1 to 65535)") from None
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE_URLS

@@ -63,6 +63,7 @@ def test_the_scope_is_needed():
         ({"url": "http://93.184.215.14/", "events": ["order.received"]}, "url: the URL must"),
         ({"url": "https://[::1/", "events": ["order.received"]}, "url: not a URL"),
         ({"url": "https://h:99999/", "events": ["order.received"]}, "url: not a URL"),
+        ({"url": "https://93.184.215.14:0/", "events": ["order.received"]}, "url: not a URL"),
         (
             {"url": PUBLIC, "events": ["order.received"], "account_ids": ["12x"]},
             "account_ids[0]: ",
