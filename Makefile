@@ -21,6 +21,8 @@ messages: install
 # The settings are production's unless told otherwise: `run` asks for development mode (its
 # public keys, the demo's public passwords) in the environment of each of its commands.
 run: export DEBUG = true
+# The demo's webhook endpoint posts to this machine, which production refuses.
+run: export WEBHOOK_ALLOW_PRIVATE_URLS = true
 run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo > var/seed.log
@@ -29,7 +31,8 @@ run: install messages
 	@echo "  Logins:   admin@keyship.example / keyship-admin"
 	@echo "            care@keyship.example / keyship-care (Customer Care), ops@keyship.example / keyship-ops (Operations)"
 	@echo "            alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo (portal)"
-	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
+	@echo "  Emails are written to var/mail/, webhook events received by the demo endpoint to var/webhooks/."
+	@echo "  Stop with Ctrl-C."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -43,3 +44,9 @@ urlpatterns = [
     path("account/", include("django.contrib.auth.urls")),
     path("", include("apps.portal.urls")),
 ]
+
+if settings.DEBUG:
+    from apps.outbox.demo import demo_webhook_receiver
+
+    # The demo's webhook endpoint (`make run`): it writes what it receives to var/webhooks/.
+    urlpatterns.insert(0, path("demo/webhooks/", demo_webhook_receiver, name="demo-webhooks"))

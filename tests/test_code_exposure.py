@@ -643,6 +643,7 @@ ADMIN = {
         "history": staff_only(NO_CODE, REFUSED, NO_CODE),
     },
     "outbox.delivery": every_view(NONE_SEE),
+    "outbox.webhookendpoint": every_view(NONE_SEE),
     "orders.orderline": every_view(NONE_SEE),
     "orders.salesorder": every_view(NONE_SEE),
     "orders.shipment": every_view(NONE_SEE),

@@ -1,4 +1,4 @@
-from apps.accounts.models import Contact
+from apps.accounts.models import Account, Contact
 
 
 def associated_contact_emails(*, contact_ids) -> dict[str, str]:
@@ -9,3 +9,11 @@ def associated_contact_emails(*, contact_ids) -> dict[str, str]:
         .distinct()
         .values_list("contact_id", "user__email")
     )
+
+
+def unknown_account_ids(account_ids) -> list[str]:
+    """Those of these Account IDs that name no account, in the order given."""
+    known = set(
+        Account.objects.filter(account_id__in=set(account_ids)).values_list("account_id", flat=True)
+    )
+    return [account_id for account_id in dict.fromkeys(account_ids) if account_id not in known]

@@ -3,9 +3,11 @@
 
 from rest_framework import serializers
 
+from apps.accounts.models import account_id_validator
 from apps.core import contracts
 from apps.entitlements.models import ChangeKind, EntitlementStatus
 from apps.orders.models import LineStatus
+from apps.outbox.events import EVENT_TYPES
 
 
 class ErrorOut(serializers.Serializer):
@@ -132,3 +134,76 @@ class ImportRowOut(serializers.Serializer):
 
 class ImportOut(serializers.Serializer):
     rows = ImportRowOut(many=True)
+
+
+def _account_ids_field(**kwargs):
+    return serializers.ListField(
+        child=contracts.TextField(max_length=20, validators=[account_id_validator]),
+        max_length=1000,
+        help_text="Empty (the default): every event of its types, as the ERP receives them. "
+        "Else the endpoint belongs to a customer and receives only events about these accounts.",
+        **kwargs,
+    )
+
+
+def _events_field(**kwargs):
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=list(EVENT_TYPES)),
+        allow_empty=False,
+        max_length=len(EVENT_TYPES),
+        help_text="The event types it receives.",
+        **kwargs,
+    )
+
+
+class WebhookEndpointIn(serializers.Serializer):
+    url = contracts.TextField(
+        max_length=2000,
+        help_text="A public https:// URL; loopback and private targets are refused.",
+    )
+    events = _events_field()
+    account_ids = _account_ids_field(required=False, default=list)
+    owner_email = contracts.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Told by email when the endpoint is disabled because its deliveries keep "
+        "failing.",
+    )
+    description = contracts.TextField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class WebhookEndpointChangeIn(serializers.Serializer):
+    url = contracts.TextField(max_length=2000, required=False)
+    events = _events_field(required=False)
+    account_ids = _account_ids_field(required=False)
+    owner_email = contracts.EmailField(required=False, allow_blank=True)
+    description = contracts.TextField(required=False, allow_blank=True, max_length=200)
+    active = serializers.BooleanField(
+        required=False,
+        help_text="false disables the endpoint; true enables it again (its count of failed "
+        "deliveries starts afresh).",
+    )
+
+
+class WebhookEndpointOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    description = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    account_ids = serializers.ListField(child=serializers.CharField())
+    owner_email = serializers.CharField()
+    active = serializers.BooleanField()
+    disabled_at = serializers.DateTimeField(allow_null=True)
+    disabled_reason = serializers.CharField()
+    consecutive_failures = serializers.IntegerField(
+        help_text="Deliveries that failed for good since the last one that went through."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
+    secret = serializers.CharField(
+        help_text="The signing secret, shown this once: keep it to check Keyship-Signature."
+    )

@@ -4,7 +4,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 import apps.core.converters  # noqa: F401  (registers <key:...>)
-from apps.api import views
+from apps.api import views, webhook_views
 
 
 class LineActionConverter:
@@ -43,6 +43,16 @@ urlpatterns = [
     ),
     path("v1/products/", views.ProductsView.as_view(), name="products"),
     path("v1/accounts/", views.AccountsView.as_view(), name="accounts"),
+    path(
+        "v1/webhook-endpoints/",
+        webhook_views.WebhookEndpointsView.as_view(),
+        name="webhook-endpoints",
+    ),
+    path(
+        "v1/webhook-endpoints/<int:endpoint_id>/",
+        webhook_views.WebhookEndpointDetailView.as_view(),
+        name="webhook-endpoint",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",

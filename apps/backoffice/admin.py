@@ -63,3 +63,7 @@ for model, base in (
     if admin.site.is_registered(model):  # unless AXES_ENABLE_ADMIN turned its pages off
         admin.site.unregister(model)
         admin.site.register(model, type(base.__name__, (ReadOnlyLockoutAdmin, base), {}))
+
+# Webhook endpoints are registered by their own module (it checks Account IDs, which the
+# outbox below the accounts cannot).
+from apps.backoffice import webhooks  # noqa: E402, F401

@@ -30,6 +30,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "entitlements.certificate": VIEW,
         "orders.shipment": VIEW,
         "outbox.delivery": ("view", "change"),
+        # Customers' own endpoints, registered for their accounts.
+        "outbox.webhookendpoint": ALL,
         "core.auditevent": VIEW,
     },
     OPERATIONS: {
@@ -47,6 +49,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "entitlements.certificate": ("view", "change"),
         "orders.shipment": VIEW,
         "outbox.delivery": ("view", "change"),
+        # The ERP's endpoints.
+        "outbox.webhookendpoint": ALL,
         "lms.legacykey": ALL,
         "core.auditevent": VIEW,
     },

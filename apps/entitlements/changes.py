@@ -30,6 +30,7 @@ from django.utils import timezone
 from apps.core.dates import business_today
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_build
+from apps.entitlements.events import entitlement_events_record
 from apps.entitlements.models import (
     ChangeKind,
     Entitlement,
@@ -52,20 +53,28 @@ def entitlement_changes_record(
 ) -> list[EntitlementChange]:
     """Add a change of `kind` to the feed for each entitlement, with its status now. Call
     inside the transaction of the change (services do): the row commits, or not, with it.
-    `data` (or `data(entitlement)`) says what changed; never an activation code or a key."""
+    `data` (or `data(entitlement)`) says what changed; never an activation code or a key.
+    The change is also a webhook event for the kinds of events.CHANGE_EVENTS."""
     if not entitlements:
         return []
     today = today or business_today()
-    return EntitlementChange.objects.bulk_create(
+
+    def data_of(entitlement):
+        return (data(entitlement) if callable(data) else data) or {}
+
+    changes = EntitlementChange.objects.bulk_create(
         EntitlementChange(
             entitlement=entitlement,
             kind=kind,
             status=entitlement.status_on(today),
             effective_on=today,
-            data=(data(entitlement) if callable(data) else data) or {},
+            data=data_of(entitlement),
         )
         for entitlement in entitlements
     )
+    # The same change, told to the webhook endpoints that listen for it.
+    entitlement_events_record(entitlements=entitlements, kind=kind, data=data_of, today=today)
+    return changes
 
 
 def _calendar_moves(

@@ -25,8 +25,16 @@ from apps.entitlements.services import (
 from apps.fulfillment.selectors import order_lines_due, sales_orders_with_due_lines
 from apps.lms.services import legacy_keys_assign, legacy_keys_reserve
 from apps.notifications.services import shipment_emails_render, shipment_topic
-from apps.orders.models import AccountRole, LineStatus, OrderLine, SalesOrder, Shipment
-from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus
+from apps.orders.models import (
+    AccountRole,
+    LineStatus,
+    OrderAccount,
+    OrderLine,
+    SalesOrder,
+    Shipment,
+)
+from apps.outbox.events import Event, events_record, webhook_subscribers
+from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus, topic
 from apps.outbox.services import deliveries_due, delivery_build
 
 logger = logging.getLogger(__name__)
@@ -182,8 +190,53 @@ def _ship_orders(
             for line in report.blocked
         ]
     )
+    _line_events(report, numbers=numbers, ssrns=ssrns, shipped_on=shipped_on)
     report.shipments = [shipment.pk for shipment in shipments.values()]
     return report
+
+
+def _line_events(report: SweepReport, *, numbers: dict, ssrns: dict, shipped_on) -> None:
+    """Tell the webhook endpoints that listen which lines shipped and which could not: one
+    query for a batch when none listens, three when some do."""
+    lines = report.shipped + report.blocked
+    endpoints = webhook_subscribers(["line.shipped", "line.blocked"]) if lines else []
+    if not endpoints:
+        return
+    accounts: dict[int, list[str]] = {}
+    for order_id, account_id in (
+        OrderAccount.objects.filter(order_id__in={line.order_id for line in lines})
+        .order_by("account__account_id")
+        .values_list("order_id", "account__account_id")
+    ):
+        accounts.setdefault(order_id, []).append(account_id)
+    events = []
+    for line in lines:
+        shipped = line.status == LineStatus.FULFILLED
+        data = {
+            "order_number": numbers[line.order_id],
+            "line_number": line.line_number,
+            "sku": line.product.sku,
+            "quantity": line.quantity,
+            "requested_ship_date": line.requested_ship_date.isoformat(),
+            "status": line.status,
+            "account_ids": accounts.get(line.order_id, []),
+        }
+        if shipped:
+            data.update(
+                ssrn=ssrns[line.pk], shipment=line.shipment_id, shipped_on=shipped_on.isoformat()
+            )
+        else:
+            data.update(reason=line.status_reason, waiting_for_keys=line.waiting_for_keys)
+        events.append(
+            Event(
+                type="line.shipped" if shipped else "line.blocked",
+                data=data,
+                topic=topic("order", numbers[line.order_id]),
+                account_ids=accounts.get(line.order_id, []),
+                about=numbers[line.order_id],
+            )
+        )
+    events_record(events, endpoints=endpoints)
 
 
 def _lock_orders(order_ids) -> list[SalesOrder]:
@@ -237,6 +290,12 @@ def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> lis
             audit_event_record(
                 actor=actor, action="line.blocked", target=line, message=f"{line} blocked: {reason}"
             )
+        _line_events(
+            SweepReport(blocked=lines),
+            numbers={order.pk: order.order_number for order in orders},
+            ssrns={},
+            shipped_on=business_today(),
+        )
     return lines
 
 

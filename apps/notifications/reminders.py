@@ -17,9 +17,15 @@ from django.db.models import Exists, OuterRef
 
 from apps.accounts.models import Contact
 from apps.core.dates import business_today
+from apps.entitlements.events import (
+    entitlement_account_ids,
+    entitlement_event_data,
+    entitlement_topic,
+)
 from apps.entitlements.models import Term
 from apps.notifications.models import Reminder
 from apps.orders.models import OrderEmail
+from apps.outbox.events import Event, events_record, webhook_subscribers
 from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus, topic
 from apps.outbox.services import delivery_build
 
@@ -135,6 +141,7 @@ def reminders_queue(*, today: datetime.date | None = None) -> list[int]:
             if (term.pk, window, recipient.email.lower()) not in told:
                 items[recipient].append((term, window))
     digests = []
+    told_now: dict[tuple[int, str], int] = defaultdict(int)
     for recipient, entries in items.items():
         digest = _digest_for(recipient, today)
         if digest is None:
@@ -143,8 +150,47 @@ def reminders_queue(*, today: datetime.date | None = None) -> list[int]:
             Reminder(term=term, window=window, email=recipient.email, delivery=digest)
             for term, window in entries
         )
+        for term, window in entries:
+            told_now[term.pk, window] += 1
         digests.append(digest.pk)
+    _reminder_events({pk: term for pk, (term, _) in due.items()}, told_now, today)
     return digests
+
+
+def _reminder_events(terms: dict[int, Term], told: dict[tuple[int, str], int], today) -> None:
+    """Tell the webhook endpoints that listen which terms' contacts were reminded in this run
+    (one event per term and window, with how many addresses): one query when none listens."""
+    endpoints = webhook_subscribers(["reminder.sent"]) if told else []
+    if not endpoints:
+        return
+    accounts = entitlement_account_ids({terms[pk].entitlement_id for pk, _ in told})
+    events = []
+    for (term_id, window), recipients in sorted(told.items()):
+        term = terms[term_id]
+        entitlement = term.entitlement
+        account_ids = accounts[entitlement.pk]
+        events.append(
+            Event(
+                type="reminder.sent",
+                data={
+                    **entitlement_event_data(
+                        entitlement,
+                        sku=entitlement.product.sku,
+                        account_ids=account_ids,
+                        today=today,
+                    ),
+                    "window": window,
+                    "term": term.sequence,
+                    "term_ends_on": term.ends_on.isoformat(),
+                    "grace_ends_on": term.grace_ends_on.isoformat() if term.grace_ends_on else None,
+                    "recipients": recipients,
+                },
+                topic=entitlement_topic(entitlement.ssrn),
+                account_ids=account_ids,
+                about=entitlement.ssrn,
+            )
+        )
+    events_record(events, endpoints=endpoints)
 
 
 # Names the reminders' run among PostgreSQL's advisory locks (any number unique to it).

@@ -13,6 +13,8 @@ from apps.orders.models import (
     OrderLine,
     SalesOrder,
 )
+from apps.outbox.events import event_record
+from apps.outbox.models import topic
 
 
 class Conflict(Rejected):
@@ -265,6 +267,7 @@ def sales_order_upsert(
         changes = _order_apply(order, data, products, actor)
         changes["fields"] = {"language": {"old": None, "new": data["language"]}}
         audit_event_record(actor=actor, action="order.created", target=order, data=changes)
+        _order_received_event(data)
         return order, "created"
     conflicts = _conflicts(order, data, products, path)
     if conflicts:
@@ -274,6 +277,35 @@ def sales_order_upsert(
         return order, "unchanged"
     audit_event_record(actor=actor, action="order.updated", target=order, data=changes)
     return order, "updated"
+
+
+def _order_received_event(data: dict) -> None:
+    """Tell the webhook endpoints that listen that a new order came in (as its body said)."""
+    account_ids = sorted({row["account_id"] for row in data["accounts"]})
+    event_record(
+        type="order.received",
+        data={
+            "order_number": data["order_number"],
+            "language": data["language"],
+            "accounts": [
+                {"account_id": row["account_id"], "role": row["role"]} for row in data["accounts"]
+            ],
+            "account_ids": account_ids,
+            "lines": [
+                {
+                    "line_number": line["line_number"],
+                    "sku": line["sku"],
+                    "quantity": line["quantity"],
+                    "requested_ship_date": line["requested_ship_date"].isoformat(),
+                    "renews_ssrn": line["renews_ssrn"] or None,
+                }
+                for line in data["lines"]
+            ],
+        },
+        account_ids=account_ids,
+        topic=topic("order", data["order_number"]),
+        about=data["order_number"],
+    )
 
 
 def sales_order_receive(*, data: dict, actor, renewal_check=None) -> tuple[SalesOrder, str]:

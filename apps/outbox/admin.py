@@ -4,7 +4,7 @@ from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
 from apps.outbox.admin_send_elsewhere import SendElsewhereAdminMixin, tracking_html
-from apps.outbox.models import NOT_RESENT, Delivery
+from apps.outbox.models import NOT_RESENT, Channel, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
 
 
@@ -25,7 +25,7 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "tracking",
         "last_error",
     ]
-    list_filter = ["status", "channel", "kind", "tracking_status", "created_at"]
+    list_filter = ["status", "channel", "kind", "tracking_status", "created_at", "endpoint"]
     search_lookups = ["recipient__lower", "about"]
     search_help_text = _("A recipient (address or URL), an order number, an SSRN or an Account ID.")
     fields = [
@@ -34,6 +34,7 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "about",
         "topic",
         "recipient",
+        "endpoint",
         "language",
         "status",
         "attempts",
@@ -41,6 +42,7 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "lease_expires_at",
         "sent_at",
         "message_id",
+        "event_id",
         "last_error",
         "tracking_status",
         "tracking_at",
@@ -56,6 +58,10 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
     @admin.display(description=_("tracking"), ordering="tracking_status")
     def tracking(self, obj):
         return tracking_html(obj)
+
+    @admin.display(description=_("event id"))
+    def event_id(self, obj):
+        return obj.payload.get("id", "") if obj.channel == Channel.WEBHOOK else ""
 
     def has_change_permission(self, request, obj=None):
         # The actions change the queue through services; the form itself stays read-only.

@@ -10,10 +10,12 @@ class OutboxConfig(AppConfig):
         from anymail.signals import tracking
 
         from apps.outbox import kinds
+        from apps.outbox.emails import EndpointDisabledNotices
         from apps.outbox.models import DeliveryKind
         from apps.outbox.tracking import anymail_tracking_received
 
         kinds.register(DeliveryKind.PASSWORD_RESET, kinds.SealedEmails())
+        kinds.register(DeliveryKind.ENDPOINT_DISABLED, EndpointDisabledNotices())
 
         # The ESP's events (bounces, complaints, deliveries) land on the delivery rows.
         tracking.connect(anymail_tracking_received, dispatch_uid="outbox_delivery_tracking")

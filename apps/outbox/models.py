@@ -110,6 +110,16 @@ class Delivery(QueuedWork):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The endpoint a webhook event goes to (its URL is also kept as the recipient, so the
+    # history stays readable once the endpoint is deleted).
+    endpoint = models.ForeignKey(
+        "WebhookEndpoint",
+        verbose_name=_("webhook endpoint"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
     # Delivery tracking, from the email service provider's signed webhook (django-anymail).
     esp_message_id = models.CharField(_("provider's message id"), max_length=200, blank=True)
     tracking_status = models.CharField(
@@ -152,6 +162,13 @@ class Delivery(QueuedWork):
                 name="outbox_work_idx",
             ),
             models.Index(fields=["topic"], name="outbox_topic_idx"),
+            # An endpoint's events about one thing go out in order: the claim looks for an
+            # earlier one of the same endpoint and topic still in flight.
+            models.Index(
+                fields=["endpoint", "topic"],
+                condition=Q(status__in=["queued", "sending", "retry"], endpoint__isnull=False),
+                name="outbox_endpoint_topic_idx",
+            ),
             models.Index(fields=["about"], name="outbox_about_idx"),
             models.Index(Lower("recipient"), name="outbox_recipient_lower_idx"),
             models.Index(
@@ -178,3 +195,81 @@ def topic_key(value: str, what: str) -> str | None:
     """The key of a topic about `what`, else None: topic_key("shipment:12", "shipment") == "12"."""
     prefix = f"{what}:"
     return value[len(prefix) :] if value.startswith(prefix) else None
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives webhook events of the types it subscribed to, each signed with
+    its secret.
+
+    An endpoint without Account IDs is the ERP's (or another trusted system's): it receives
+    every event of its types. One with Account IDs belongs to a customer and receives only
+    events about those accounts. An endpoint whose deliveries keep failing for good is
+    disabled (`disabled_at`) and its owner told; it receives nothing until it is enabled.
+    """
+
+    url = models.URLField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("event types"), default=list)
+    account_ids = models.JSONField(
+        _("Account IDs"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Empty: every event of its types (the ERP). Else only events about these accounts "
+            "(an endpoint of a customer)."
+        ),
+    )
+    owner_email = models.EmailField(
+        _("owner's email address"),
+        blank=True,
+        help_text=_("Told when the endpoint is disabled because its deliveries keep failing."),
+    )
+    # The signing secret, sealed like the activation codes (apps.core.sealing): shown once.
+    secret_sealed = models.TextField(editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("why disabled"), max_length=300, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        _("deliveries failed in a row"),
+        default=0,
+        help_text=_("Deliveries that failed for good since the last one that went through."),
+    )
+    # The API client that registered it, if one did (the API shows a client its own only);
+    # `outbox` is below the API's models, so by id, as the audit names clients.
+    api_client_id = models.PositiveBigIntegerField(_("API client id"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active=True, disabled_at__isnull=True)
+                | Q(active=False, disabled_at__isnull=False),
+                name="webhook_endpoint_disabled_has_time",
+            ),
+            models.CheckConstraint(condition=~Q(secret_sealed=""), name="webhook_endpoint_secret"),
+        ]
+
+    def __str__(self):
+        return self.description or self.url
+
+    @property
+    def secret(self) -> str:
+        return sealing.unseal(self.secret_sealed)
+
+    def receives(self, type: str, account_ids) -> bool:
+        """Whether an event of `type` about these Account IDs is for this endpoint."""
+        if type not in self.events:
+            return False
+        return not self.account_ids or bool(set(self.account_ids) & set(account_ids))

@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core import sealing
@@ -110,6 +110,8 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
         )
         if delivery_ids is not None:
             rows = rows.filter(pk__in=delivery_ids)
+        if channel == Channel.WEBHOOK:
+            rows = rows.exclude(waits_for_earlier_event())
         rows = list(rows.order_by("pk")[:limit])
         waiting = _waiting(rows)
         if waiting:
@@ -130,6 +132,21 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
                 lease,
             )
     return claimed
+
+
+def waits_for_earlier_event() -> Exists:
+    """An endpoint gets the events of one topic (an entitlement, an order) in order: a
+    webhook delivery waits while an earlier one of the same endpoint and topic is queued,
+    being sent or waiting to retry. One that failed for good holds up nothing more. (An
+    email has no endpoint: this never holds it.)"""
+    return Exists(
+        Delivery.objects.filter(
+            endpoint=OuterRef("endpoint"),
+            topic=OuterRef("topic"),
+            pk__lt=OuterRef("pk"),
+            status__in=IN_FLIGHT,
+        )
+    )
 
 
 def _waiting(rows: list[Delivery]) -> set[int]:
@@ -161,10 +178,14 @@ def deliveries_send(
     if not claimed:
         return claimed
     if channel == Channel.WEBHOOK:
-        from apps.outbox.webhooks import webhook_deliver
+        from apps.outbox.tasks import deliveries_hand_out
+        from apps.outbox.webhooks import webhook_deliver, webhook_followers
 
         for delivery in claimed:
             _send_one(delivery, lambda delivery=delivery: webhook_deliver(delivery))
+        followers = webhook_followers(claimed)
+        if followers:
+            deliveries_hand_out({Channel.WEBHOOK: followers})
         return claimed
     _emails_send(claimed)
     return claimed
@@ -354,6 +375,9 @@ def deliveries_due(*, now: datetime.datetime, limit: int = 500) -> dict[str, lis
             Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY], next_attempt_at__lte=now)
             | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
         )
+        # Events waiting behind an earlier one are not anybody's to do yet: an endpoint
+        # that is down for a day must not fill the rescue's batch and hold up the email.
+        .exclude(waits_for_earlier_event())
         .order_by("pk")
         .values_list("channel", "pk")[:limit]
     )

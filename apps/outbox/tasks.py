@@ -23,8 +23,14 @@ def webhook_deliveries_send_task(delivery_ids: list[int]) -> None:
 SENDERS = {Channel.EMAIL: email_deliveries_send_task, Channel.WEBHOOK: webhook_deliveries_send_task}
 
 
+# Webhook events per task: each may wait WEBHOOK_TIMEOUT to connect and again to be answered,
+# so a batch of an endpoint that stopped answering still ends within the task's soft limit.
+WEBHOOK_SEND_BATCH = 4
+
+
 def deliveries_hand_out(by_channel: dict[str, list[int]], batch: int = SEND_BATCH) -> None:
     """Give these deliveries to the workers, in batches, each channel on its own queue."""
     for channel, ids in by_channel.items():
-        for start in range(0, len(ids), batch):
-            SENDERS[channel].delay(ids[start : start + batch])
+        size = min(batch, WEBHOOK_SEND_BATCH) if channel == Channel.WEBHOOK else batch
+        for start in range(0, len(ids), size):
+            SENDERS[channel].delay(ids[start : start + size])

@@ -383,6 +383,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CERTIFICATE_RENDER_LEASE = env.int("CERTIFICATE_RENDER_LEASE", default=300)
 EMAIL_SEND_LEASE = env.int("EMAIL_SEND_LEASE", default=180)
 EMAIL_DOCUMENTS_WAIT = env.int("EMAIL_DOCUMENTS_WAIT", default=60)
+# Webhooks: seconds an endpoint has to answer each attempt; deliveries in a row that fail
+# for good (after every retry) before an endpoint is disabled and its owner told. Loopback and
+# private targets (and plain http://) are refused unless WEBHOOK_ALLOW_PRIVATE_URLS is true:
+# for development (`make run` sets it, so the demo posts to its own receiver) and tests only.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 # Days before a subscription term ends on which its contacts are reminded; they are also
 # told when it enters its grace period and when it expires.
 REMINDER_WINDOWS = env.list("REMINDER_WINDOWS", cast=int, default=[90, 60, 30, 7])

@@ -286,10 +286,29 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
         "open order": _open_order,
         "shipped order": _sales_order_with_entitlement,
     },
+    "outbox.WebhookEndpoint": {
+        "ERP endpoint": lambda: _webhook_endpoint(),
+        "customer's endpoint": lambda: _webhook_endpoint([AccountFactory().account_id]),
+        "disabled endpoint": lambda: _webhook_endpoint(disabled=True),
+    },
     "axes.AccessAttempt": {"attempt": _axes_row(AccessAttempt)},
     "axes.AccessLog": {"log": _axes_row(AccessLog)},
     "axes.AccessFailureLog": {"failure": _axes_row(AccessFailureLog)},
 }
+
+
+def _webhook_endpoint(account_ids=(), *, disabled=False):
+    from apps.outbox.endpoints import webhook_endpoint_create, webhook_endpoints_disable
+
+    endpoint, _secret = webhook_endpoint_create(
+        url="https://93.184.215.14/hooks",
+        events=["entitlement.created"],
+        account_ids=account_ids,
+        actor=_operator(),
+    )
+    if disabled:
+        webhook_endpoints_disable(endpoint_ids=[endpoint.pk], actor=_operator())
+    return endpoint
 
 
 def _with_renews(line: OrderLine) -> OrderLine:

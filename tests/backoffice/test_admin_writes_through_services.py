@@ -29,6 +29,7 @@ from apps.accounts.models import AccessRequest
 from apps.api.services import api_client_create
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.core.models import AuditEvent
+from apps.outbox.endpoints import webhook_endpoint_create
 from tests.admin_forms import admin_form_data
 from tests.factories.accounts import (
     AccountAssociationFactory,
@@ -200,6 +201,17 @@ RECIPES: dict[str, Recipe] = {
         change_action="order.updated",
         add=_add_line,
         add_action="order.updated",
+    ),
+    "outbox.WebhookEndpoint": Recipe(
+        make=lambda: webhook_endpoint_create(
+            url="https://93.184.215.14/hooks", events=["order.received"], actor=UserFactory()
+        )[0],
+        change=lambda data, obj: data.update(description="The ERP"),
+        change_action="webhook_endpoint.updated",
+        add=lambda data, obj: data.update(
+            url="https://93.184.215.14/new", events=["line.shipped"], owner_email="a@b.example"
+        ),
+        add_action="webhook_endpoint.created",
     ),
     "api.ApiClient": Recipe(
         make=lambda: api_client_create(name="ERP", scopes=["orders:read"], actor=UserFactory())[0],

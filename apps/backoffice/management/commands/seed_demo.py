@@ -17,6 +17,10 @@ from apps.core.dates import business_today
 from apps.orders.contracts import OrderIn
 from apps.orders.models import SalesOrder
 from apps.orders.services import sales_order_upsert
+from apps.outbox.demo import DEMO_PATH
+from apps.outbox.endpoints import webhook_endpoint_create
+from apps.outbox.events import EVENT_TYPES
+from apps.outbox.models import WebhookEndpoint
 
 SEED_DEMO = Job("seed_demo")
 
@@ -126,6 +130,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"staff login {email}: created")
             if group:
                 user.groups.add(Group.objects.get(name=group))
+        self._webhook_endpoint()
         # Orders are added once: their dates are relative to the day of the first seed, and
         # lines that have shipped since must not be changed by a later seed.
         for data in _demo_orders(business_today()):
@@ -134,3 +139,25 @@ class Command(BaseCommand):
                 continue
             order, outcome = sales_order_upsert(data=validate(OrderIn, data), actor=SEED_DEMO)
             self.stdout.write(f"order {order.order_number}: {outcome}")
+
+    def _webhook_endpoint(self):
+        """An endpoint for every event, posting to the demo's own receiver (served with DEBUG
+        on), which writes what it receives to var/webhooks/."""
+        url = settings.SITE_URL.rstrip("/") + DEMO_PATH
+        if WebhookEndpoint.objects.filter(url=url).exists():
+            self.stdout.write(f"webhook endpoint {url}: unchanged")
+            return
+        if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+            self.stdout.write(
+                f"webhook endpoint {url}: skipped (a local address: set "
+                "WEBHOOK_ALLOW_PRIVATE_URLS=true, as make run does)"
+            )
+            return
+        webhook_endpoint_create(
+            url=url,
+            events=list(EVENT_TYPES),
+            description="Demo receiver (var/webhooks/)",
+            owner_email=STAFF[0][0],
+            actor=SEED_DEMO,
+        )
+        self.stdout.write(f"webhook endpoint {url}: created")
