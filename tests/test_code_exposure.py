@@ -593,6 +593,8 @@ UNRELATED_API = tuple(
         Scope.CATALOG_WRITE,
         Scope.ACCOUNTS_WRITE,
         Scope.ACCOUNTS_ASSOCIATE,
+        # Webhook events carry no code or key (tests/webhooks checks every event of a ship).
+        Scope.WEBHOOKS_MANAGE,
     )
 )
 # The entitlements' answers: codes only with the codes scope (which alone reads nothing).
@@ -688,7 +690,12 @@ OTHER = {
         | {API_CODES: REFUSED, API_READ_CODES: REFUSED}
         | {
             _api_role(scope): REFUSED
-            for scope in (Scope.CATALOG_WRITE, Scope.ACCOUNTS_WRITE, Scope.ACCOUNTS_ASSOCIATE)
+            for scope in (
+                Scope.CATALOG_WRITE,
+                Scope.ACCOUNTS_WRITE,
+                Scope.ACCOUNTS_ASSOCIATE,
+                Scope.WEBHOOKS_MANAGE,
+            )
         }
     )
     | {SUPERUSER: NO_CODE, OPS: NO_CODE},

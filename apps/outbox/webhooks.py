@@ -22,6 +22,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.actors import Job
@@ -135,16 +136,17 @@ def webhook_deliver(delivery: Delivery) -> None:
 
 def webhook_followers(finished: list[Delivery]) -> list[int]:
     """The deliveries that waited for these (the next of each endpoint and topic, see the
-    claim in services.py) and are due now: to hand to the workers at once rather than at
-    the rescuer's next round."""
+    claim in services.py) and are due now (never tried, or due for another attempt): to
+    hand to the workers at once rather than at the rescuer's next round."""
     keys = {(d.endpoint_id, d.topic) for d in finished if d.endpoint_id}
     if not keys:
         return []
     rows = (
         Delivery.objects.filter(
+            # Never tried: it waited for these, whatever the rescuer's grace says.
+            Q(status=DeliveryStatus.QUEUED)
+            | Q(status=DeliveryStatus.RETRY, next_attempt_at__lte=timezone.now()),
             channel=Channel.WEBHOOK,
-            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY],
-            next_attempt_at__lte=timezone.now(),
             endpoint_id__in={endpoint for endpoint, _ in keys},
             topic__in={topic for _, topic in keys},
         )

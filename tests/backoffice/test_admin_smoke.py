@@ -7,11 +7,12 @@ from django.urls import reverse
 
 from apps.accounts.models import AccessRequest
 from apps.api.services import api_client_create
+from apps.core import sealing
 from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.models import Activation, Certificate, Entitlement
 from apps.orders.models import Shipment
-from apps.outbox.models import Delivery
+from apps.outbox.models import Delivery, WebhookEndpoint
 from tests.factories.accounts import (
     AccountAssociationFactory,
     AccountFactory,
@@ -51,6 +52,11 @@ def one_of_everything():
     LegacyKeyFactory()
     CertificateFactory(entitlement=activation.entitlement)
     DeliveryFactory(shipment=activation.entitlement.order_line.shipment)
+    WebhookEndpoint.objects.create(
+        url="https://erp.example.com/keyship",
+        events=["entitlement.created"],
+        secret_sealed=sealing.seal("whsec_test"),
+    )
     AuditEventFactory()
     asked = AccountFactory()
     AccessRequest.objects.create(

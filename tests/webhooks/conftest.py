@@ -24,3 +24,18 @@ def endpoint_for(url, *, events=None, account_ids=(), owner_email="ops@erp.examp
         owner_email=owner_email,
         actor=Job("test"),
     )
+
+
+def webhooks_send():
+    """What the workers do with webhook events: those handed over when their transaction
+    committed (queued, never tried), then those due for another attempt."""
+    from apps.outbox.models import Channel, Delivery, DeliveryStatus
+    from apps.outbox.services import deliveries_send
+
+    handed_over = list(
+        Delivery.objects.filter(
+            channel=Channel.WEBHOOK, status=DeliveryStatus.QUEUED, attempts=0
+        ).values_list("pk", flat=True)
+    )
+    sent = deliveries_send(delivery_ids=handed_over, channel=Channel.WEBHOOK, limit=100)
+    return sent + deliveries_send(channel=Channel.WEBHOOK, limit=100)

@@ -12,7 +12,7 @@ from apps.fulfillment.services import order_lines_fulfil_due
 from apps.outbox.models import Channel, Delivery, DeliveryStatus
 from apps.outbox.services import deliveries_due, deliveries_send
 from tests.fulfillment.helpers import order_with_lines, today
-from tests.webhooks.conftest import endpoint_for
+from tests.webhooks.conftest import endpoint_for, webhooks_send
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def ship_one_line():
 
 
 def send_due():
-    return deliveries_send(channel=Channel.WEBHOOK, limit=100)
+    return webhooks_send()
 
 
 def make_due(deliveries=None):
@@ -143,6 +143,7 @@ def test_an_event_that_failed_for_good_no_longer_holds_the_later_ones(receiver):
     endpoint_for(receiver.url, events=["entitlement.created", "activation.created"])
     _, entitlement = ship_one_line()
     Delivery.objects.filter(channel=Channel.WEBHOOK).update(attempts=8)  # its last attempt
+    make_due()
     send_due()
     activations_create(entitlement_id=entitlement.pk, serial_numbers=["SN-1"], actor=Job("t"))
     receiver.default = 200

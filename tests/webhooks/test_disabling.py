@@ -11,7 +11,7 @@ from apps.outbox.endpoints import webhook_endpoints_enable
 from apps.outbox.models import Channel, Delivery, DeliveryKind, DeliveryStatus
 from apps.outbox.services import deliveries_send
 from tests.fulfillment.helpers import order_with_lines, today
-from tests.webhooks.conftest import endpoint_for
+from tests.webhooks.conftest import endpoint_for, webhooks_send
 from tests.webhooks.test_delivery import make_due
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def fail_for_good():
         attempts=MAX_ATTEMPTS - 1
     )
     make_due()
-    deliveries_send(channel=Channel.WEBHOOK, limit=100)
+    webhooks_send()
 
 
 def test_an_endpoint_that_keeps_failing_is_disabled_and_its_owner_told(receiver, settings):
@@ -62,7 +62,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_its_owner_told(receiver,
     # Disabled: the next events are not even recorded for it.
     received = len(receiver.received)
     ship(lines=1)
-    deliveries_send(channel=Channel.WEBHOOK, limit=100)
+    webhooks_send()
     assert len(receiver.received) == received
 
     webhook_endpoints_enable(endpoint_ids=[endpoint.pk], actor=Job("t"))
@@ -79,7 +79,7 @@ def test_a_delivery_that_goes_through_starts_the_count_again(receiver, settings)
     fail_for_good()
     receiver.default = 200
     ship()
-    deliveries_send(channel=Channel.WEBHOOK, limit=100)
+    webhooks_send()
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 0
 
@@ -98,7 +98,7 @@ def test_the_queued_events_of_a_disabled_endpoint_fail_without_being_sent(receiv
     ship()
     webhook_endpoints_disable(endpoint_ids=[endpoint.pk], actor=Job("t"))
 
-    deliveries_send(channel=Channel.WEBHOOK)
+    webhooks_send()
 
     assert receiver.received == []
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)

@@ -8,9 +8,8 @@ from apps.core.contracts import Rejected
 from apps.core.models import AuditEvent
 from apps.outbox.endpoints import webhook_endpoint_create, webhook_endpoint_update
 from apps.outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
-from apps.outbox.services import deliveries_send
 from tests.fulfillment.helpers import order_with_lines, today
-from tests.webhooks.conftest import endpoint_for
+from tests.webhooks.conftest import endpoint_for, webhooks_send
 from tests.webhooks.test_delivery import ship_one_line
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +88,7 @@ def test_a_delivery_to_a_private_target_is_refused_when_the_setting_is_off(recei
     ship_one_line()
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
 
-    deliveries_send(channel=Channel.WEBHOOK)
+    webhooks_send()
 
     assert receiver.received == []
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
@@ -118,7 +117,7 @@ def test_the_delivery_connects_to_the_address_it_checked(receiver, monkeypatch):
     from apps.fulfillment.services import order_lines_fulfil_due
 
     order_lines_fulfil_due(actor=Job("t"))
-    deliveries_send(channel=Channel.WEBHOOK)
+    webhooks_send()
 
     (request,) = receiver.received
     assert request.headers["Host"].startswith("rebind.example")
