@@ -36,6 +36,7 @@ from apps.api.models import Scope
 from apps.api.services import api_client_create
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.models import DeliveryMethod
+from apps.core import sealing
 from apps.core.actors import Job
 from apps.core.codes import new_activation_code
 from apps.entitlements.activations import activations_create
@@ -44,7 +45,7 @@ from apps.fulfillment.services import order_lines_fulfil_due
 from apps.lms.services import legacy_keys_import
 from apps.notifications.models import ShipmentEmail
 from apps.orders.models import AccountRole
-from apps.outbox.models import Delivery, DeliveryStatus
+from apps.outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from tests.factories.accounts import AccountAssociationFactory, AccountFactory, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.factories.orders import (
@@ -129,6 +130,14 @@ def build_world(*, mail, on_commit) -> World:
     superuser = _staff("root@keyship.example", is_superuser=True)
     care = _staff("care@keyship.example", CUSTOMER_CARE)
     ops = _staff("ops@keyship.example", OPERATIONS)
+    # An endpoint of the ERP's, registered before the shipping: its
+    # events (which carry no code) are on the outbox's pages.
+    WebhookEndpoint.objects.create(
+        url="https://erp.example.com/keyship",
+        events=["entitlement.created"],
+        secret_sealed=sealing.seal("whsec_exposure"),
+    )
+
     account_a = AccountFactory(name="Northwind Networks")
     account_b = AccountFactory(name="Blue Harbor Integrators")
     contact_a = AccountAssociationFactory(
@@ -174,7 +183,8 @@ def build_world(*, mail, on_commit) -> World:
     activations_create(entitlement_id=jal.pk, serial_numbers=[SERIAL], actor=contact_a.user)
     # What the world must hold for its surfaces to mean something.
     assert Certificate.objects.filter(status=CertificateStatus.READY).count() == 3
-    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    emails = Delivery.objects.filter(channel=Channel.EMAIL)
+    assert set(emails.values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert ShipmentEmail.objects.exists()
     assert heritage.legacy_keys.count() == 2
 
