@@ -133,5 +133,3 @@ def record_upsert(*, model: type[models.Model], lookup: dict, values: dict):
         setattr(row, name, values[name])
     row.save(update_fields=[*changed, *(["updated_at"] if hasattr(row, "updated_at") else [])])
     return row, "updated"
-
-
