@@ -133,7 +133,7 @@ def sign_in_link_request(*, email: str, actor) -> Outcome:
         action="sign_in_link.sent",
         target=link,
         message=f"sign-in link for {email}",
-        data={"email": email, "expires_at": link.expires_at},
+        data={"email": email, "expires_at": link.expires_at.isoformat()},
     )
     return Outcome.SENT
 
