@@ -179,10 +179,8 @@ def test_the_answer_is_the_same_for_every_address_and_only_the_emails_differ(
     on_the_order_of(order["mine"], staff.email)
 
     with django_capture_on_commit_callbacks(execute=True):
-        answers = [
-            ask(client, email)
-            for email in (BUYER, "nobody@nowhere.example", contact.user.email, "OPS@keyship.example")
-        ]
+        emails = (BUYER, "nobody@nowhere.example", contact.user.email, "OPS@keyship.example")
+        answers = [ask(client, email) for email in emails]
 
     assert {answer.status_code for answer in answers} == {302}
     assert {answer.url for answer in answers} == {SENT}
@@ -257,9 +255,7 @@ def test_the_session_opens_no_other_page_download_or_api(client, order):
     assert client.get(reverse("api:entitlement", args=[mine])).status_code in (401, 403)
 
 
-def test_an_address_taken_off_the_order_loses_its_entitlements_on_the_next_request(
-    client, order
-):
+def test_an_address_taken_off_the_order_loses_its_entitlements_on_the_next_request(client, order):
     sign_in_as_address(client, BUYER)
     assert _listed(client) == {order["mine"].ssrn}
 
