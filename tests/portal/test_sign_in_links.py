@@ -76,6 +76,7 @@ def test_an_order_address_signs_in_with_the_emailed_link_and_sees_its_orders(
     signed_in = use(client, latest_link(BUYER)[1])
 
     assert signed_in.url == LIST
+    assert client.get(reverse("portal:home")).url == LIST
     assert _listed(client) == {order["mine"].ssrn}
     detail = client.get(reverse("portal:address-entitlement", args=[order["mine"].ssrn]))
     body = detail.content.decode()
