@@ -31,6 +31,7 @@ run: install messages
 	@echo "  Logins:   admin@keyship.example / keyship-admin"
 	@echo "            care@keyship.example / keyship-care (Customer Care), ops@keyship.example / keyship-ops (Operations)"
 	@echo "            alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo (portal)"
+	@echo "            orders@blueharbor.example (an order address without a login: \"Sign in with a link\")"
 	@echo "  Emails are written to var/mail/, webhook events received by the demo endpoint to var/webhooks/."
 	@echo "  Stop with Ctrl-C."
 	@echo

@@ -1,7 +1,7 @@
 from django.urls import path
 
 import apps.core.converters  # noqa: F401  (registers <key:...>)
-from apps.portal import code_holders, views
+from apps.portal import address_views, code_holders, views
 
 app_name = "portal"
 
@@ -21,4 +21,33 @@ urlpatterns = [
     path("legacy-keys/", code_holders.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),
     path("language/", views.language, name="language"),
+]
+
+# Sign-in links and the pages of the order addresses they sign in (address_views.py).
+urlpatterns += [
+    path("sign-in-link/ask/", address_views.sign_in_link_ask, name="sign-in-link-ask"),
+    path("sign-in-link/sent/", address_views.sign_in_link_sent, name="sign-in-link-sent"),
+    path("sign-in-link/", address_views.sign_in_link_landing, name="sign-in-link"),
+    path(
+        "order-address/entitlements/",
+        address_views.address_entitlements,
+        name="address-entitlements",
+    ),
+    path(
+        "order-address/entitlements/<key:ssrn>/",
+        address_views.address_entitlement,
+        name="address-entitlement",
+    ),
+    path(
+        "order-address/entitlements/<key:ssrn>/certificate/",
+        address_views.address_certificate,
+        name="address-certificate",
+    ),
+    path(
+        "order-address/entitlements/<key:ssrn>/keys/",
+        address_views.address_keys,
+        name="address-keys",
+    ),
+    path("order-address/access/", address_views.address_access, name="address-access"),
+    path("order-address/sign-out/", address_views.address_sign_out, name="address-sign-out"),
 ]

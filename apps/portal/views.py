@@ -40,6 +40,7 @@ from apps.portal.forms import (
     SerialNumbersForm,
 )
 from apps.portal.keys import entitlement_keys_file
+from apps.portal.order_addresses import order_address_of
 from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
@@ -48,8 +49,11 @@ FILTERS = ("account", "product", "status", "sort")
 
 
 def home(request):
-    """The site's root: the entitlements of a signed-in user, the login for anyone else."""
-    return redirect("portal:entitlements" if request.user.is_authenticated else "login")
+    """The site's root: the entitlements of a signed-in user (or of an order address signed
+    in with a link), the login for anyone else."""
+    if request.user.is_authenticated:
+        return redirect("portal:entitlements")
+    return redirect("portal:address-entitlements" if order_address_of(request) else "login")
 
 
 def _contact(user) -> Contact | None:

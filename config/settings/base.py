@@ -257,6 +257,10 @@ ACTIVATION_CODE_RATE = env.str("ACTIVATION_CODE_RATE", default="10/m")
 # the form answers as always and sends nothing.
 PASSWORD_RESET_RATE = env.str("PASSWORD_RESET_RATE", default="3/h")
 PASSWORD_RESET_CLIENT_RATE = env.str("PASSWORD_RESET_CLIENT_RATE", default="10/h")
+# Sign-in links for order addresses (apps/portal/sign_in_links.py): links asked for per
+# address and per client address; beyond them the page says to wait and nothing is written.
+SIGN_IN_LINK_RATE = env.str("SIGN_IN_LINK_RATE", default="3/h")
+SIGN_IN_LINK_CLIENT_RATE = env.str("SIGN_IN_LINK_CLIENT_RATE", default="10/h")
 # API calls refused for want of a valid token that are audited per client address; beyond
 # this a flood of them writes no rows (the web server's log still has each request).
 API_REFUSED_AUDIT_RATE = env.str("API_REFUSED_AUDIT_RATE", default="30/m")
@@ -462,6 +466,10 @@ CONTENT_SECURITY_POLICY = {
 # customer's codes, ends 8 hours after signing in (apps.core.middleware).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
 STAFF_SESSION_AGE = env.int("STAFF_SESSION_AGE", default=60 * 60 * 8)
+# A sign-in link works once, for SIGN_IN_LINK_MINUTES; the order address's session it opens
+# ends ORDER_ADDRESS_SESSION_AGE seconds after signing in, whatever it does meanwhile.
+SIGN_IN_LINK_MINUTES = env.int("SIGN_IN_LINK_MINUTES", default=15)
+ORDER_ADDRESS_SESSION_AGE = env.int("ORDER_ADDRESS_SESSION_AGE", default=60 * 60 * 2)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

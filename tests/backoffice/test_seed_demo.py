@@ -46,3 +46,18 @@ def test_the_demo_refuses_to_seed_a_production_site(settings):
 
     with pytest.raises(CommandError, match="public"):
         call_command("seed_demo")
+
+
+def test_the_demo_has_an_order_address_that_signs_in_with_a_link(client):
+    from django.urls import reverse
+
+    from apps.backoffice.management.commands.seed_demo import ORDER_ADDRESS
+    from tests.portal.sign_in_links import sign_in_as_address
+
+    call_command("seed_demo", "--force")
+    call_command("fulfil_due")
+
+    assert not User.objects.filter(email__iexact=ORDER_ADDRESS).exists()
+    sign_in_as_address(client, ORDER_ADDRESS)
+    page = client.get(reverse("portal:address-entitlements"))
+    assert page.context["page"].paginator.count > 0

@@ -33,6 +33,9 @@ STAFF = [
     ("ops@keyship.example", "Olivia Ops", "keyship-ops", False, OPERATIONS),
 ]
 PORTAL_USERS = ["alice@northwind.example", "bob@blueharbor.example"]
+# An address of every demo order that is no contact's login: it signs in with a sign-in link
+# ("Sign in with a link" on the login page; `make run` writes the email to var/mail/).
+ORDER_ADDRESS = "orders@blueharbor.example"
 
 
 def _demo_orders(today: datetime.date) -> list[dict]:
@@ -41,7 +44,7 @@ def _demo_orders(today: datetime.date) -> list[dict]:
         {"account_id": "0200054321", "name": "Blue Harbor Integrators", "role": "partner"},
         {"account_id": "0300077777", "name": "Meridian Distribution", "role": "distributor"},
     ]
-    emails = ["alice@northwind.example", "orders@blueharbor.example"]
+    emails = ["alice@northwind.example", ORDER_ADDRESS]
     # ERPs send several partners (and distributors) on one order; each sees what it ships.
     second_partner = {"account_id": "0200067890", "name": "Lakeside Systems", "role": "partner"}
 
