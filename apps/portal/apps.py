@@ -12,8 +12,8 @@ class PortalConfig(AppConfig):
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
         from apps.portal.order_addresses import order_address_session_end
-        from apps.portal.sign_in_links import SignInLinks
 
-        kinds.register(DeliveryKind.SIGN_IN_LINK, SignInLinks())
+        # Written whole when asked for, in the address's language, and kept sealed.
+        kinds.register(DeliveryKind.SIGN_IN_LINK, kinds.SealedEmails())
         # Signing in with a password ends an order address's session in the same browser.
         user_logged_in.connect(order_address_session_end, dispatch_uid="portal.order_address")

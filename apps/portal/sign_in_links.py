@@ -19,7 +19,6 @@ import secrets
 from enum import StrEnum
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -31,8 +30,8 @@ from apps.accounts.models import User
 from apps.core.sealing import sign_in_token_digest
 from apps.core.services import audit_event_record
 from apps.orders.models import OrderEmail
-from apps.outbox.kinds import EmailKind
-from apps.outbox.models import Delivery, DeliveryKind, topic
+from apps.outbox.kinds import sealed_email
+from apps.outbox.models import DeliveryKind, topic
 from apps.outbox.services import delivery_queue
 from apps.portal.models import SignInLink
 from apps.portal.order_addresses import address_normalised
@@ -80,9 +79,12 @@ def sign_in_link_request(*, email: str, actor) -> Outcome:
         if not user.is_active or user.is_staff or user.is_superuser:
             return Outcome.NOTHING
         with translation.override(language):
-            content = render_to_string(
-                "emails/sign_in_login_note.txt",
-                {"reset_url": settings.SITE_URL + reverse("password_reset")},
+            content = sealed_email(
+                subject=_("Keyship: how to sign in"),
+                text=render_to_string(
+                    "emails/sign_in_login_note.txt",
+                    {"reset_url": settings.SITE_URL + reverse("password_reset")},
+                ),
             )
         delivery_queue(
             kind=DeliveryKind.SIGN_IN_LINK,
@@ -112,12 +114,15 @@ def sign_in_link_request(*, email: str, actor) -> Outcome:
         expires_at=now + datetime.timedelta(minutes=settings.SIGN_IN_LINK_MINUTES),
     )
     with translation.override(language):
-        content = render_to_string(
-            "emails/sign_in_link.txt",
-            {
-                "link": f"{settings.SITE_URL}{reverse('portal:sign-in-link')}#{token}",
-                "minutes": settings.SIGN_IN_LINK_MINUTES,
-            },
+        content = sealed_email(
+            subject=_("Keyship: your sign-in link"),
+            text=render_to_string(
+                "emails/sign_in_link.txt",
+                {
+                    "link": f"{settings.SITE_URL}{reverse('portal:sign-in-link')}#{token}",
+                    "minutes": settings.SIGN_IN_LINK_MINUTES,
+                },
+            ),
         )
     delivery_queue(
         kind=DeliveryKind.SIGN_IN_LINK,
@@ -210,28 +215,3 @@ def link_requests_limited(request) -> bool:
         increment=True,
     )
     return per_client or per_address
-
-
-# --- The email ----------------------------------------------------------------------------
-
-
-class SignInLinks(EmailKind):
-    """A sign-in link, or the note that the address has a login: the text was written (in
-    the recipient's language) when it was asked for and is kept sealed in the delivery."""
-
-    def writer(self, deliveries: list[Delivery]):
-        def message(delivery: Delivery) -> EmailMessage:
-            with translation.override(delivery.language):
-                subject = (
-                    _("Keyship: how to sign in")
-                    if delivery.payload.get("message") == LOGIN_NOTE
-                    else _("Keyship: your sign-in link")
-                )
-            return EmailMessage(
-                subject=subject,
-                body=delivery.content,
-                to=[delivery.recipient],
-                headers={"Message-ID": delivery.message_id},
-            )
-
-        return message

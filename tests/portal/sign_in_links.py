@@ -4,6 +4,7 @@ import re
 
 from django.urls import reverse
 
+from apps.outbox import kinds
 from apps.outbox.models import Delivery, DeliveryKind
 from tests.factories.orders import OrderEmailFactory
 
@@ -30,7 +31,8 @@ def latest_link(email: str) -> tuple[str, str]:
         .first()
     )
     assert delivery is not None, f"no sign-in email for {email}"
-    url, token = LINK.search(delivery.content).groups()
+    email_text = kinds.email_kind(delivery.kind).writer([delivery])(delivery).body
+    url, token = LINK.search(email_text).groups()
     return url, token
 
 
