@@ -29,6 +29,7 @@ run: install messages
 	@echo "  Logins:   admin@keyship.example / keyship-admin"
 	@echo "            care@keyship.example / keyship-care (Customer Care), ops@keyship.example / keyship-ops (Operations)"
 	@echo "            alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo (portal)"
+	@echo "            alice is customer admin of Northwind: Bob's access request waits for her"
 	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
