@@ -559,6 +559,15 @@ class AccessRequestAdmin(admin.ModelAdmin):
                 % {"count": len(report.overruled)},
                 messages.SUCCESS,
             )
+        if not report.overruled and not report.left:
+            self.message_user(
+                request,
+                _(
+                    "Nothing was overruled: choose decided requests (the status filter's "
+                    "Approved, Denied or All)."
+                ),
+                messages.WARNING,
+            )
         for access_request, why in report.left:
             self.message_user(
                 request,
