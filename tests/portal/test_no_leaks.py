@@ -97,7 +97,10 @@ class PortalVisibility(RuleBasedStateMachine):
     def ask_for_access(self, contact, account):
         try:
             asked = access_request_create(
-                contact=contact, account_id=account.account_id, reason=f"reason-{contact.pk}-x"
+                contact=contact,
+                account_id=account.account_id,
+                reason=f"reason-{contact.pk}-x",
+                actor=contact.user,
             )
         except Rejected:
             assert (contact.pk, account.pk) in self.associated

@@ -173,6 +173,8 @@ class Command(BaseCommand):
             seen = contact.associations.filter(account__account_id=account_id).exists()
             outcome = "unchanged"
             if not (asked or seen):
-                access_request_create(contact=contact, account_id=account_id, reason=reason)
+                access_request_create(
+                    contact=contact, account_id=account_id, reason=reason, actor=SEED_DEMO
+                )
                 outcome = "created"
             self.stdout.write(f"access request of {email} for {account_id}: {outcome}")
