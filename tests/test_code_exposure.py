@@ -147,7 +147,9 @@ def build_world(*, mail, on_commit) -> World:
         account=account_b, contact__user__email="bob@blueharbor.example"
     ).contact
     # B asks to see A: a row of the access requests' admin.
-    access_request_create(contact=contact_b, account_id=account_a.account_id, reason="partner")
+    access_request_create(
+        contact=contact_b, account_id=account_a.account_id, reason="partner", actor=contact_b.user
+    )
 
     # A one-month subscription, so that the upcoming expiries list it.
     jal_product = ProductFactory(

@@ -4,10 +4,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.accounts.customer_admins import access_requests_overrule
 from apps.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -25,8 +28,17 @@ from apps.accounts.services import (
     user_password_set,
     user_save,
 )
+from apps.core.actors import ActorKind
 from apps.core.admin import ServiceRefused, ServiceSavedAdminMixin, reason_or_form
 from apps.core.contracts import Rejected
+from apps.core.models import AuditEvent
+
+ADMIN_PERMISSION = "accounts.change_accountassociation"
+
+
+def _may_set_admin(request) -> bool:
+    """Who may make a contact a customer admin, or no longer one."""
+    return request.user.has_perm(ADMIN_PERMISSION)
 
 
 class PasswordSetForm(AdminPasswordChangeForm):
@@ -113,6 +125,7 @@ class AssociationSavesMixin:
                     account=association.account,
                     note=association.note,
                     association=association if association.pk else None,
+                    is_admin=association.is_admin if _may_set_admin(request) else None,
                     actor=request.user,
                 )
             except Rejected as rejected:
@@ -127,14 +140,18 @@ class AssociationInline(admin.TabularInline):
     verbose_name = _("associated account")
     verbose_name_plural = _("associated accounts (these decide what the contact sees)")
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if _may_set_admin(request) else [*fields, "is_admin"]
+
 
 class ContactAssociationInline(AssociationInline):
-    fields = ["account", "note", "created_at"]
+    fields = ["account", "note", "is_admin", "created_at"]
     autocomplete_fields = ["account"]
 
 
 class AccountContactInline(AssociationInline):
-    fields = ["contact", "note", "created_at"]
+    fields = ["contact", "note", "is_admin", "created_at"]
     autocomplete_fields = ["contact"]
     verbose_name = _("associated contact")
     verbose_name_plural = _("associated contacts")
@@ -318,8 +335,8 @@ class AccountAdmin(ServiceSavedAdminMixin, AssociationSavesMixin, admin.ModelAdm
 
 @admin.register(AccountAssociation)
 class AccountAssociationAdmin(ServiceSavedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["contact", "contact_email", "account", "created_at"]
-    list_filter = ["account__kind", "created_at"]
+    list_display = ["contact", "contact_email", "account", "is_admin", "created_at"]
+    list_filter = ["is_admin", "account__kind", "created_at"]
     search_fields = [
         "=contact__contact_id",
         "contact__user__email",
@@ -329,6 +346,10 @@ class AccountAssociationAdmin(ServiceSavedAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["contact__user", "account"]
     autocomplete_fields = ["contact", "account"]
     readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if _may_set_admin(request) else [*fields, "is_admin"]
 
     @admin.display(description=_("email address"), ordering="contact__user__email")
     def contact_email(self, obj):
@@ -341,6 +362,7 @@ class AccountAssociationAdmin(ServiceSavedAdminMixin, SimpleHistoryAdmin):
                 account=obj.account,
                 note=obj.note,
                 association=obj if change else None,
+                is_admin=obj.is_admin if _may_set_admin(request) else None,
                 actor=request.user,
             )
         except Rejected as rejected:
@@ -353,6 +375,21 @@ class AccountAssociationAdmin(ServiceSavedAdminMixin, SimpleHistoryAdmin):
     def delete_queryset(self, request, queryset):
         for association in queryset:
             account_association_delete(association=association, actor=request.user)
+
+
+ACTION_LABELS = {
+    "access_request.created": _("asked"),
+    "access_request.approved": _("approved"),
+    "access_request.denied": _("denied"),
+    "access_request.overruled": _("overruled"),
+}
+
+
+def _customer_admin_or_kind(event) -> str:
+    # Only a customer admin decides access requests in the portal.
+    if event.actor_kind == ActorKind.USER and event.action != "access_request.created":
+        return _("customer admin")
+    return event.get_actor_kind_display()
 
 
 class AccessRequestStatusFilter(admin.SimpleListFilter):
@@ -395,9 +432,10 @@ class AccessRequestAdmin(admin.ModelAdmin):
         "reason",
         "status",
         "decided_by",
+        "decided_by_customer_admin",
         "decided_at",
     ]
-    list_filter = [AccessRequestStatusFilter, "created_at"]
+    list_filter = [AccessRequestStatusFilter, "decided_by_customer_admin", "created_at"]
     search_fields = [
         "=contact__contact_id",
         "contact__user__email",
@@ -413,17 +451,43 @@ class AccessRequestAdmin(admin.ModelAdmin):
         "reason",
         "status",
         "decided_by",
+        "decided_by_customer_admin",
         "decided_at",
         "decision_note",
         "created_at",
+        "decisions",
     ]
     readonly_fields = fields
-    actions = ["approve", "deny"]
+    actions = ["approve", "deny", "overrule"]
     date_hierarchy = "created_at"
 
     @admin.display(description=_("email address"), ordering="contact__user__email")
     def contact_email(self, obj):
         return obj.contact.user.email
+
+    @admin.display(description=_("decisions"))
+    def decisions(self, obj):
+        """Who asked, decided and overruled, from the audit log: a customer admin's decision
+        that Customer Care overruled stays visible here."""
+        events = AuditEvent.objects.filter(
+            target_type=AccessRequest._meta.label_lower,
+            target_id=str(obj.pk),
+            action__startswith="access_request.",
+        ).order_by("pk")
+        if not events:
+            return "-"
+        rows = [
+            format_html(
+                "<li>{} &middot; {} &middot; {} ({}){}</li>",
+                date_format(localtime(event.created_at), "DATETIME_FORMAT"),
+                ACTION_LABELS.get(event.action, event.action),
+                event.actor_name,
+                _customer_admin_or_kind(event),
+                format_html(": {}", event.message) if event.message else "",
+            )
+            for event in events
+        ]
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
 
     def has_add_permission(self, request):
         return False
@@ -472,6 +536,45 @@ class AccessRequestAdmin(admin.ModelAdmin):
             note=note,
         )
         self._report(request, queryset, decided)
+
+    @admin.action(
+        description=_("Overrule the decision (an approval is undone, a denial approved)"),
+        permissions=["change"],
+    )
+    def overrule(self, request, queryset):
+        reason, page = reason_or_form(
+            self, request, queryset, title=_("Overrule access decisions"), action="overrule"
+        )
+        if page:
+            return page
+        report = access_requests_overrule(
+            request_ids=list(queryset.values_list("pk", flat=True)),
+            reason=reason,
+            actor=request.user,
+        )
+        if report.overruled:
+            self.message_user(
+                request,
+                _("Overruled: %(count)d. Each contact is told by email.")
+                % {"count": len(report.overruled)},
+                messages.SUCCESS,
+            )
+        if not report.overruled and not report.left:
+            self.message_user(
+                request,
+                _(
+                    "Nothing was overruled: choose decided requests (the status filter's "
+                    "Approved, Denied or All)."
+                ),
+                messages.WARNING,
+            )
+        for access_request, why in report.left:
+            self.message_user(
+                request,
+                _("Left alone: %(request)s, as %(why)s.")
+                % {"request": access_request, "why": why},
+                messages.WARNING,
+            )
 
     def _report(self, request, queryset, decided: int):
         self.message_user(

@@ -153,6 +153,15 @@ class AccountAssociation(models.Model):
     )
     created_at = models.DateTimeField(_("associated since"), auto_now_add=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # Set by Customer Care only; the portal never writes it.
+    is_admin = models.BooleanField(
+        _("customer admin"),
+        default=False,
+        help_text=_(
+            "Approves or denies access requests for this account in the portal, and sees "
+            "its contacts."
+        ),
+    )
     history = HistoricalRecords(
         verbose_name=_("association change"),
         verbose_name_plural=_("association changes"),
@@ -178,7 +187,8 @@ class AccessRequestStatus(models.TextChoices):
 
 
 class AccessRequest(TimeStampedModel):
-    """A contact asks to see an account's entitlements; Customer Care approves or denies."""
+    """A contact asks to see an account's entitlements; Customer Care, or a customer admin
+    of the account in the portal, approves or denies. Customer Care can overrule."""
 
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="access_requests"
@@ -211,6 +221,10 @@ class AccessRequest(TimeStampedModel):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # True when decided_by decided in the portal as a customer admin of the account.
+    decided_by_customer_admin = models.BooleanField(
+        _("decided by a customer admin"), default=False
+    )
     decision_note = models.CharField(_("note to the contact"), max_length=500, blank=True)
 
     class Meta:
@@ -225,6 +239,10 @@ class AccessRequest(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(status="pending") | models.Q(decided_at__isnull=False),
                 name="access_request_decided_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="pending", decided_by_customer_admin=True),
+                name="access_request_pending_undecided",
             ),
             # One open request per contact and account: asking twice does not queue twice.
             models.UniqueConstraint(

@@ -311,9 +311,12 @@ def _association_announce(*, contact: Contact, account: Account, api_client: str
 
 
 @transaction.atomic
-def access_request_create(*, contact: Contact, account_id: str, reason: str) -> AccessRequest:
+def access_request_create(
+    *, contact: Contact, account_id: str, reason: str, actor
+) -> AccessRequest:
     """A contact asks to see an account. Asking again while a request is pending returns
-    that request; asking for an account the contact already sees is refused.
+    that request; asking for an account the contact already sees is refused. `actor` is who
+    asked: the contact's own login in the portal, a job for the demo's data.
 
     An Account ID that names no account is answered as any other (a pending request the
     contact sees in their list), so the portal does not tell which Account IDs exist; the
@@ -348,7 +351,7 @@ def access_request_create(*, contact: Contact, account_id: str, reason: str) -> 
         contact=contact, requested_account_id=account_id, account=account, reason=reason
     )
     audit_event_record(
-        actor=contact.user,
+        actor=actor,
         action="access_request.created",
         target=access_request,
         data={"account_id": account_id, "account_known": account is not None},
@@ -461,11 +464,23 @@ def _association_data(association: AccountAssociation) -> dict:
 
 @transaction.atomic
 def account_association_save(
-    *, contact: Contact, account: Account, note: str, actor, association=None
+    *,
+    contact: Contact,
+    account: Account,
+    note: str,
+    actor,
+    association=None,
+    is_admin: bool | None = None,
 ) -> AccountAssociation:
     """Associate a contact with an account (what decides what the contact sees), or change
-    the stored row of `association`. Audited (contact, address, Account ID, and each change
-    old and new); the history of associations records it as well."""
+    the stored row of `association`. `is_admin` makes the contact a customer admin of the
+    account, or no longer one (None keeps it as it is; a new association is no admin).
+    Audited (contact, address, Account ID, and each change old and new); the history of
+    associations records it as well.
+
+    The stored row is locked while it changes, so a customer admin deciding in the portal
+    at the same moment (who locks their own admin associations) sees the old value or the
+    new one, never a mix."""
     duplicate = AccountAssociation.objects.filter(contact=contact, account=account)
     if association is not None and association.pk:
         duplicate = duplicate.exclude(pk=association.pk)
@@ -474,12 +489,18 @@ def account_association_save(
             [f"account: {contact.contact_id} is associated with {account.account_id} already"]
         )
     if association is None or not association.pk:
-        association = AccountAssociation.objects.create(contact=contact, account=account, note=note)
+        association = AccountAssociation.objects.create(
+            contact=contact, account=account, note=note, is_admin=bool(is_admin)
+        )
         audit_event_record(
             actor=actor,
             action="account_association.created",
             target=association,
-            data={**_association_data(association), "note": note},
+            data={
+                **_association_data(association),
+                "note": note,
+                "is_admin": {"old": None, "new": association.is_admin},
+            },
         )
         return association
     stored = (
@@ -487,9 +508,12 @@ def account_association_save(
         .select_related("contact__user", "account")
         .get(pk=association.pk)
     )
-    before = {**_association_data(stored), "note": stored.note}
+    before = {**_association_data(stored), "note": stored.note, "is_admin": stored.is_admin}
     stored.contact, stored.account, stored.note = contact, account, note
-    changes = field_changes(before=before, after={**_association_data(stored), "note": note})
+    if is_admin is not None:
+        stored.is_admin = is_admin
+    after = {**_association_data(stored), "note": note, "is_admin": stored.is_admin}
+    changes = field_changes(before=before, after=after)
     if changes:
         stored.save()
         audit_event_record(
@@ -517,7 +541,7 @@ def account_association_delete(*, association: AccountAssociation, actor) -> Non
         actor=actor,
         action="account_association.deleted",
         target=stored,
-        data=_association_data(stored),
+        data={**_association_data(stored), "is_admin": stored.is_admin},
     )
     stored.delete()
 

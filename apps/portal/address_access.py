@@ -49,7 +49,7 @@ def order_address_access_request(
                 [_("This address has a login: sign in with its password to ask for access.")]
             )
     access_request = access_request_create(
-        contact=contact, account_id=account.account_id, reason=reason
+        contact=contact, account_id=account.account_id, reason=reason, actor=actor
     )
     return access_request, created
 

@@ -151,6 +151,17 @@ class AccessRequestForm(forms.Form):
     )
 
 
+class CustomerAdminDecisionForm(forms.Form):
+    """A customer admin's answer to one access request: which button, and a note."""
+
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("deny", _("Deny"))])
+    note = forms.CharField(
+        label=_("Note to the contact (optional)"),
+        required=False,
+        max_length=500,
+    )
+
+
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(label=_("Language"))
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 import apps.core.converters  # noqa: F401  (registers <key:...>)
-from apps.portal import address_views, code_holders, views
+from apps.portal import address_views, code_holders, customer_admin, views
 
 app_name = "portal"
 
@@ -20,6 +20,17 @@ urlpatterns = [
     path("activate/", code_holders.activate_with_code, name="activate-with-code"),
     path("legacy-keys/", code_holders.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),
+    path("customer-admin/", customer_admin.overview, name="customer-admin"),
+    path(
+        "customer-admin/requests/<int:pk>/decide/",
+        customer_admin.decide,
+        name="customer-admin-decide",
+    ),
+    path(
+        "customer-admin/associations/<int:pk>/remove/",
+        customer_admin.remove,
+        name="customer-admin-remove",
+    ),
     path("language/", views.language, name="language"),
 ]
 

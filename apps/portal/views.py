@@ -357,6 +357,7 @@ def access_requests(request):
                 contact=contact,
                 account_id=form.cleaned_data["account_id"],
                 reason=form.cleaned_data["reason"],
+                actor=request.user,
             )
         except Rejected as rejected:
             for error in rejected.errors:

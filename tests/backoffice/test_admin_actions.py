@@ -24,7 +24,9 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.customer_admins import access_requests_decide_as_customer_admin
 from apps.accounts.models import AccessRequest, AccessRequestStatus
+from apps.accounts.models import AccountAssociation as AssociationModel
 from apps.api.services import api_client_create
 from apps.backoffice.roles import ROLES
 from apps.catalog.models import DeliveryMethod
@@ -172,6 +174,29 @@ def _access_request(*, known=True, decided=None) -> AccessRequest:
     return request
 
 
+def _decided_by_customer_admin(*, approve: bool) -> AccessRequest:
+    request = _access_request()
+    admin = ContactFactory()
+    AccountAssociationFactory(contact=admin, account=request.account, is_admin=True)
+    access_requests_decide_as_customer_admin(
+        request_ids=[request.pk], approve=approve, actor=admin.user
+    )
+    return request
+
+
+def _asked_again(decided: str) -> AccessRequest:
+    """A decided request whose contact has asked for the same account again since."""
+    request = _access_request(decided=decided)
+    AssociationModel.objects.filter(contact=request.contact).delete()
+    AccessRequest.objects.create(
+        contact=request.contact,
+        requested_account_id=request.requested_account_id,
+        account=request.account,
+        reason="again",
+    )
+    return request
+
+
 def _api_client(*, revoked=False):
     client, _token = api_client_create(
         name=f"ERP {timezone.now().timestamp()}", scopes=["orders:read"], actor=_operator()
@@ -251,6 +276,12 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
         "pending, no such account": lambda: _access_request(known=False),
         "approved": lambda: _access_request(decided=AccessRequestStatus.APPROVED),
         "denied": lambda: _access_request(decided=AccessRequestStatus.DENIED),
+        "denied, no such account": lambda: _access_request(
+            known=False, decided=AccessRequestStatus.DENIED
+        ),
+        "approved by a customer admin": lambda: _decided_by_customer_admin(approve=True),
+        "denied by a customer admin": lambda: _decided_by_customer_admin(approve=False),
+        "denied, asked again since": lambda: _asked_again(AccessRequestStatus.DENIED),
     },
     "api.ApiClient": {
         "live client": _api_client,
@@ -262,7 +293,10 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
             _shipped().entitlement_accounts.get(role="end_customer").account
         ),
     },
-    "accounts.AccountAssociation": {"association": AccountAssociationFactory},
+    "accounts.AccountAssociation": {
+        "association": AccountAssociationFactory,
+        "customer admin's association": lambda: AccountAssociationFactory(is_admin=True),
+    },
     "accounts.Contact": {
         "contact alone": ContactFactory,
         "associated contact": lambda: AccountAssociationFactory().contact,
@@ -364,7 +398,9 @@ def test_every_model_with_an_action_has_its_kinds_of_rows():
 
 
 def _changelist(model) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    # The access requests' list opens on the pending ones: decided rows are under "All".
+    return f"{url}?status=all" if model is AccessRequest else url
 
 
 def _run(client, model, action, row, capture, *, follow_up: bool):

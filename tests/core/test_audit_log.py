@@ -306,7 +306,9 @@ def test_access_requests_name_the_contact_who_asked_and_the_staff_who_decided(al
     contact.user.name = "Bob Jones"
     contact.user.save()
 
-    access_request_create(contact=contact, account_id=account.account_id, reason="my firm")
+    access_request_create(
+        contact=contact, account_id=account.account_id, reason="my firm", actor=contact.user
+    )
     access_requests_decide(request_ids=[AccessRequest.objects.get().pk], approve=True, actor=alice)
 
     assert who("access_request.created") == ("user", "Bob Jones")

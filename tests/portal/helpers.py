@@ -75,3 +75,24 @@ def searched(client, text: str, **filters) -> str:
     response = client.post(reverse("portal:entitlements"), {"q": text, **filters})
     assert response.status_code == 302, response.status_code
     return response.url
+
+
+def customer_admin_of(*accounts, email=None):
+    """A contact associated with these accounts and marked their customer admin."""
+    from apps.accounts.models import AccountAssociation
+
+    contact = portal_contact(*accounts, email=email)
+    AccountAssociation.objects.filter(contact=contact).update(is_admin=True)
+    return contact
+
+
+def pending_request(account, *, contact=None, reason="I run their firewalls."):
+    """A pending access request for `account` from `contact` (a new contact by default)."""
+    from apps.accounts.models import AccessRequest
+
+    return AccessRequest.objects.create(
+        contact=contact or portal_contact(),
+        requested_account_id=account.account_id,
+        account=account,
+        reason=reason,
+    )

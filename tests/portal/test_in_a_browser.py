@@ -8,7 +8,13 @@ from playwright.sync_api import expect, sync_playwright
 from apps.backoffice.roles import CUSTOMER_CARE, role_groups_sync
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
-from tests.portal.helpers import entitlement_of, new_account, portal_contact, subscription_of
+from tests.portal.helpers import (
+    entitlement_of,
+    new_account,
+    pending_request,
+    portal_contact,
+    subscription_of,
+)
 from tests.services import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -118,6 +124,8 @@ def test_on_a_phone_every_page_fits_the_screen_and_every_field_has_a_label(brows
     # Long names, in filters and tables, are what push a narrow page sideways.
     northwind = new_account(name="Northwind Networks International Holdings and Partners GmbH")
     alice = portal_contact(northwind, email="alice@northwind.example")
+    alice.associations.update(is_admin=True)  # so that the customer admin's page is hers
+    pending_request(northwind, reason="Our partner runs the firewalls of all sites " * 3)
     entitlement = subscription_of(northwind, ends_in_days=200, quantity=5)
     page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
     _sign_in(page, live_server.url, alice.user.email)
@@ -128,6 +136,7 @@ def test_on_a_phone_every_page_fits_the_screen_and_every_field_has_a_label(brows
         "/activate/",
         "/access/",
         "/legacy-keys/",
+        "/customer-admin/",
     ):
         page.goto(live_server.url + path)
         # Wide tables scroll inside their own box; the page itself never scrolls sideways.
@@ -165,7 +174,14 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server):
     customer.get_by_label("Device serial numbers").fill("FTX2231A0BC")
     customer.get_by_role("button", name="Activate").click()
     expect(customer.locator("pre.key")).to_have_count(1)
-    for path in ("/activate/", "/access/", "/legacy-keys/", f"/verify/{entitlement.ssrn}/"):
+    alice.associations.update(is_admin=True)
+    for path in (
+        "/activate/",
+        "/access/",
+        "/legacy-keys/",
+        "/customer-admin/",
+        f"/verify/{entitlement.ssrn}/",
+    ):
         customer.goto(live_server.url + path)
     customer.goto(live_server.url + "/api/docs/")
     expect(customer.get_by_text("Keyship ERP API").first).to_be_visible()

@@ -5,10 +5,17 @@ entitlements shipped to random sets of accounts, and addresses put on and taken 
 orders, and after its steps asks every page and download, as every contact and as every
 order address signed in with a sign-in link, whether it answers exactly what the
 associations (for a contact) or the orders (for an address) allow.
+
+Customer admins too: contacts are made admin of accounts, ask for access to accounts, and
+admins decide random requests (of their accounts, or, as an attack, of others) and remove
+random associations. The customer admin's page must show exactly the pending requests and
+the contacts of the accounts its viewer administers, and no customer admin may ever have
+decided a request of an account they did not administer.
 """
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import transaction
@@ -17,9 +24,17 @@ from django.urls import reverse
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-from apps.accounts.models import AccountAssociation
+from apps.accounts.models import AccessRequest, AccountAssociation
+from apps.accounts.services import MAX_PENDING_ACCESS_REQUESTS, access_request_create
+from apps.core.contracts import Rejected
 from apps.orders.models import OrderEmail
 from apps.outbox.models import Delivery, DeliveryKind
 from tests.factories.entitlements import ActivationFactory
@@ -35,6 +50,12 @@ ADDRESS_DOWNLOADS = (
 # Order addresses that are no contact's login (contacts' addresses come from the factory).
 ADDRESSES = ("buyer0@orders.example", "buyer1@orders.example", "Buyer2@Orders.example")
 SPELLINGS = (str.lower, str.upper, str.title)
+ADMIN_PAGE = reverse("portal:customer-admin")
+
+
+def _shows(body: str, email: str) -> bool:
+    """Whether the page shows this address (user1@... is not in user11@...)."""
+    return re.search(rf"(?<![\w.+-]){re.escape(email)}(?![\w-])", body) is not None
 
 
 class PortalVisibility(RuleBasedStateMachine):
@@ -50,6 +71,12 @@ class PortalVisibility(RuleBasedStateMachine):
         self.associated: set[tuple[int, int]] = set()  # (contact id, account id)
         self.entitlements: dict[str, set[int]] = {}  # SSRN -> its account ids
         self.addressed: set[tuple[str, str]] = set()  # (SSRN, its order's address, lower)
+        self.admins: set[tuple[int, int]] = set()  # (contact id, account id) marked admin
+        self.requests: dict[int, dict] = {}  # access request id -> account, contact, status
+        # Requests a customer admin decided, with who and which account, when the model said
+        # they administered it.
+        self.admin_decided: dict[int, tuple[int, int]] = {}
+        self.emails: dict[int, str] = {}  # contact id -> login address
         self.client = Client()
 
     @rule(target=accounts)
@@ -58,7 +85,9 @@ class PortalVisibility(RuleBasedStateMachine):
 
     @rule(target=contacts)
     def add_contact(self):
-        return portal_contact()
+        contact = portal_contact()
+        self.emails[contact.pk] = contact.user.email
+        return contact
 
     @rule(contact=contacts, account=accounts)
     def associate(self, contact, account):
@@ -69,6 +98,137 @@ class PortalVisibility(RuleBasedStateMachine):
     def dissociate(self, contact, account):
         AccountAssociation.objects.filter(contact=contact, account=account).delete()
         self.associated.discard((contact.pk, account.pk))
+        self.admins.discard((contact.pk, account.pk))
+
+    @rule(contact=contacts, account=accounts)
+    def make_admin(self, contact, account):
+        """Customer Care marks the contact admin of the account (associating it if need be)."""
+        AccountAssociation.objects.update_or_create(
+            contact=contact, account=account, defaults={"is_admin": True}
+        )
+        self.associated.add((contact.pk, account.pk))
+        self.admins.add((contact.pk, account.pk))
+
+    @rule(contact=contacts, account=accounts)
+    def ask_for_access(self, contact, account):
+        try:
+            asked = access_request_create(
+                contact=contact,
+                account_id=account.account_id,
+                reason=f"reason-{contact.pk}-x",
+                actor=contact.user,
+            )
+        except Rejected:
+            waiting = [r for r in self.requests.values() if r["contact"] == contact.pk]
+            assert (contact.pk, account.pk) in self.associated or (
+                sum(r["status"] == "pending" for r in waiting) >= MAX_PENDING_ACCESS_REQUESTS
+            )
+            return
+        self.requests.setdefault(
+            asked.pk, {"account": account.pk, "contact": contact.pk, "status": "pending"}
+        )
+
+    @rule(contact=contacts, pick=st.integers(0, 1000), approve=st.booleans())
+    def admin_decides(self, contact, pick, approve):
+        """The contact posts a decision on a random request: one of an account it
+        administers, or of any other account (an attack), or one that does not exist."""
+        ids = sorted(self.requests)
+        request_id = ids[pick % len(ids)] if ids and pick < 900 else 10**9 + pick
+        known = self.requests.get(request_id)
+        allowed = (
+            known is not None
+            and known["status"] == "pending"
+            and (contact.pk, known["account"]) in self.admins
+        )
+        self.client.force_login(contact.user)
+        url = reverse("portal:customer-admin-decide", args=[request_id])
+        response = self._post(url, {"decision": "approve" if approve else "deny"})
+        if known is None or (contact.pk, known["account"]) not in self.admins:
+            assert response.status_code == 404, (request_id, response.status_code)
+        else:
+            assert response.status_code == 302
+        status = AccessRequest.objects.filter(pk=request_id).values_list("status", flat=True)
+        if not allowed:
+            assert list(status) == ([known["status"]] if known else [])
+            return
+        known["status"] = "approved" if approve else "denied"
+        assert list(status) == [known["status"]]
+        self.admin_decided[request_id] = (contact.pk, known["account"])
+        if approve:
+            self.associated.add((known["contact"], known["account"]))
+
+    @rule(contact=contacts, pick=st.integers(0, 1000))
+    def admin_removes(self, contact, pick):
+        """The contact posts the removal of a random association, its accounts' or not."""
+        rows = sorted(AccountAssociation.objects.values_list("pk", "contact", "account"))
+        if not rows:
+            return
+        pk, member, account = rows[pick % len(rows)]
+        mine = {a for c, a in self.admins if c == contact.pk}
+        allowed = account in mine and (
+            (member, account) not in self.admins or (member == contact.pk and len(mine) > 1)
+        )
+        self.client.force_login(contact.user)
+        response = self._post(reverse("portal:customer-admin-remove", args=[pk]))
+        assert response.status_code == (302 if account in mine else 404)
+        assert AccountAssociation.objects.filter(pk=pk).exists() is not allowed
+        if allowed:
+            self.associated.discard((member, account))
+            self.admins.discard((member, account))
+
+    def _post(self, url, data=None):
+        """Post as a browser does: it follows the redirect, which shows (and so uses up) the
+        page's message, before the next user signs in on the same client."""
+        response = self.client.post(url, data or {})
+        if response.status_code == 302:
+            assert self.client.get(response.url).status_code in (200, 404)
+        return response
+
+    @rule(contact=contacts)
+    def admin_page(self, contact):
+        """The customer admin's page shows exactly the pending requests and the contacts of
+        the accounts the viewer administers, and no address or reason of any other."""
+        mine = {a for c, a in self.admins if c == contact.pk}
+        self.client.force_login(contact.user)
+        page = self.client.get(ADMIN_PAGE)
+        nav = self.client.get(reverse("portal:access")).content.decode()
+        assert (f'href="{ADMIN_PAGE}"' in nav) is bool(mine)
+        if not mine:
+            assert page.status_code == 404
+            return
+        assert page.status_code == 200
+        shown = {item.account.pk: item for item in page.context["accounts"]}
+        assert set(shown) == mine
+        expected_contacts = set()
+        expected_requests = set()
+        for account, item in shown.items():
+            pending = {
+                pk
+                for pk, r in self.requests.items()
+                if r["account"] == account and r["status"] == "pending"
+            }
+            assert {r.pk for r in item.pending} == pending
+            members = {c for c, a in self.associated if a == account}
+            assert {a.contact_id for a in item.associations} == members
+            admins = {c for c, a in self.admins if a == account}
+            assert {a.contact_id for a in item.associations if a.is_admin} == admins
+            expected_contacts |= members | {self.requests[pk]["contact"] for pk in pending}
+            expected_requests |= pending
+        body = page.content.decode()
+        for other, email in self.emails.items():
+            if other not in expected_contacts and other != contact.pk:
+                assert not _shows(body, email), email
+        for pk, known in self.requests.items():
+            if pk not in expected_requests and known["contact"] not in expected_contacts:
+                assert f"reason-{known['contact']}-x" not in body
+
+    @invariant()
+    def no_customer_admin_decided_a_request_of_another_account(self):
+        decided = AccessRequest.objects.filter(decided_by_customer_admin=True).values_list(
+            "pk", "decided_by__contact", "account"
+        )
+        for pk, decider, account in decided:
+            assert self.admin_decided.get(pk) == (decider, account), pk
 
     @rule(
         target=shipped,

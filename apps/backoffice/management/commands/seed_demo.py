@@ -7,8 +7,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from apps.accounts.models import User
-from apps.accounts.services import accounts_import
+from apps.accounts.models import AccountAssociation, Contact, User
+from apps.accounts.services import (
+    access_request_create,
+    account_association_save,
+    accounts_import,
+)
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.catalog.services import catalog_import
 from apps.core.actors import Job
@@ -36,6 +40,16 @@ PORTAL_USERS = ["alice@northwind.example", "bob@blueharbor.example"]
 # An address of every demo order that is no contact's login: it signs in with a sign-in link
 # ("Sign in with a link" on the login page; `make run` writes the email to var/mail/).
 ORDER_ADDRESS = "orders@blueharbor.example"
+
+# Alice is customer admin of her account, and Bob (a partner) waits for her answer.
+CUSTOMER_ADMINS = [("alice@northwind.example", "0100012345")]
+ACCESS_REQUESTS = [
+    (
+        "bob@blueharbor.example",
+        "0100012345",
+        "Blue Harbor installs and runs Northwind's firewalls as their partner.",
+    ),
+]
 
 
 def _demo_orders(today: datetime.date) -> list[dict]:
@@ -124,6 +138,7 @@ class Command(BaseCommand):
             if not user.has_usable_password():
                 user.set_password(PORTAL_PASSWORD)
                 user.save(update_fields=["password"])
+        self._customer_admins()
         for email, name, password, superuser, group in STAFF:
             user = User.objects.filter(email=email).first()
             if user is None:
@@ -164,3 +179,33 @@ class Command(BaseCommand):
             actor=SEED_DEMO,
         )
         self.stdout.write(f"webhook endpoint {url}: created")
+
+    def _customer_admins(self):
+        for email, account_id in CUSTOMER_ADMINS:
+            association = AccountAssociation.objects.select_related("contact", "account").get(
+                contact__user__email=email, account__account_id=account_id
+            )
+            outcome = "unchanged"
+            if not association.is_admin:
+                account_association_save(
+                    contact=association.contact,
+                    account=association.account,
+                    note=association.note,
+                    association=association,
+                    is_admin=True,
+                    actor=SEED_DEMO,
+                )
+                outcome = "created"
+            self.stdout.write(f"customer admin {email} of {account_id}: {outcome}")
+        for email, account_id, reason in ACCESS_REQUESTS:
+            contact = Contact.objects.get(user__email=email)
+            # Once asked (and perhaps decided in the demo since), it is not asked again.
+            asked = contact.access_requests.filter(requested_account_id=account_id).exists()
+            seen = contact.associations.filter(account__account_id=account_id).exists()
+            outcome = "unchanged"
+            if not (asked or seen):
+                access_request_create(
+                    contact=contact, account_id=account_id, reason=reason, actor=SEED_DEMO
+                )
+                outcome = "created"
+            self.stdout.write(f"access request of {email} for {account_id}: {outcome}")
