@@ -57,6 +57,9 @@ def test_a_customer_admin_approves_a_request_for_their_account_audited_as_themse
     assert (event.actor, event.actor_kind, event.message) == (alice.user, "user", "Welcome")
     (message,) = mail.outbox
     assert message.to == [request.contact.email]
+    # The contact learns who decided: their organisation, not Customer Care.
+    assert "An administrator of account" in message.body
+    assert "Customer Care approved" not in message.body
 
 
 def test_a_customer_admin_denies_and_nothing_is_associated(django_capture_on_commit_callbacks):
