@@ -372,7 +372,7 @@ def access_requests_decide(*, request_ids, approve: bool, actor, note: str = "")
         # Only the requests' rows: the account may be missing (an outer join, not lockable).
         AccessRequest.objects.select_for_update(of=("self",))
         .filter(pk__in=request_ids, status=AccessRequestStatus.PENDING)
-        .select_related("contact", "account")
+        .select_related("contact__user", "account")
         .order_by("pk")
     )
     decided = 0
