@@ -36,8 +36,13 @@ class UnsafeTarget(Exception):
 
 
 def _unsafe_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return "a site-local address"
+        # An IPv4 address inside an IPv6 one (mapped, or 6to4) is the address reached.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return _unsafe_reason(embedded)
     for reason, test in (
         ("a loopback address", address.is_loopback),
         ("a link-local address", address.is_link_local),
@@ -81,6 +86,8 @@ def webhook_target(url: str) -> Target:
             "the URL must start with https://"
             + ("" if allow_private else " (plain http:// only in development)")
         )
+    if any(character <= " " or character == "\x7f" for character in url):
+        raise UnsafeTarget("not a URL (it holds a space or a control character)")
     if parts.username is not None or parts.password is not None:
         raise UnsafeTarget("the URL may not hold a user name or password")
     if parts.fragment:
