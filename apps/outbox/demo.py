@@ -4,6 +4,7 @@ event's signature as an endpoint should and writes the event to var/webhooks/.""
 import hashlib
 import hmac
 import json
+import re
 import time
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from apps.outbox.models import WebhookEndpoint
 
 DEMO_PATH = "/demo/webhooks/"
 TOLERANCE = 300  # seconds: an older signature is a replay
+UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]|^\.+")
 
 
 def signature_valid(header: str, body: bytes, secret: str, now: float) -> bool:
@@ -44,8 +46,12 @@ def demo_webhook_receiver(request):
         event = parse_json(body.decode("utf-8"), "body")
     except (Rejected, UnicodeDecodeError):
         return HttpResponseBadRequest("not JSON\n")
+    if not isinstance(event, dict) or not all(key in event for key in ("id", "type", "created")):
+        return HttpResponseBadRequest("not an event\n")
     folder = settings.VAR_DIR / "webhooks"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{event['created'][:19].replace(':', '')}-{event['type']}-{event['id']}.json"
+    # A signed body says what it likes: the file's name keeps only plain characters of it.
+    parts = (str(event["created"])[:19].replace(":", ""), str(event["type"]), str(event["id"]))
+    name = "-".join(UNSAFE_IN_NAME.sub("_", part)[:80] for part in parts) + ".json"
     (folder / name).write_text(json.dumps(event, indent=2) + "\n")
     return HttpResponse("ok\n")

@@ -24,8 +24,8 @@ from apps.core import sealing
 from apps.core.actors import actor_user
 from apps.core.contracts import Rejected
 from apps.core.services import audit_event_record, field_changes, field_values
-from apps.outbox.events import EVENT_TYPES, sample_event_queue
-from apps.outbox.models import Delivery, WebhookEndpoint
+from apps.outbox.events import EVENT_TYPES, TEST_EVENT, sample_event_queue
+from apps.outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 SECRET_PREFIX = "whsec_"
 AUDITED_FIELDS = ["url", "description", "events", "account_ids", "owner_email", "active"]
@@ -36,8 +36,13 @@ class UnsafeTarget(Exception):
 
 
 def _unsafe_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return "a site-local address"
+        # An IPv4 address inside an IPv6 one (mapped, or 6to4) is the address reached.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return _unsafe_reason(embedded)
     for reason, test in (
         ("a loopback address", address.is_loopback),
         ("a link-local address", address.is_link_local),
@@ -81,6 +86,8 @@ def webhook_target(url: str) -> Target:
             "the URL must start with https://"
             + ("" if allow_private else " (plain http:// only in development)")
         )
+    if any(character <= " " or character == "\x7f" for character in url):
+        raise UnsafeTarget("not a URL (it holds a space or a control character)")
     if parts.username is not None or parts.password is not None:
         raise UnsafeTarget("the URL may not hold a user name or password")
     if parts.fragment:
@@ -231,6 +238,8 @@ def webhook_endpoint_update(*, endpoint_id: int, actor, **changes) -> WebhookEnd
     if "active" in changed:
         _set_active(endpoint, endpoint.active, reason="")
     endpoint.save()
+    if "events" in changed or "account_ids" in changed:
+        _unreceived_deliveries_end(endpoint)
     audit_event_record(
         actor=actor,
         action="webhook_endpoint.updated",
@@ -239,6 +248,29 @@ def webhook_endpoint_update(*, endpoint_id: int, actor, **changes) -> WebhookEnd
         data=changed,
     )
     return endpoint
+
+
+def _unreceived_deliveries_end(endpoint: WebhookEndpoint) -> None:
+    """The events waiting for `endpoint` (queued or to retry) that it no longer receives
+    since its event types or accounts changed fail at once: another account's events never
+    reach it. One being sent now goes; a failure here does not count against the endpoint."""
+    waiting = Delivery.objects.select_for_update(of=("self",)).filter(
+        endpoint=endpoint, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY]
+    )
+    ended = [
+        pk
+        for pk, payload in waiting.values_list("pk", "payload")
+        if payload.get("type") != TEST_EVENT
+        and not endpoint.receives(
+            payload.get("type"), (payload.get("data") or {}).get("account_ids") or ()
+        )
+    ]
+    Delivery.objects.filter(pk__in=ended).update(
+        status=DeliveryStatus.FAILED,
+        lease_expires_at=None,
+        last_error="the endpoint no longer receives this event (its event types or accounts "
+        "changed)",
+    )
 
 
 def _set_active(endpoint: WebhookEndpoint, active: bool, *, reason: str) -> None:

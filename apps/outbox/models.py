@@ -41,6 +41,10 @@ ONCE_PER_TOPIC = [DeliveryKind.FULFILLMENT, DeliveryKind.REMINDER_DIGEST]
 # digest tells what is still due.
 NOT_RESENT = [DeliveryKind.REMINDER_DIGEST]
 
+# A sign-in link signs its own recipient in, a password-reset link sets the password of its
+# recipient's login: they never go to another address.
+NEVER_ELSEWHERE = [DeliveryKind.SIGN_IN_LINK, DeliveryKind.PASSWORD_RESET]
+
 
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")

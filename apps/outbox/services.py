@@ -23,7 +23,14 @@ from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.services import audit_event_record
 from apps.outbox import kinds
-from apps.outbox.models import IN_FLIGHT, NOT_RESENT, Channel, Delivery, DeliveryStatus
+from apps.outbox.models import (
+    IN_FLIGHT,
+    NEVER_ELSEWHERE,
+    NOT_RESENT,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -314,9 +321,13 @@ def delivery_resend(
 ) -> Delivery:
     """A new delivery of the same message, with the reason, to the same recipient or to
     `recipient` (another address, after a bounce); audited. Reminder digests are not resent
-    (NOT_RESENT)."""
+    (NOT_RESENT); sign-in and password-reset links go to their own address only
+    (NEVER_ELSEWHERE)."""
     if delivery.kind in NOT_RESENT:
         raise ValueError(f"a {delivery.kind} is not resent")
+    elsewhere = recipient and recipient.strip().lower() != delivery.recipient.lower()
+    if elsewhere and delivery.kind in NEVER_ELSEWHERE:
+        raise ValueError(f"a {delivery.kind} goes to its own address only")
     original = delivery.resend_of or delivery
     resend = Delivery.objects.create(
         channel=delivery.channel,

@@ -31,7 +31,13 @@ from django.utils.text import slugify
 
 from apps.core.actors import Job
 from apps.core.services import audit_event_record
-from apps.outbox.models import Channel, Delivery, DeliveryKind, DeliveryStatus, TrackingStatus
+from apps.outbox.models import (
+    NEVER_ELSEWHERE,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    TrackingStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +146,6 @@ def delivery_tracking_record(
                 },
             )
     return changed
-
-
-# A sign-in link signs its own recipient in: it never goes to another address.
-NEVER_ELSEWHERE = {DeliveryKind.SIGN_IN_LINK}
 
 
 def may_send_elsewhere(delivery: Delivery) -> bool:

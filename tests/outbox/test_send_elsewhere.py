@@ -11,9 +11,11 @@ from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.outbox.models import Delivery, DeliveryKind, DeliveryStatus, TrackingStatus
+from apps.outbox.services import delivery_resend
 from apps.outbox.tracking import delivery_tracking_record
 from tests.factories.accounts import UserFactory
 from tests.outbox.conftest import ship_order
+from tests.portal.helpers import portal_contact
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +150,34 @@ def test_a_sign_in_link_never_goes_to_another_address(bounced):
     client = _staff(CUSTOMER_CARE)
     response = client.post(_form_url(delivery), {"recipient": NEW, "reason": "x"}, follow=True)
     assert "this one was not" in response.content.decode()
+    assert not Delivery.objects.filter(resend_of=delivery).exists()
+
+
+def test_a_password_reset_never_goes_to_another_address(
+    client, django_capture_on_commit_callbacks, mailoutbox
+):
+    # A password-reset link sets the password of its recipient's login: sent to another
+    # address, it would give that login (and its accounts) to whoever reads that mailbox.
+    portal_contact(email="carol@blueharbor.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "carol@blueharbor.example"})
+    delivery = Delivery.objects.get(kind=DeliveryKind.PASSWORD_RESET)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.FAILED, last_error="SMTPRecipientsRefused: 550 5.1.1 No such user"
+    )
+    mailoutbox.clear()
+    staff = _staff(CUSTOMER_CARE)
+
+    page = staff.get(reverse("admin:outbox_delivery_change", args=[delivery.pk]))
+    assert _form_url(delivery) not in page.content.decode()
+    response = staff.post(_form_url(delivery), {"recipient": NEW, "reason": "x"}, follow=True)
+
+    assert "this one was not" in response.content.decode()
+    assert not Delivery.objects.filter(resend_of=delivery).exists()
+    assert mailoutbox == []
+    delivery.refresh_from_db()
+    with pytest.raises(ValueError):
+        delivery_resend(delivery=delivery, actor=staff.user, reason="x", recipient=NEW)
     assert not Delivery.objects.filter(resend_of=delivery).exists()
 
 

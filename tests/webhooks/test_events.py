@@ -152,6 +152,56 @@ def test_a_customers_endpoint_gets_only_its_accounts_events_and_the_erp_gets_all
     assert events(others) == []
 
 
+def test_events_waiting_for_an_endpoint_whose_accounts_changed_are_not_sent_to_it():
+    # Events recorded for northwind wait (queued, or retrying an endpoint that is down) when
+    # the endpoint is changed to receive blue_harbor's events only: they are not northwind's
+    # endpoint's any more, so they are not sent to it.
+    from apps.outbox.endpoints import webhook_endpoint_update
+    from apps.outbox.models import DeliveryStatus
+
+    northwind, blue_harbor = AccountFactory(), AccountFactory()
+    endpoint, _ = endpoint_for("https://93.184.215.14/nw", account_ids=[northwind.account_id])
+    order_with_lines(dates=[today()], end_customer=northwind)
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+    waiting = Delivery.objects.filter(endpoint=endpoint)
+    assert waiting.count() == 2
+    waiting.filter(payload__type="line.shipped").update(status=DeliveryStatus.RETRY, attempts=2)
+
+    webhook_endpoint_update(
+        endpoint_id=endpoint.pk, account_ids=[blue_harbor.account_id], actor=Job("t")
+    )
+
+    assert set(waiting.values_list("status", flat=True)) == {DeliveryStatus.FAILED}
+    assert all("no longer receives" in row.last_error for row in waiting)
+    endpoint.refresh_from_db()
+    assert endpoint.active and endpoint.consecutive_failures == 0
+
+
+def test_events_waiting_for_an_endpoint_that_still_receives_them_stay():
+    from apps.outbox.endpoints import webhook_endpoint_update
+    from apps.outbox.models import DeliveryStatus
+
+    northwind, blue_harbor = AccountFactory(), AccountFactory()
+    endpoint, _ = endpoint_for("https://93.184.215.14/nw", account_ids=[northwind.account_id])
+    order_with_lines(dates=[today()], end_customer=northwind)
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+
+    webhook_endpoint_update(
+        endpoint_id=endpoint.pk,
+        account_ids=[northwind.account_id, blue_harbor.account_id],
+        events=["line.shipped", "order.received"],
+        actor=Job("t"),
+    )
+
+    statuses = dict(
+        Delivery.objects.filter(endpoint=endpoint).values_list("payload__type", "status")
+    )
+    assert statuses == {
+        "line.shipped": DeliveryStatus.QUEUED,
+        "entitlement.created": DeliveryStatus.FAILED,
+    }
+
+
 def test_a_disabled_endpoint_or_one_not_subscribed_gets_nothing():
     from apps.outbox.endpoints import webhook_endpoints_disable
 
