@@ -4,10 +4,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.api.models import ApiClient, Scope, token_digest
+from apps.api.webhook_scopes import client_endpoints_beyond_scopes
 from apps.core.actors import UnknownCaller
 from apps.core.contracts import Rejected
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_record, field_changes, field_values
+from apps.outbox.endpoints import webhook_endpoints_disable
 
 TOKEN_PREFIX = "ks_"
 
@@ -51,7 +53,19 @@ def api_clients_revoke(*, client_ids, actor) -> int:
             target=client,
             data=field_changes({"revoked_at": None}, client, ["revoked_at"]),
         )
+        _endpoints_beyond_scopes_disable(client, actor=actor)
     return len(clients)
+
+
+def _endpoints_beyond_scopes_disable(client: ApiClient, *, actor) -> None:
+    """A client's endpoints stop receiving what the client may no longer read."""
+    endpoint_ids = client_endpoints_beyond_scopes(client)
+    if endpoint_ids:
+        webhook_endpoints_disable(
+            endpoint_ids=endpoint_ids,
+            actor=actor,
+            reason=f"API client {client.name} may no longer read these events",
+        )
 
 
 @transaction.atomic
@@ -70,6 +84,7 @@ def api_client_scopes_set(*, client_id: int, scopes: list[str], actor) -> ApiCli
     if changes:
         client.save(update_fields=["scopes"])
         audit_event_record(actor=actor, action="api_client.updated", target=client, data=changes)
+        _endpoints_beyond_scopes_disable(client, actor=actor)
     return client
 
 

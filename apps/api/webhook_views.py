@@ -15,6 +15,7 @@ from apps.api.serializers import (
     WebhookEndpointOut,
 )
 from apps.api.views import ERRORS, NOT_FOUND, ApiView
+from apps.api.webhook_scopes import event_scope_problems
 from apps.core.contracts import Rejected, validate
 from apps.outbox.endpoints import (
     webhook_endpoint_create,
@@ -33,6 +34,12 @@ def _unknown_accounts(account_ids) -> None:
     unknown = unknown_account_ids(account_ids or [])
     if unknown:
         raise Rejected([f"account_ids: no account has the Account ID {a}" for a in unknown])
+
+
+def _readable(events, client) -> None:
+    problems = event_scope_problems(events, client)
+    if problems:
+        raise Rejected(problems)
 
 
 class WebhookEndpointsView(ApiView):
@@ -57,12 +64,15 @@ class WebhookEndpointsView(ApiView):
             'Keyship-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body, '
             "keyed by the secret>, and Keyship-Event-Id: the event's id (the same on every "
             "attempt: deduplicate by it). Any answer but 2xx, or none within the timeout, is "
-            "tried again with backoff. Loopback and private targets are refused."
+            "tried again with backoff. Loopback and private targets are refused. A client "
+            "receives only the events its scopes read: order and line events need "
+            "orders:read, entitlement, activation and reminder events entitlements:read."
         ),
     )
     def post(self, request):
         data = validate(WebhookEndpointIn, request.data)
         _unknown_accounts(data["account_ids"])
+        _readable(data["events"], request.auth)
         endpoint, secret = webhook_endpoint_create(
             **data, actor=request.auth, api_client_id=request.auth.pk
         )
@@ -96,6 +106,8 @@ class WebhookEndpointDetailView(ApiView):
         data = validate(WebhookEndpointChangeIn, request.data)
         if "account_ids" in data:
             _unknown_accounts(data["account_ids"])
+        if "events" in data or data.get("active"):
+            _readable(data.get("events", endpoint.events), request.auth)
         endpoint = webhook_endpoint_update(endpoint_id=endpoint.pk, actor=request.auth, **data)
         return Response(WebhookEndpointOut(endpoint).data)
 

@@ -15,9 +15,13 @@ URL = "/api/v1/webhook-endpoints/"
 PUBLIC = "https://93.184.215.14/keyship"
 
 
+# The ERP's client reads orders and entitlements, so it may have their events sent to it.
+READS = [Scope.ORDERS_READ, Scope.ENTITLEMENTS_READ]
+
+
 @pytest.fixture
 def manager():
-    return api(scopes=[Scope.WEBHOOKS_MANAGE], name="erp-hooks")
+    return api(scopes=[Scope.WEBHOOKS_MANAGE, *READS], name="erp-hooks")
 
 
 def test_registering_answers_201_with_the_secret_shown_once(manager):
@@ -129,7 +133,7 @@ def test_changing_disabling_enabling_and_deleting_are_audited(manager):
 def test_a_client_sees_and_changes_only_its_own_endpoints(manager):
     created = manager.post(URL, {"url": PUBLIC, "events": ["order.received"]}, format="json")
     detail = f"{URL}{created.json()['id']}/"
-    other = api(scopes=[Scope.WEBHOOKS_MANAGE], name="other-system")
+    other = api(scopes=[Scope.WEBHOOKS_MANAGE, *READS], name="other-system")
 
     assert other.get(URL).json() == []
     assert other.get(detail).status_code == 404
@@ -147,3 +151,53 @@ def test_the_schema_describes_the_webhook_endpoints(client):
     )
     created = schema["components"]["schemas"]["WebhookEndpointCreatedOut"]
     assert "secret" in created["properties"]
+
+
+def test_a_client_is_sent_only_the_events_its_scopes_read():
+    # webhooks:manage alone reads nothing: an endpoint is no way around the read scopes.
+    hooks_only = api(scopes=[Scope.WEBHOOKS_MANAGE], name="hooks-only")
+    orders_reader = api(scopes=[Scope.WEBHOOKS_MANAGE, Scope.ORDERS_READ], name="orders")
+
+    refused = hooks_only.post(URL, {"url": PUBLIC, "events": ["line.shipped"]}, format="json")
+    mixed = orders_reader.post(
+        URL, {"url": PUBLIC, "events": ["line.shipped", "entitlement.created"]}, format="json"
+    )
+    allowed = orders_reader.post(URL, {"url": PUBLIC, "events": ["line.shipped"]}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        "events: line.shipped needs the scope orders:read, which this client does not have"
+    ]
+    assert mixed.status_code == 400 and "entitlement.created" in mixed.json()["errors"][0]
+    assert allowed.status_code == 201
+    widened = orders_reader.patch(
+        f"{URL}{allowed.json()['id']}/", {"events": ["activation.created"]}, format="json"
+    )
+    assert widened.status_code == 400
+    assert list(WebhookEndpoint.objects.values_list("events", flat=True)) == [["line.shipped"]]
+
+
+def test_an_endpoint_stops_when_its_client_may_no_longer_read_its_events(manager, admin_user):
+    from apps.api.services import api_client_scopes_set, api_clients_revoke
+
+    created = manager.post(URL, {"url": PUBLIC, "events": ["line.shipped"]}, format="json")
+    other = manager.post(URL, {"url": PUBLIC, "events": ["entitlement.created"]}, format="json")
+    client = manager.api_client
+
+    api_client_scopes_set(
+        client_id=client.pk,
+        scopes=[Scope.WEBHOOKS_MANAGE, Scope.ENTITLEMENTS_READ],
+        actor=admin_user,
+    )
+
+    endpoints = WebhookEndpoint.objects.in_bulk([created.json()["id"], other.json()["id"]])
+    assert endpoints[created.json()["id"]].active is False
+    assert "may no longer read" in endpoints[created.json()["id"]].disabled_reason
+    assert endpoints[other.json()["id"]].active is True
+    again = manager.patch(f"{URL}{created.json()['id']}/", {"active": True}, format="json")
+    assert again.status_code == 400
+    assert AuditEvent.objects.filter(action="webhook_endpoint.disabled", actor=admin_user).exists()
+
+    api_clients_revoke(client_ids=[client.pk], actor=admin_user)
+
+    assert not WebhookEndpoint.objects.filter(active=True).exists()
