@@ -195,7 +195,12 @@ def _emails_send(claimed: list[Delivery]) -> None:
     """Write each email with its kind's writer and give it to the configured email backend,
     over one connection for the batch."""
     writers = {kind: _writer(kind, rows) for kind, rows in _by_kind(claimed).items()}
-    connection = get_connection()
+    try:
+        connection = get_connection()
+    except Exception as error:  # noqa: BLE001 - a backend that cannot start (its settings)
+        for delivery in claimed:
+            _delivery_failed(delivery.pk, error)
+        return
     try:
         for delivery in claimed:
 

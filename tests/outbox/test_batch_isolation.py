@@ -48,3 +48,22 @@ def test_an_email_that_cannot_be_written_fails_alone(mailoutbox):
     broken.refresh_from_db()
     assert broken.status == DeliveryStatus.RETRY and broken.attempts == 1
     assert "FileNotFoundError" in broken.last_error
+
+
+def test_an_email_backend_that_cannot_start_is_written_on_each_row(settings):
+    # Mailgun named as the backend, but its API key forgotten: nothing can leave, and the
+    # queue says why instead of holding the emails as "sending" with no error.
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    settings.ANYMAIL = {}
+    reset = delivery_queue(
+        kind=DeliveryKind.PASSWORD_RESET,
+        topic="password_reset:1",
+        recipient="three@northwind.example",
+        content=sealed_email(subject="Reset your password", text="A link"),
+    )
+
+    deliveries_send(delivery_ids=[reset.pk])
+
+    reset.refresh_from_db()
+    assert reset.status == DeliveryStatus.RETRY and reset.attempts == 1
+    assert "MAILGUN_API_KEY" in reset.last_error
