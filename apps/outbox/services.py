@@ -341,6 +341,7 @@ def delivery_resend(
         topic=delivery.topic,
         about=delivery.about,
         recipient=recipient or delivery.recipient,
+        endpoint_id=delivery.endpoint_id,
         language=delivery.language,
         payload=delivery.payload,
         content_sealed=delivery.content_sealed,
