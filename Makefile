@@ -23,6 +23,8 @@ messages: install
 run: export DEBUG = true
 # The demo's webhook endpoint posts to this machine, which production refuses.
 run: export WEBHOOK_ALLOW_PRIVATE_URLS = true
+# Links in the demo's emails, and its webhook endpoint, point at the port it serves on.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install messages
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo > var/seed.log

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
+from apps.core.codes import CodeKind, parse_code
 from apps.outbox.admin_send_elsewhere import SendElsewhereAdminMixin, tracking_html
 from apps.outbox.models import NOT_RESENT, Channel, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
@@ -26,7 +27,7 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "last_error",
     ]
     list_filter = ["status", "channel", "kind", "tracking_status", "created_at", "endpoint"]
-    search_lookups = ["recipient__lower", "about"]
+    search_lookups = ["recipient__lower", "about__lower"]
     search_help_text = _("A recipient (address or URL), an order number, an SSRN or an Account ID.")
     fields = [
         "channel",
@@ -54,6 +55,14 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
     ]
     readonly_fields = fields
     actions = ["retry_now", "resend"]
+
+    def search_ids(self, term: str) -> set:
+        ids = super().search_ids(term)
+        code = parse_code(term.strip())
+        if code.kind == CodeKind.SSRN and code.value.lower() != term.strip().lower():
+            # An SSRN typed with spaces or look-alikes: as it is stored.
+            ids |= super().search_ids(code.value)
+        return ids
 
     @admin.display(description=_("tracking"), ordering="tracking_status")
     def tracking(self, obj):

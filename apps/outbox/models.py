@@ -173,7 +173,8 @@ class Delivery(QueuedWork):
                 condition=Q(status__in=["queued", "sending", "retry"], endpoint__isnull=False),
                 name="outbox_endpoint_topic_idx",
             ),
-            models.Index(fields=["about"], name="outbox_about_idx"),
+            # The admin's search: an order number, an SSRN or an Account ID, in any case.
+            models.Index(Lower("about"), name="outbox_about_lower_idx"),
             models.Index(Lower("recipient"), name="outbox_recipient_lower_idx"),
             models.Index(
                 fields=["esp_message_id"],

@@ -201,10 +201,13 @@ def deliveries_send(
 def _emails_send(claimed: list[Delivery]) -> None:
     """Write each email with its kind's writer and give it to the configured email backend,
     over one connection for the batch."""
-    writers = {
-        kind: kinds.email_kind(kind).writer(rows) for kind, rows in _by_kind(claimed).items()
-    }
-    connection = get_connection()
+    writers = {kind: _writer(kind, rows) for kind, rows in _by_kind(claimed).items()}
+    try:
+        connection = get_connection()
+    except Exception as error:  # noqa: BLE001 - a backend that cannot start (its settings)
+        for delivery in claimed:
+            _delivery_failed(delivery.pk, error)
+        return
     try:
         for delivery in claimed:
 
@@ -225,6 +228,20 @@ def _emails_send(claimed: list[Delivery]) -> None:
             _send_one(delivery, send)
     finally:
         connection.close()
+
+
+def _writer(kind: str, rows: list[Delivery]):
+    """The kind's writer for its rows of the batch. When the kind cannot read what the whole
+    batch needs (one shipment's certificate is missing from the storage, say), each email is
+    written on its own: the failure lands on the row that has it, with its reason, and the
+    batch's other emails go out."""
+    try:
+        return kinds.email_kind(kind).writer(rows)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as error:  # noqa: BLE001 - each row then meets it, and records it
+        logger.warning("%s emails written one by one: %s", kind, error.__class__.__name__)
+        return lambda delivery: kinds.email_kind(kind).writer([delivery])(delivery)
 
 
 def _connection_drop(connection) -> None:
@@ -335,6 +352,7 @@ def delivery_resend(
         topic=delivery.topic,
         about=delivery.about,
         recipient=recipient or delivery.recipient,
+        endpoint_id=delivery.endpoint_id,
         language=delivery.language,
         payload=delivery.payload,
         content_sealed=delivery.content_sealed,

@@ -10,7 +10,7 @@ from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Entitlement
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.outbox.models import Channel, Delivery, DeliveryStatus
-from apps.outbox.services import deliveries_due, deliveries_send
+from apps.outbox.services import deliveries_due, deliveries_send, delivery_resend
 from tests.fulfillment.helpers import order_with_lines, today
 from tests.webhooks.conftest import endpoint_for, webhooks_send
 
@@ -207,3 +207,19 @@ def test_an_https_endpoint_whose_certificate_does_not_verify_is_not_posted_to(re
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
     assert delivery.status == DeliveryStatus.RETRY
     assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+
+
+def test_a_resent_event_goes_to_its_endpoint_again_with_the_same_id(receiver, admin_user):
+    # The ERP answered 2xx but lost the event: Operations resends it from the queue.
+    endpoint, secret = endpoint_for(receiver.url, events=["entitlement.created"])
+    ship_one_line()
+    send_due()
+    delivered = Delivery.objects.get(endpoint=endpoint)
+
+    resend = delivery_resend(delivery=delivered, actor=admin_user, reason="the ERP lost it")
+    send_due()
+
+    resend.refresh_from_db()
+    assert resend.status == DeliveryStatus.SENT, resend.last_error
+    first, again = receiver.received
+    assert again.signature_valid(secret) and again.event == first.event
