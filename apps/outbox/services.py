@@ -120,6 +120,20 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
         if channel == Channel.WEBHOOK:
             rows = rows.exclude(waits_for_earlier_event())
         rows = list(rows.order_by("pk")[:limit])
+        # A message whose every attempt ended with its worker (killed, out of memory) is not
+        # handed to another one again: it fails, as one refused as often would.
+        spent = [
+            row
+            for row in rows
+            if row.status == DeliveryStatus.SENDING and row.attempts >= MAX_ATTEMPTS
+        ]
+        if spent:
+            Delivery.objects.filter(pk__in=[row.pk for row in spent]).update(
+                status=DeliveryStatus.FAILED,
+                lease_expires_at=None,
+                last_error=f"its worker stopped during each of its {MAX_ATTEMPTS} attempts",
+            )
+            rows = [row for row in rows if row not in spent]
         waiting = _waiting(rows)
         if waiting:
             Delivery.objects.filter(pk__in=waiting).update(
@@ -138,6 +152,8 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
                 row.attempts + 1,
                 lease,
             )
+    for row in spent:
+        _failed_for_good(row)
     return claimed
 
 

@@ -319,7 +319,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # Any Django email backend may send instead of EMAIL_URL's: an email service provider through
 # django-anymail ("anymail.backends.mailgun.EmailBackend"), a backend that signs with DKIM.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="") or EMAIL_BACKEND  # noqa: F821
 # Delivery tracking (django-anymail, Mailgun): bounces, complaints and deliveries arrive at
 # /anymail/mailgun/tracking/, signed with the webhook signing key; without that key the
 # address answers 404. WEBHOOK_SECRET ("user:password") also asks for HTTP basic auth.

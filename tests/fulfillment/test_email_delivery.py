@@ -273,3 +273,23 @@ def test_an_email_waits_for_its_certificates_and_goes_once_they_are_rendered(
     delivery = delivery_send(delivery_id=delivery.pk)
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
     assert [m["X-Envelope-To"] for m in smtp.messages] == [delivery.recipient]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_delivery_that_stopped_its_worker_at_every_attempt_fails_instead_of_looping(smtp):
+    delivery = ship_one_order()
+    smtp.messages.clear()
+    # As a message left by a worker killed during its ninth attempt, past its lease.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENDING,
+        sent_at=None,
+        attempts=9,
+        lease_expires_at=NOW - datetime.timedelta(minutes=1),
+    )
+
+    delivery = delivery_send(delivery_id=delivery.pk)
+
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 9
+    assert "worker stopped during each of its 9 attempts" in delivery.last_error
+    assert smtp.messages == []
+    assert queued_work_rescue(now=NOW + datetime.timedelta(days=1))[1] == {}

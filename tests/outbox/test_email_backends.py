@@ -134,3 +134,7 @@ def test_the_environment_names_the_backend_and_the_esp_s_keys():
     del env["EMAIL_BACKEND"]
     default = _run("shell", "--no-imports", "-c", shown, **env)
     assert default.stdout.startswith("django.core.mail.backends.smtp.EmailBackend\n")
+
+    # An empty line left in .env (EMAIL_BACKEND=) keeps EMAIL_URL's backend.
+    empty = _run("shell", "--no-imports", "-c", shown, **{**env, "EMAIL_BACKEND": ""})
+    assert empty.stdout.startswith("django.core.mail.backends.smtp.EmailBackend\n")
