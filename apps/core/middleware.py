@@ -1,13 +1,46 @@
 """Headers and session rules that hold for every page, whichever app answers it."""
 
 import datetime
+import re
+import uuid
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
+from apps.core.logs import log_context, redact
+
 # Django's name for an expiry set with session.set_expiry().
 _SESSION_EXPIRY_KEY = "_session_expiry"
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# What a proxy in front may send as the request's id (a UUID, nginx's $request_id, a trace id);
+# anything else, or anything shaped like a secret, is replaced by a new one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}\Z")
+
+
+def request_id_of(request) -> str:
+    """The incoming X-Request-ID when it is sane, or a new one (32 hex digits)."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    if _REQUEST_ID.match(incoming) and redact(incoming) == incoming:
+        return incoming
+    return uuid.uuid4().hex
+
+
+def request_id_middleware(get_response):
+    """Names each request: every line logged while it is answered carries its id, and the
+    response returns it in X-Request-ID (gunicorn's access line reads it from there), so a
+    user's report, the access log and the application's lines meet."""
+
+    def middleware(request):
+        request.request_id = request_id_of(request)
+        with log_context(request_id=request.request_id):
+            response = get_response(request)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+    return middleware
 
 
 def no_store_middleware(get_response):

@@ -14,6 +14,7 @@ from apps.core import codes, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
+from apps.core.logs import log_context
 from apps.core.services import audit_event_record, field_changes, field_values
 from apps.entitlements.activations import activation_keys_reissue
 from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
@@ -130,6 +131,15 @@ def certificate_render(*, certificate_id: int) -> Certificate | None:
             seconds=settings.CERTIFICATE_RENDER_LEASE
         )
         certificate.save(update_fields=["status", "attempts", "lease_expires_at"])
+    entitlement = certificate.entitlement
+    line = entitlement.order_line
+    with log_context(ssrn=entitlement.ssrn, order_number=line.order.order_number if line else None):
+        return _certificate_render_leased(certificate)
+
+
+def _certificate_render_leased(certificate: Certificate) -> Certificate | None:
+    """Render a certificate this worker holds the lease of, and store it (certificate_render)."""
+    certificate_id = certificate.pk
     try:
         pdf = certificate_pdf(certificate)
     except SoftTimeLimitExceeded as error:

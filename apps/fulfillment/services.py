@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.catalog.models import DeliveryMethod
 from apps.core.dates import business_today
+from apps.core.logs import log_context
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_build, audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
@@ -344,24 +345,30 @@ def order_lines_fulfil_due(
                 "a batch of %d orders failed; shipping them one by one", len(candidates)
             )
             batches = []
+            numbers = dict(
+                SalesOrder.objects.filter(pk__in=candidates).values_list("pk", "order_number")
+            )
             for order_id in candidates:
-                try:
-                    batches.append(
-                        _ship_batch(
-                            order_ids=[order_id],
-                            lines_query=lines_query,
-                            shipped_on=shipped_on,
-                            actor=actor,
+                with log_context(order_number=numbers.get(order_id)):
+                    try:
+                        batches.append(
+                            _ship_batch(
+                                order_ids=[order_id],
+                                lines_query=lines_query,
+                                shipped_on=shipped_on,
+                                actor=actor,
+                            )
                         )
-                    )
-                except SoftTimeLimitExceeded:
-                    raise  # out of time is no fault of the order's: it stays due
-                except Exception as error:
-                    logger.exception("order %s could not ship; its due lines are blocked", order_id)
-                    blocked = _block_order_lines(
-                        order_id=order_id, lines_query=lines_query, error=error, actor=actor
-                    )
-                    batches.append(SweepReport(blocked=blocked))
+                    except SoftTimeLimitExceeded:
+                        raise  # out of time is no fault of the order's: it stays due
+                    except Exception as error:
+                        logger.exception(
+                            "order %s could not ship; its due lines are blocked", order_id
+                        )
+                        blocked = _block_order_lines(
+                            order_id=order_id, lines_query=lines_query, error=error, actor=actor
+                        )
+                        batches.append(SweepReport(blocked=blocked))
         after = candidates[-1]
         for batch in batches:
             report.shipped += batch.shipped

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.core import sealing
 from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
+from apps.core.logs import log_context
 from apps.core.services import audit_event_record
 from apps.outbox import kinds
 from apps.outbox.models import (
@@ -277,6 +278,12 @@ def _connection_drop(connection) -> None:
 
 
 def _send_one(delivery: Delivery, send) -> None:
+    what, _, key = delivery.topic.partition(":")
+    with log_context(delivery_id=delivery.pk, ssrn=key if what == "entitlement" else None):
+        _send_one_in_context(delivery, send)
+
+
+def _send_one_in_context(delivery: Delivery, send) -> None:
     try:
         esp_message_id = send()
     except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
