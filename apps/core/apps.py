@@ -11,10 +11,15 @@ class CoreConfig(AppConfig):
         from django.db.models import CharField
         from django.db.models.functions import Lower
 
-        from apps.core.middleware import staff_signed_in
+        from django.core.signals import request_finished
+
+        from apps.core.middleware import request_id_unbind, staff_signed_in
 
         # A staff member's session gets its shorter end with the sign-in's own write.
         user_logged_in.connect(staff_signed_in, dispatch_uid="keyship-staff-session")
+        # The request id is named until the response is closed: Django logs a 4xx or 5xx
+        # response after the middleware returned it.
+        request_finished.connect(request_id_unbind, dispatch_uid="keyship-request-id")
 
         # `email__lower=...` meets the LOWER(email) indexes behind case-insensitive uniqueness.
         CharField.register_lookup(Lower)

@@ -16,6 +16,7 @@ Imported by the settings: nothing here may need the apps to be loaded.
 """
 
 import contextvars
+import datetime
 import logging
 import os
 import re
@@ -112,6 +113,11 @@ def log_context_reset(token: contextvars.Token) -> None:
     _context.reset(token)
 
 
+def log_context_unbind(*names: str) -> None:
+    """Leaves these values out from here on (what a request bound, once it is finished)."""
+    _context.set({name: value for name, value in _context.get().items() if name not in names})
+
+
 def log_context_current() -> dict:
     return dict(_context.get())
 
@@ -179,7 +185,7 @@ class TextFormatter(logging.Formatter):
         return f"{line}  {context}" if context else line
 
 
-_JSON_TYPES = (str, int, float, bool, type(None))
+_JSON_TYPES = (str, int, float, bool, type(None), datetime.datetime)
 
 
 class JsonFormatter(_JsonFormatter):

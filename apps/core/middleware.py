@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from apps.core.logs import log_context, redact
+from apps.core.logs import log_context_bind, log_context_unbind, redact
 
 # Django's name for an expiry set with session.set_expiry().
 _SESSION_EXPIRY_KEY = "_session_expiry"
@@ -35,12 +35,18 @@ def request_id_middleware(get_response):
 
     def middleware(request):
         request.request_id = request_id_of(request)
-        with log_context(request_id=request.request_id):
-            response = get_response(request)
+        log_context_bind(request_id=request.request_id)
+        response = get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
 
     return middleware
+
+
+def request_id_unbind(sender, **kwargs):
+    """`request_finished` receiver (CoreConfig.ready): the lines after a request (in the same
+    thread) no longer name it."""
+    log_context_unbind("request_id")
 
 
 def no_store_middleware(get_response):
