@@ -160,7 +160,7 @@ def test_no_secret_of_a_whole_run_reaches_the_logs(
     assert not leaked, text
     assert "forgot myself: [redacted]" in text
     if log_format == "text":
-        assert re.search(r"warning apps.careless and failed  order_number=so-log-1", text)
+        assert re.search(r"error apps.careless and failed  order_number=so-log-1", text)
         return
     records = [json.loads(line) for line in lines]  # every line is one object
     for record in records:
