@@ -1,9 +1,12 @@
 """The Celery app. Messages only wake workers up: the database rows are the truth."""
 
+import logging
 import os
+import sys
 from logging.config import dictConfig
 
 from celery import Celery, signals
+from celery.utils.log import LoggingProxy
 
 from apps.core.logs import log_context_bind, log_context_reset
 
@@ -21,6 +24,19 @@ def logging_from_settings(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    logging.captureWarnings(True)
+
+
+@signals.celeryd_init.connect
+def worker_logging_early(**kwargs):
+    """The worker warns (running as root, say) before it sets up logging: set it up first.
+    With JSON lines, what Celery prints itself instead of logging (its shutdown notices, a
+    task's print) goes through a logger too."""
+    from django.conf import settings
+
+    logging_from_settings()
+    if settings.LOG_FORMAT == "json":
+        sys.stdout = sys.__stdout__ = LoggingProxy(logging.getLogger("celery.redirected"))
 
 
 # The context of each task run, by task id: a task run eagerly inside another gets its own

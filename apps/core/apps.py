@@ -8,10 +8,9 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
+        from django.core.signals import request_finished
         from django.db.models import CharField
         from django.db.models.functions import Lower
-
-        from django.core.signals import request_finished
 
         from apps.core.middleware import request_id_unbind, staff_signed_in
 

@@ -92,9 +92,7 @@ def _pipeline(smtp, on_commit, receiver) -> dict[str, set[str]]:
     entitlements = list(Entitlement.objects.filter(order_line__order__order_number="SO-LOG-1"))
     assert len(entitlements) == 2 and smtp.messages
     for entitlement in entitlements:
-        secrets[f"activation code {entitlement.ssrn}"] = code_spellings(
-            entitlement.activation_code
-        )
+        secrets[f"activation code {entitlement.ssrn}"] = code_spellings(entitlement.activation_code)
         # Activated on a device: its license key
         (activation,) = activations_create(
             entitlement_id=entitlement.pk, serial_numbers=["FTX2231A0BC"], actor=alice
