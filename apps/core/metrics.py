@@ -91,7 +91,6 @@ def lag_observe(stage: str, seconds: float) -> None:
         fulfillment_lag_seconds.labels(stage=stage).observe(seconds)
 
 
-
 def login_refused_count(sender, credentials=None, request=None, **kwargs) -> None:
     """`user_login_failed` receiver (CoreConfig.ready): every refused sign-in, whichever
     form; django-axes marks the request of a client and address it has locked out."""

@@ -90,9 +90,7 @@ def test_a_days_work_shows_in_the_counters_and_gauges(token, smtp, receiver, set
     order_lines_fulfil_due(actor=Job("fulfil_due_task"))
     # And a device is activated, a password is wrong, a client asks for resets too often
     entitlement = Entitlement.objects.filter(order_line__order=shipped).first()
-    activations_create(
-        entitlement_id=entitlement.pk, serial_numbers=["SN-1"], actor=UserFactory()
-    )
+    activations_create(entitlement_id=entitlement.pk, serial_numbers=["SN-1"], actor=UserFactory())
     portal_contact(email="alice@northwind.example")
     browser = Client()
     browser.post(reverse("login"), {"username": "alice@northwind.example", "password": "guess"})
@@ -122,9 +120,9 @@ def test_a_days_work_shows_in_the_counters_and_gauges(token, smtp, receiver, set
     assert len(smtp.to("buyer@northwind.example")) == 1
     assert grew("keyship_messages_total", outcome="failed", **fulfillment) == 1
     assert lag(after, "shipped_to_accepted") - lag(before, "shipped_to_accepted") == 1
-    assert lag(after, "shipped_to_accepted", "60.0") - lag(
-        before, "shipped_to_accepted", "60.0"
-    ) == 1
+    assert (
+        lag(after, "shipped_to_accepted", "60.0") - lag(before, "shipped_to_accepted", "60.0") == 1
+    )
     # And the first line.shipped event of each order waits to be tried again (the second
     # line's event of the first order waits behind its first)
     webhook = {"channel": "webhook", "kind": "webhook_event"}
@@ -194,8 +192,15 @@ def test_only_the_right_token_is_answered(client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
 
     settings.METRICS_TOKEN = TOKEN
-    for header in (None, "Bearer", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", TOKEN,
-                   f"Basic {TOKEN}", f"bearer {TOKEN.upper()}"):
+    for header in (
+        None,
+        "Bearer",
+        f"Bearer {TOKEN}x",
+        f"Bearer {TOKEN[:-1]}",
+        TOKEN,
+        f"Basic {TOKEN}",
+        f"bearer {TOKEN.upper()}",
+    ):
         extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
         refused = client.get("/metrics", **extra)
         assert refused.status_code == 401, header
