@@ -42,14 +42,14 @@ def queues_waiting() -> dict[str, tuple[int, object]]:
     (None when there is none)."""
     queues = {QUEUE_CERTIFICATES: (0, None), **{q: (0, None) for q in QUEUE_OF_CHANNEL.values()}}
     certificates = Certificate.objects.filter(status__in=CERTIFICATES_WAITING).aggregate(
-        count=Count("pk"), oldest=Min("created_at")
+        count=Count("*"), oldest=Min("created_at")
     )
     queues[QUEUE_CERTIFICATES] = (certificates["count"], certificates["oldest"])
     rows = (
         Delivery.objects.filter(status__in=IN_FLIGHT)
         .order_by()
         .values("channel")
-        .annotate(count=Count("pk"), oldest=Min("created_at"))
+        .annotate(count=Count("*"), oldest=Min("created_at"))
     )
     for row in rows:
         if row["channel"] in QUEUE_OF_CHANNEL:
@@ -76,7 +76,7 @@ def deliveries_failed() -> dict[str, int]:
         Delivery.objects.filter(status=DeliveryStatus.FAILED)
         .order_by()
         .values_list("channel")
-        .annotate(count=Count("pk"))
+        .annotate(count=Count("*"))
     )
     counts.update(dict(rows))
     return counts
