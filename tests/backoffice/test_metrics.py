@@ -257,3 +257,16 @@ def test_the_web_and_worker_processes_share_the_settings_folder():
     assert os.path.isdir(django_settings.PROMETHEUS_MULTIPROC_DIR)
     procfile = (django_settings.BASE_DIR / "Procfile").read_text()
     assert "--config config/gunicorn.py" in procfile
+
+
+@pytest.mark.parametrize("short", ["s3cr3t-but-short-7Qx", "ab" * 30])
+def test_a_guessable_metrics_token_is_refused_in_production(short):
+    from tests.core.test_production_settings import PRODUCTION_ENV, _run
+
+    refused = _run("check", **{**PRODUCTION_ENV, "METRICS_TOKEN": short})
+    accepted = _run("check", **{**PRODUCTION_ENV, "METRICS_TOKEN": TOKEN})
+
+    assert refused.returncode != 0
+    assert "METRICS_TOKEN must be at least 32 characters" in refused.stderr
+    assert short not in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
