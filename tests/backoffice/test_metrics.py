@@ -270,3 +270,30 @@ def test_a_guessable_metrics_token_is_refused_in_production(short):
     assert "METRICS_TOKEN must be at least 32 characters" in refused.stderr
     assert short not in refused.stderr
     assert accepted.returncode == 0, accepted.stderr
+
+
+def test_a_locked_out_sign_in_is_counted_apart_from_a_wrong_password(token):
+    portal_contact(email="alice@northwind.example")
+    before = scrape()
+    browser = Client()
+    answers = [
+        browser.post(reverse("login"), {"username": "alice@northwind.example", "password": "x"})
+        for _ in range(7)
+    ]
+
+    after = scrape()
+
+    # The fifth wrong password is the one that locks the pair out: it is answered as locked
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 3
+    wrong = {"reason": "credentials"}
+    locked = {"reason": "locked_out"}
+    assert (
+        value(after, "keyship_logins_refused_total", **wrong)
+        - value(before, "keyship_logins_refused_total", **wrong)
+        == 4
+    )
+    assert (
+        value(after, "keyship_logins_refused_total", **locked)
+        - value(before, "keyship_logins_refused_total", **locked)
+        == 3
+    )
