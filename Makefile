@@ -38,6 +38,9 @@ run: install messages
 	@echo "  Emails are written to var/mail/, webhook events received by the demo endpoint to var/webhooks/."
 	@echo "  Stop with Ctrl-C."
 	@echo
+	@# Every process of this machine starts now: the metrics files of the last run's go
+	@# (while one of them runs, the folder is left alone; README, Metrics).
+	rm -f "$${PROMETHEUS_MULTIPROC_DIR:-var/prometheus}"/*.db
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
 
 test: install messages

@@ -57,3 +57,13 @@ def task_log_context_reset(task_id=None, **kwargs):
             log_context_reset(token)
         except ValueError:  # bound in another context (a thread): nothing to give back here
             pass
+
+
+@signals.worker_process_shutdown.connect
+def _metrics_process_dead(pid=None, **kwargs):
+    """A prefork child that ends stops counting in the host's live gauges (its counters and
+    histograms stay in the totals): prometheus_client's multiprocess bookkeeping."""
+    from django.conf import settings
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid or os.getpid(), settings.PROMETHEUS_MULTIPROC_DIR)

@@ -1,9 +1,16 @@
-"""gunicorn's logger (the Procfile's `--logger-class`): its lines as the application's.
+"""gunicorn's configuration (`gunicorn -c config/gunicorn.py`) and its logger (the
+Procfile's `--logger-class config.gunicorn.Logger`); the Procfile's command line says the rest.
 
-With LOG_FORMAT=json the error log and the access log are JSON objects, one per line. The
-access line keeps what the Procfile's `--access-logformat` allows (the path without its query
-string, no Referer) as its message, and adds the same fields on their own, with the request id
-the response carries. Both logs go through the application's secret redaction either way.
+Metrics: the web workers report through files in PROMETHEUS_MULTIPROC_DIR (see
+config/prometheus.py). The folder goes into the environment here, in the master, before a
+worker is forked or imports prometheus_client; a worker that ends is marked dead so that its
+live gauges stop counting (its counters and histograms stay in the totals).
+
+Logs: with LOG_FORMAT=json the error log and the access log are JSON objects, one per line.
+The access line keeps what the Procfile's `--access-logformat` allows (the path without its
+query string, no Referer) as its message, and adds the same fields on their own, with the
+request id the response carries. Both logs go through the application's secret redaction
+either way.
 """
 
 import logging
@@ -14,8 +21,18 @@ import environ
 from gunicorn.glogging import Logger as GunicornLogger
 
 from apps.core.logs import JsonFormatter, LogContext, RedactSecrets
+from config.prometheus import multiprocess_dir_prepare
 
+# The same .env the settings read, so that what is set there (PROMETHEUS_MULTIPROC_DIR,
+# LOG_FORMAT) is the one.
 environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
+_metrics_dir = multiprocess_dir_prepare()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _metrics_dir)
 
 
 def _json() -> bool:

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 import apps.core.converters  # noqa: F401  (registers <key:...>)
+from apps.backoffice.metrics import metrics_view
 from apps.core.views import healthz
 from apps.entitlements.views import entitlement_verify, license_public_keys
 from apps.outbox.views import mailgun_tracking_webhook
@@ -11,6 +12,7 @@ from apps.portal.password_reset import PasswordResetConfirmView, PasswordResetVi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("apps.api.urls")),
     # Only Mailgun's tracking webhook, which checks the ESP's signature: anymail's other

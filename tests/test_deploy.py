@@ -26,6 +26,7 @@ from tests.factories.accounts import UserFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
 
 PASSWORD = "a-long-deploy-password"
+METRICS_TOKEN = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c"
 
 
 def _procfile() -> dict[str, str]:
@@ -57,6 +58,9 @@ def _production_env(tmp_path, port: int) -> dict:
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        # The host's folder for the processes' metrics (not the suite's own).
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
 
 
@@ -189,6 +193,20 @@ def test_the_documented_deploy_serves_the_portal_and_the_admin(tmp_path, setting
         assert front.status == 200 and "Customer Care and Operations" in front.text
         admin_css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]+\.css)"', front.text)
         assert admin_css and admin.request("GET", admin_css.group(1)).status == 200
+
+        # And Prometheus, scraping the web process directly over plain HTTP with its token,
+        # sees a refused sign-in counted by the worker that refused it
+        wrong = Proxy(port)
+        page = wrong.request("GET", "/account/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        fields = {"csrfmiddlewaretoken": token, "username": alice.user.email, "password": "x"}
+        assert wrong.request("POST", "/account/login/", body=fields).status == 200
+        assert proxy.request("GET", "/metrics", https=False).status == 401
+        scrape = proxy.request(
+            "GET", "/metrics", https=False, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        assert scrape.status == 200, (tmp_path / "web.log").read_text()[-3000:]
+        assert 'keyship_logins_refused_total{reason="credentials"} 1.0' in scrape.text
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)

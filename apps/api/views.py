@@ -41,6 +41,7 @@ from apps.api.serializers import (
 from apps.api.services import api_call_refused_record
 from apps.catalog.contracts import CatalogFile
 from apps.catalog.services import catalog_import
+from apps.core import metrics
 from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.core.http import client_address
@@ -115,6 +116,7 @@ def _refused_call_audit(request, response) -> None:
         increment=True,
     )
     if usage is not None and usage["should_limit"]:
+        metrics.rate_limited.labels(limit=metrics.LIMIT_API_REFUSED_AUDIT).inc()
         if usage["count"] == usage["limit"] + 1:
             logger.warning(
                 "refused API calls from %s are not audited for the next %d seconds",

@@ -7,15 +7,17 @@ class CoreConfig(AppConfig):
     verbose_name = _("Audit")
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_in
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.core.signals import request_finished
         from django.db.models import CharField
         from django.db.models.functions import Lower
 
+        from apps.core.metrics import login_refused_count
         from apps.core.middleware import request_id_unbind, staff_signed_in
 
         # A staff member's session gets its shorter end with the sign-in's own write.
         user_logged_in.connect(staff_signed_in, dispatch_uid="keyship-staff-session")
+        user_login_failed.connect(login_refused_count, dispatch_uid="keyship-login-refused")
         # The request id is named until the response is closed: Django logs a 4xx or 5xx
         # response after the middleware returned it.
         request_finished.connect(request_id_unbind, dispatch_uid="keyship-request-id")

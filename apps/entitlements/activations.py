@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import DeliveryMethod
+from apps.core import metrics
 from apps.core.actors import actor_user
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
@@ -182,6 +183,8 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
     )
     live.update((activation.serial_number, activation) for activation in created)
     if created:
+        devices = len(created)
+        transaction.on_commit(lambda: metrics.activations.inc(devices))
         audit_event_record(
             actor=actor,
             action="entitlement.activated",

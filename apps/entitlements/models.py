@@ -323,6 +323,12 @@ class Certificate(QueuedWork):
                 condition=Q(status__in=["queued", "rendering"]),
                 name="certificate_work_idx",
             ),
+            # /metrics: how many wait and since when, read from the index alone.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["queued", "rendering"]),
+                name="certificate_waiting_idx",
+            ),
         ]
 
     def __str__(self):

@@ -1,6 +1,7 @@
 import datetime
 import hashlib
 import logging
+import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog.models import DeliveryMethod
-from apps.core import codes, sealing
+from apps.core import codes, metrics, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
@@ -140,6 +141,7 @@ def certificate_render(*, certificate_id: int) -> Certificate | None:
 def _certificate_render_leased(certificate: Certificate) -> Certificate | None:
     """Render a certificate this worker holds the lease of, and store it (certificate_render)."""
     certificate_id = certificate.pk
+    started = time.perf_counter()
     try:
         pdf = certificate_pdf(certificate)
     except SoftTimeLimitExceeded as error:
@@ -151,6 +153,7 @@ def _certificate_render_leased(certificate: Certificate) -> Certificate | None:
     except Exception as error:
         logger.exception("certificate %s could not be rendered", certificate_id)
         return _certificate_failed(certificate_id, error)
+    rendering = time.perf_counter() - started
     with transaction.atomic():
         certificate = _certificate_locked(certificate_id)
         if certificate is None or certificate.status != CertificateStatus.RENDERING:
@@ -165,7 +168,13 @@ def _certificate_render_leased(certificate: Certificate) -> Certificate | None:
         certificate.lease_expires_at = None
         certificate.last_error = ""
         certificate.save()
+        transaction.on_commit(lambda: _certificate_count(rendering))
     return certificate
+
+
+def _certificate_count(seconds: float) -> None:
+    metrics.certificates_rendered.inc()
+    metrics.certificate_render_seconds.observe(seconds)
 
 
 def _certificate_failed(certificate_id: int, error: Exception) -> Certificate | None:

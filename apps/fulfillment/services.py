@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.catalog.models import DeliveryMethod
-from apps.core.dates import business_today
+from apps.core import metrics
+from apps.core.dates import business_day_start, business_today
 from apps.core.logs import log_context
 from apps.core.models import AuditEvent
 from apps.core.services import audit_event_build, audit_event_record
@@ -193,7 +194,29 @@ def _ship_orders(
     )
     _line_events(report, numbers=numbers, ssrns=ssrns, shipped_on=shipped_on)
     report.shipments = [shipment.pk for shipment in shipments.values()]
+    _lines_count(report, now=now)
     return report
+
+
+def _lines_count(report: SweepReport, *, now: datetime.datetime) -> None:
+    """Count the lines shipped and blocked, and how late each shipped line was, once the
+    transaction that did it commits (a batch that rolls back shipped nothing)."""
+    lags = [
+        (now - business_day_start(line.requested_ship_date)).total_seconds()
+        for line in report.shipped
+    ]
+    shipped, blocked = len(report.shipped), len(report.blocked)
+
+    def record():
+        if shipped:
+            metrics.lines.labels(outcome="shipped").inc(shipped)
+        if blocked:
+            metrics.lines.labels(outcome="blocked").inc(blocked)
+        for lag in lags:
+            metrics.lag_observe("due_to_shipped", lag)
+
+    if shipped or blocked:
+        transaction.on_commit(record)
 
 
 def _line_events(report: SweepReport, *, numbers: dict, ssrns: dict, shipped_on) -> None:
@@ -297,6 +320,7 @@ def _block_order_lines(*, order_id, lines_query, error: Exception, actor) -> lis
             ssrns={},
             shipped_on=business_today(),
         )
+        _lines_count(SweepReport(blocked=lines), now=timezone.now())
     return lines
 
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from apps.core import sealing
+from apps.core import metrics, sealing
 from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.logs import log_context
@@ -30,6 +30,7 @@ from apps.outbox.models import (
     NOT_RESENT,
     Channel,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
 )
 
@@ -154,6 +155,7 @@ def _claim(*, delivery_ids, channel: str, limit: int, now) -> list[Delivery]:
                 lease,
             )
     for row in spent:
+        _message_count(row, "failed")
         _failed_for_good(row)
     return claimed
 
@@ -294,13 +296,23 @@ def _send_one_in_context(delivery: Delivery, send) -> None:
             raise
         return
     # <- The window: the server has the message, the row does not say so yet.
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+    sent_at = timezone.now()
+    marked = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
+        sent_at=sent_at,
         lease_expires_at=None,
         last_error="",
         esp_message_id=str(esp_message_id or "")[:200],
     )
+    _message_count(delivery, "sent")
+    if marked and delivery.kind == DeliveryKind.FULFILLMENT and delivery.resend_of_id is None:
+        # A Fulfillment Email's row is written in the transaction that ships its shipment,
+        # so its creation is the moment the shipment shipped (a resend's is not).
+        metrics.lag_observe("shipped_to_accepted", (sent_at - delivery.created_at).total_seconds())
+
+
+def _message_count(delivery: Delivery, outcome: str) -> None:
+    metrics.messages.labels(channel=delivery.channel, kind=delivery.kind, outcome=outcome).inc()
 
 
 def is_permanent(error: Exception) -> bool:
@@ -333,6 +345,7 @@ def _delivery_failed(delivery_id: int, error: BaseException) -> Delivery | None:
             delivery.status = DeliveryStatus.RETRY
             delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
         delivery.save(update_fields=["status", "last_error", "lease_expires_at", "next_attempt_at"])
+    _message_count(delivery, "failed" if delivery.status == DeliveryStatus.FAILED else "retry")
     if delivery.status == DeliveryStatus.FAILED:
         _failed_for_good(delivery)
     return delivery

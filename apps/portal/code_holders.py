@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from apps.core import metrics
 from apps.core.contracts import Rejected
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.license_keys import key_file
@@ -33,6 +34,7 @@ def _code_holders_entitlement(request, form, field: str, unknown: str) -> Entitl
     """The entitlement whose code a posted form names; None once the form says why not
     (too many attempts, a malformed or mistyped code, or a code nobody has)."""
     if getattr(request, "limited", False):
+        metrics.rate_limited.labels(limit=metrics.LIMIT_ACTIVATION_CODE).inc()
         form.is_valid()
         form.add_error(None, _("Too many attempts. Wait a minute, then try again."))
         return None

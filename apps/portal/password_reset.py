@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
 from django_ratelimit.core import is_ratelimited
 
+from apps.core import metrics
 from apps.portal.forms import PasswordByEmailForm
 
 
@@ -43,7 +44,10 @@ def reset_limited(request) -> bool:
         method="POST",
         increment=True,
     )
-    return per_client or per_address
+    if per_client or per_address:
+        metrics.rate_limited.labels(limit=metrics.LIMIT_PASSWORD_RESET).inc()
+        return True
+    return False
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
 
 from apps.accounts.models import User
+from apps.core import metrics
 from apps.core.sealing import sign_in_token_digest
 from apps.core.services import audit_event_record
 from apps.orders.models import OrderEmail
@@ -214,4 +215,7 @@ def link_requests_limited(request) -> bool:
         method="POST",
         increment=True,
     )
-    return per_client or per_address
+    if per_client or per_address:
+        metrics.rate_limited.labels(limit=metrics.LIMIT_SIGN_IN_LINK).inc()
+        return True
+    return False

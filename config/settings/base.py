@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.logs import logging_config
+from config.prometheus import multiprocess_dir_prepare
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -433,6 +434,23 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 VAR_DIR.mkdir(exist_ok=True)  # the embedded defaults (SQLite, mail, beat) write here
 
+# Metrics ----------------------------------------------------------------------------------
+# GET /metrics answers Prometheus' text format to `Authorization: Bearer <METRICS_TOKEN>`;
+# without a token it does not exist (404). Every process of a host (gunicorn's workers,
+# Celery's prefork children, management commands) writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR, which /metrics adds up: one folder per host, emptied only while
+# none of them runs (README, Metrics). Set in the environment here, before prometheus_client
+# is first imported: it picks its mode then.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if not DEBUG and METRICS_TOKEN and (len(METRICS_TOKEN) < 32 or len(set(METRICS_TOKEN)) < 5):
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters, not one or two repeated, when DEBUG is "
+        "off (e.g. `openssl rand -hex 32`), or unset to turn /metrics off."
+    )
+PROMETHEUS_MULTIPROC_DIR = multiprocess_dir_prepare(
+    env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+)
+
 # Logging and errors -----------------------------------------------------------------------
 # text (the default, for people: `make run`) or json: every process (web, worker, beat) then
 # writes one JSON object per line with its request or task id and the order, SSRN or delivery
@@ -491,7 +509,10 @@ if not DEBUG:
     # proxy's X-Forwarded-Proto: https (above) tells a secure request apart, so it stays on.
     # The health check stays reachable over plain HTTP, as load balancers probe it.
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # So is /metrics, for a Prometheus that scrapes each host's web processes directly on the
+    # internal network rather than through the TLS proxy (its token is then sent in clear on
+    # that network: scrape through the proxy where that network is not trusted).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     # A browser that has seen the site over HTTPS refuses plain HTTP to it for a year.
     # Preloading takes effect only once the domain is submitted to the browsers' list.
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

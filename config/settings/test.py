@@ -4,8 +4,11 @@ DATABASE_URL and CELERY_BROKER_URL still come from the environment, so `.ci/run`
 the suite at PostgreSQL and Redis.
 """
 
+import atexit
 import base64
 import os
+import shutil
+import tempfile
 
 # The suite runs as production does (DEBUG off), on keys of its own that pass production's
 # checks; set before the base settings read them, and seen by the processes tests start.
@@ -13,6 +16,12 @@ os.environ["DEBUG"] = "false"
 os.environ["SECRET_KEY"] = "keyship-test-secret-key-" + "t" * 40
 os.environ["ACTIVATION_CODE_KEY"] = "keyship-test-activation-code-key"
 os.environ["LICENSE_SIGNING_KEY"] = base64.b64encode(b"keyship-test-license-signing-key").decode()
+
+# The suite's metrics go to a folder of its own (one per test process, so that parallel runs
+# do not count each other's work); the processes its tests start inherit it.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="keyship-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from .base import *  # noqa: E402, F403
 from .base import DATABASES, env  # noqa: E402
