@@ -11,10 +11,16 @@ class CoreConfig(AppConfig):
         from django.db.models import CharField
         from django.db.models.functions import Lower
 
+        from celery.signals import before_task_publish
+
+        from apps.core.heartbeats import beat_heartbeat_on_publish
         from apps.core.middleware import staff_signed_in
 
         # A staff member's session gets its shorter end with the sign-in's own write.
         user_logged_in.connect(staff_signed_in, dispatch_uid="keyship-staff-session")
+
+        # Beat's sign of life, written when it sends the heartbeat task.
+        before_task_publish.connect(beat_heartbeat_on_publish, dispatch_uid="keyship-beat-heartbeat")
 
         # `email__lower=...` meets the LOWER(email) indexes behind case-insensitive uniqueness.
         CharField.register_lookup(Lower)
