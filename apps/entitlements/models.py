@@ -323,6 +323,13 @@ class Certificate(QueuedWork):
                 condition=Q(status__in=["queued", "rendering"]),
                 name="certificate_work_idx",
             ),
+            # The dashboard counts what waits, retries and failed, and finds the oldest,
+            # without reading the million ready certificates.
+            models.Index(
+                fields=["status", "attempts", "created_at"],
+                condition=Q(status__in=["queued", "rendering", "failed"]),
+                name="certificate_queue_idx",
+            ),
         ]
 
     def __str__(self):

@@ -166,6 +166,13 @@ class Delivery(QueuedWork):
                 name="outbox_work_idx",
             ),
             models.Index(fields=["topic"], name="outbox_topic_idx"),
+            # The dashboard counts each channel's rows still to send, retrying and failed,
+            # and finds the oldest, from this index alone (sent rows are never in it).
+            models.Index(
+                fields=["channel", "status", "created_at"],
+                condition=Q(status__in=["queued", "sending", "retry", "failed"]),
+                name="outbox_queue_idx",
+            ),
             # An endpoint's events about one thing go out in order: the claim looks for an
             # earlier one of the same endpoint and topic still in flight.
             models.Index(
