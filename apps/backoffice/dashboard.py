@@ -207,6 +207,12 @@ def _delivery_queues(user) -> list[Queue]:
     return queues
 
 
+def _said(summary: dict) -> list[tuple]:
+    """A run's summary in the page's words, in a fixed order (JSON keeps none)."""
+    known = [(label, summary[key]) for key, label in SUMMARY_LABELS.items() if key in summary]
+    return known + [(key, value) for key, value in summary.items() if key not in SUMMARY_LABELS]
+
+
 def _runs() -> list[dict]:
     last = JobRun.objects.filter(
         pk__in=JobRun.objects.filter(name__in=list(JOBS))
@@ -219,10 +225,7 @@ def _runs() -> list[dict]:
         {
             "label": label,
             "run": by_name.get(name),
-            "did": [
-                (SUMMARY_LABELS.get(key, key), value)
-                for key, value in (by_name[name].summary if name in by_name else {}).items()
-            ],
+            "did": _said(by_name[name].summary) if name in by_name else [],
         }
         for name, label in JOBS.items()
     ]

@@ -9,7 +9,7 @@ the database, so every web process sees the same, whichever host wrote them.
 import logging
 import socket
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from apps.core.models import ProcessKind
 from apps.core.services import heartbeat_record
@@ -30,7 +30,9 @@ def beat_heartbeat_on_publish(sender=None, **kwargs) -> None:
         return
     try:
         # Beat runs for weeks: a connection the database closed meanwhile is opened again.
-        close_old_connections()
+        # (Not inside a transaction: that connection is in use.)
+        if not connection.in_atomic_block:
+            close_old_connections()
         heartbeat_record(kind=ProcessKind.BEAT, host=socket.gethostname())
     except Exception:
         # A database that is down must not stop beat from scheduling the jobs.
