@@ -8,8 +8,8 @@ from html import unescape
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -139,7 +139,9 @@ def test_the_front_page_shows_each_figure_with_a_link_to_its_rows(client, situat
     page = client.get(reverse(INDEX))
 
     assert page.status_code == 200
-    assert row(page, "lines", "Overdue (due, not shipped)").startswith("Overdue (due, not shipped) 1")
+    assert row(page, "lines", "Overdue (due, not shipped)").startswith(
+        "Overdue (due, not shipped) 1"
+    )
     assert row(page, "lines", "On hold") == "On hold 1"
     assert row(page, "lines", "Blocked") == "Blocked 3"
     assert row(page, "lines", REASON) == f"{REASON} 2"
@@ -201,7 +203,9 @@ def test_the_page_costs_the_same_queries_whatever_the_tables_hold(admin_client, 
     assert len(many) == len(few)
 
 
-def test_the_page_runs_a_fixed_number_of_queries(admin_client, situation, django_assert_num_queries):
+def test_the_page_runs_a_fixed_number_of_queries(
+    admin_client, situation, django_assert_num_queries
+):
     admin_client.get(reverse(INDEX))
     # the request's savepoint, session, user; lines, reasons, shipments; certificates,
     # deliveries; runs, heartbeats; pools (two); grace (count, rows); the recent actions box

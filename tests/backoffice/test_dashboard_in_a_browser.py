@@ -33,9 +33,7 @@ def browser(transactional_db, monkeypatch):
         connections.close_all()
 
 
-def test_operations_sees_a_blocked_line_and_a_failed_email_and_sends_it_again(
-    browser, live_server
-):
+def test_operations_sees_a_blocked_line_and_a_failed_email_and_sends_it_again(browser, live_server):
     # Given a line blocked for want of legacy keys, an email the mail server refused for
     # good, beat and the workers alive, and a member of Operations
     role_groups_sync(apps)  # the roles' groups, which a transactional test starts without
