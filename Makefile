@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean bench-admin bench-fulfillment
+.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard
 
 install: $(VENV)/.installed
 
@@ -59,3 +59,6 @@ bench-admin: install
 
 bench-fulfillment: install
 	$(BIN)/python benchmarks/fulfillment.py
+
+bench-dashboard: install
+	$(BIN)/python benchmarks/dashboard.py

@@ -32,8 +32,10 @@ README_WORDS = {
     "the rescuer": "apps.fulfillment.tasks.queued_work_rescue_task",
     "the reminders": "apps.notifications.tasks.reminders_task",
     "the change feed's status moves": "apps.entitlements.tasks.entitlement_status_changes_task",
+    "the heartbeats": "apps.core.tasks.heartbeat_task",
 }
 CADENCES = {
+    "30 seconds": datetime.timedelta(seconds=30),
     "minute": datetime.timedelta(minutes=1),
     "five minutes": datetime.timedelta(minutes=5),
     "hour": datetime.timedelta(hours=1),
@@ -121,11 +123,13 @@ def test_the_readme_says_which_job_beat_runs_how_often():
     "row",
     [
         "| `beat` | Celery beat: the sweep and the rescuer every minute, the change feed's status "
-        "moves every five minutes, the reminders every hour (the schedule lives in settings) |",
+        "moves every five minutes, the heartbeats every 30 seconds, the reminders every hour "
+        "(the schedule lives in settings) |",
         "| `beat` | Celery beat: the sweep (`fulfil_due_task`) and the rescuer "
         "(`queued_work_rescue_task`) every minute, the status moves of subscriptions for the "
-        "change feed (`entitlement_status_changes_task`) every five minutes, the reminders "
-        "(`reminders_task`) at the top of every hour (`CELERY_BEAT_SCHEDULE` in settings) |",
+        "change feed (`entitlement_status_changes_task`) every five minutes, the heartbeats "
+        "(`heartbeat_task`) every 30 seconds, the reminders (`reminders_task`) at the top of "
+        "every hour (`CELERY_BEAT_SCHEDULE` in settings) |",
     ],
 )
 def test_the_readme_row_is_read_by_words_or_by_task_names(row):

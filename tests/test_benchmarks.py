@@ -17,6 +17,7 @@ BENCHMARKS = Path(settings.BASE_DIR) / "benchmarks"
 TINY = {
     "admin_changelists.py": {"BENCH_ROWS": "2000", "BENCH_FRESH": "1"},
     "fulfillment.py": {"BENCH_LINES": "100", "BENCH_CERTIFICATES": "12"},
+    "dashboard.py": {"BENCH_ROWS": "2000", "BENCH_QUEUED": "500", "BENCH_LOADS": "3"},
 }
 
 

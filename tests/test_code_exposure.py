@@ -519,6 +519,7 @@ def _api(name: str, entitlement: str | None = None) -> Callable[[World], str]:
 
 OTHER_SURFACES = [
     Surface("admin index", _get(lambda w: reverse("admin:index"))),
+    Surface("admin dashboard", _get(lambda w: reverse("admin:dashboard"))),
     Surface("admin Find by SSRN", _find(lambda w: w.jal.ssrn, found_by=STAFF)),
     Surface("admin Find by order number", _find(lambda w: w.order.order_number, found_by=STAFF)),
     Surface(
@@ -665,6 +666,7 @@ ADMIN = {
 
 OTHER = {
     "admin index": NONE_SEE,
+    "admin dashboard": NONE_SEE,
     "admin Find by SSRN": NONE_SEE,
     "admin Find by order number": NONE_SEE,
     "admin Find by activation code": NONE_SEE,

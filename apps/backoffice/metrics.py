@@ -15,7 +15,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Max, Min
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from apps.core.dates import business_today
+from apps.core.models import Heartbeat
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.orders.models import LineStatus, OrderLine
 from apps.outbox.models import IN_FLIGHT, Channel, Delivery, DeliveryStatus
@@ -139,6 +140,24 @@ class DatabaseCollector:
         for channel, count in deliveries_failed().items():
             failed.add_metric([channel], count)
         yield failed
+        heard = GaugeMetricFamily(
+            "keyship_heartbeat_age_seconds",
+            "Seconds since beat (it sends the heartbeats) or any worker (it runs one) was last "
+            "heard from; absent until the first heartbeat.",
+            labels=["process"],
+        )
+        for kind, latest in heartbeats_latest().items():
+            heard.add_metric([kind], max((now - latest).total_seconds(), 0))
+        yield heard
+
+
+def heartbeats_latest() -> dict[str, object]:
+    """Per kind of process (beat, worker), the latest sign of life of any of them."""
+    return dict(
+        Heartbeat.objects.values("kind").annotate(latest=Max("last_seen")).values_list(
+            "kind", "latest"
+        )
+    )
 
 
 def _authorized(request) -> bool:

@@ -1,17 +1,23 @@
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from apps.backoffice.bulk_import import KINDS, file_import, file_preview
+from apps.backoffice.dashboard import RETRY_PERMISSIONS, dashboard_figures, failed_ids
 from apps.backoffice.expiries import upcoming_expiries_by_account
 from apps.backoffice.selectors import contact_by_key, record_search
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.selectors import entitlement_by_ssrn, visibility_explain
+from apps.entitlements.services import certificates_retry
+from apps.outbox.services import deliveries_retry
 
 
 class KeyshipAdminSite(admin.AdminSite):
@@ -23,6 +29,12 @@ class KeyshipAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("find/", self.admin_view(self.find_view), name="find"),
+            path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
+            path(
+                "dashboard/retry/",
+                self.admin_view(require_POST(self.dashboard_retry_view)),
+                name="dashboard_retry",
+            ),
             path("visibility/", self.admin_view(self.visibility_view), name="visibility"),
             path("import/", self.admin_view(self.import_view), name="bulk_import"),
             path(
@@ -30,6 +42,45 @@ class KeyshipAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def index(self, request, extra_context=None):
+        """The front page: the dashboard, the Find box, then the apps."""
+        return super().index(
+            request, {**(extra_context or {}), "dashboard": dashboard_figures(user=request.user)}
+        )
+
+    def dashboard_view(self, request):
+        """The dashboard alone (to keep open on a wall screen, or reload quickly)."""
+        context = {
+            **self.each_context(request),
+            "title": _("Dashboard"),
+            "dashboard": dashboard_figures(user=request.user),
+        }
+        return TemplateResponse(request, "admin/dashboard.html", context)
+
+    def dashboard_retry_view(self, request):
+        """Queue the failed rows of one queue again, through the queue's retry service (each
+        row audited), a batch at a time; staff who may change the queue's rows only."""
+        queue = request.POST.get("queue", "")
+        permission = RETRY_PERMISSIONS.get(queue)
+        if permission is None or not request.user.has_perm(permission):
+            raise PermissionDenied
+        ids = failed_ids(queue=queue)
+        if queue == "certificates":
+            retried = certificates_retry(certificate_ids=ids, actor=request.user)
+        else:
+            retried = deliveries_retry(delivery_ids=ids, actor=request.user)
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d failed item queued again.",
+                "%(count)d failed items queued again.",
+                len(retried),
+            )
+            % {"count": len(retried)},
+        )
+        back = request.POST.get("next") == "dashboard"
+        return redirect("admin:dashboard" if back else "admin:index")
 
     def expiries_view(self, request):
         """Subscriptions ending in the next 30, 60 or 90 days, by account, with reminders sent."""

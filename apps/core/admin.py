@@ -212,3 +212,20 @@ def reason_or_form(modeladmin, request, queryset, *, title: str, action: str):
         "missing": bool(request.POST.get("confirm")),
     }
     return None, TemplateResponse(request, "admin/keyship_reason.html", context)
+
+
+def query_filter(title, parameter: str, choices: dict) -> type[admin.SimpleListFilter]:
+    """A list filter whose each choice is a Q: {"pending": (_("Not sent yet"), Q(...))}.
+    The dashboard links to its choices, so that a number and its list always agree."""
+
+    class QueryFilter(admin.SimpleListFilter):
+        def lookups(self, request, model_admin):
+            return [(value, label) for value, (label, _query) in choices.items()]
+
+        def queryset(self, request, queryset):
+            if self.value() in choices:
+                return queryset.filter(choices[self.value()][1])
+            return queryset
+
+    QueryFilter.title, QueryFilter.parameter_name = title, parameter
+    return QueryFilter

@@ -7,11 +7,13 @@ class CoreConfig(AppConfig):
     verbose_name = _("Audit")
 
     def ready(self):
+        from celery.signals import before_task_publish
         from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.core.signals import request_finished
         from django.db.models import CharField
         from django.db.models.functions import Lower
 
+        from apps.core.heartbeats import beat_heartbeat_on_publish
         from apps.core.metrics import login_refused_count
         from apps.core.middleware import request_id_unbind, staff_signed_in
 
@@ -21,6 +23,11 @@ class CoreConfig(AppConfig):
         # The request id is named until the response is closed: Django logs a 4xx or 5xx
         # response after the middleware returned it.
         request_finished.connect(request_id_unbind, dispatch_uid="keyship-request-id")
+
+        # Beat's sign of life, written when it sends the heartbeat task.
+        before_task_publish.connect(
+            beat_heartbeat_on_publish, dispatch_uid="keyship-beat-heartbeat"
+        )
 
         # `email__lower=...` meets the LOWER(email) indexes behind case-insensitive uniqueness.
         CharField.register_lookup(Lower)

@@ -104,3 +104,64 @@ class QueuedWork(models.Model):
 
     class Meta:
         abstract = True
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job (the sweep, the rescuer): when, how long, what it did.
+
+    Each run writes its own row, whatever host it ran on; only the last runs of each job are
+    kept (`job_run_record` prunes the older ones)."""
+
+    name = models.CharField(_("job"), max_length=64)
+    host = models.CharField(_("host"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"))
+    summary = models.JSONField(_("what it did"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__gte=models.F("started_at")), name="job_run_times_in_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at
+
+
+class ProcessKind(models.TextChoices):
+    BEAT = "beat", _("beat")
+    WORKER = "worker", _("worker")
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a Celery process: beat (when it last sent the heartbeat task)
+    and each worker on each queue (when it last ran it). One row per process and queue,
+    written over in place, so any number of hosts report without a race."""
+
+    kind = models.CharField(_("process"), max_length=16, choices=ProcessKind.choices)
+    host = models.CharField(_("host"), max_length=200)
+    queue = models.CharField(_("queue"), max_length=64, blank=True)
+    last_seen = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+        ordering = ["kind", "host", "queue"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "host", "queue"], name="heartbeat_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ProcessKind.values), name="heartbeat_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.host} {self.queue}".strip()

@@ -1,13 +1,19 @@
+import contextlib
 import datetime
 import decimal
+import logging
+import socket
 import uuid
 from enum import Enum
 
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 
 from apps.core.actors import actor_fields
-from apps.core.models import AuditEvent
+from apps.core.models import AuditEvent, Heartbeat, JobRun
 from apps.core.text import escaped
+
+logger = logging.getLogger(__name__)
 
 # Fields whose values never go into audit data, whatever the model: codes, keys, tokens,
 # passwords and their digests. field_changes leaves them out even when a caller names them.
@@ -133,3 +139,78 @@ def record_upsert(*, model: type[models.Model], lookup: dict, values: dict):
         setattr(row, name, values[name])
     row.save(update_fields=[*changed, *(["updated_at"] if hasattr(row, "updated_at") else [])])
     return row, "updated"
+
+
+# Runs kept per job: a few hours of the every-minute jobs, enough to see a pattern.
+JOB_RUNS_KEPT = 200
+# A process not heard from in this long is gone (a retired host), not merely late.
+HEARTBEAT_FORGOTTEN_AFTER = datetime.timedelta(days=1)
+
+
+def job_run_record(
+    *,
+    name: str,
+    started_at: datetime.datetime,
+    finished_at: datetime.datetime,
+    summary: dict,
+    host: str = "",
+) -> JobRun:
+    """Record one run of a scheduled job and forget its runs beyond the last JOB_RUNS_KEPT.
+
+    Its own short transaction, after the job's work: a record of what ran, not a state
+    change, so it writes no audit event (each shipped line or handed-back row has its own).
+    Safe with runs on many hosts at once: each inserts its own row, and pruning a row that
+    another run pruned already deletes nothing."""
+    with transaction.atomic():
+        run = JobRun.objects.create(
+            name=name,
+            host=host or socket.gethostname(),
+            started_at=started_at,
+            finished_at=max(finished_at, started_at),
+            summary=summary,
+        )
+        keep_from = (
+            JobRun.objects.filter(name=name)
+            .order_by("-started_at", "-id")
+            .values_list("started_at", flat=True)[JOB_RUNS_KEPT - 1 : JOB_RUNS_KEPT]
+        )
+        cutoff = next(iter(keep_from), None)
+        if cutoff is not None:
+            JobRun.objects.filter(name=name, started_at__lt=cutoff).delete()
+    return run
+
+
+@contextlib.contextmanager
+def job_run(name: str):
+    """Time a scheduled job and record its run; the body fills the yielded summary. A run
+    that raises is recorded too, with the error's type, and the error goes on."""
+    started_at, summary = timezone.now(), {}
+    try:
+        yield summary
+    except BaseException as error:
+        summary["error"] = type(error).__name__
+        raise
+    finally:
+        try:
+            job_run_record(
+                name=name, started_at=started_at, finished_at=timezone.now(), summary=summary
+            )
+        except Exception:
+            # The job's own work stands; a record that cannot be written is only logged.
+            logger.exception("the run of %s could not be recorded", name)
+
+
+def heartbeat_record(*, kind: str, host: str, queue: str = "") -> None:
+    """Say that a process is alive now: one upsert on (kind, host, queue), so that workers
+    and beats on many hosts write at once without a race; and forget the processes not
+    heard from in a day (a retired host must not warn for ever). Writes no audit event:
+    it changes nothing anybody decided."""
+    now = timezone.now()
+    with transaction.atomic():
+        Heartbeat.objects.bulk_create(
+            [Heartbeat(kind=kind, host=host, queue=queue, last_seen=now)],
+            update_conflicts=True,
+            unique_fields=["kind", "host", "queue"],
+            update_fields=["last_seen"],
+        )
+        Heartbeat.objects.filter(last_seen__lt=now - HEARTBEAT_FORGOTTEN_AFTER).delete()

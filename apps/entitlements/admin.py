@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -8,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.catalog.models import DeliveryMethod
-from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
+from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, query_filter, reason_or_form
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
 from apps.entitlements.models import (
@@ -21,7 +22,7 @@ from apps.entitlements.models import (
     SupersededLicenseKey,
     Term,
 )
-from apps.entitlements.selectors import entitlement_ids_for_term
+from apps.entitlements.selectors import entering_grace, entitlement_ids_for_term
 from apps.entitlements.services import (
     certificate_reissue,
     certificates_retry,
@@ -42,6 +43,38 @@ class StatusFilter(admin.SimpleListFilter):
         if self.value() in EntitlementStatus.values:
             return queryset.filter(status=self.value())
         return queryset
+
+
+class GraceSoonFilter(admin.SimpleListFilter):
+    """Subscriptions whose term ends within the next seven days and that then have a grace
+    period: they enter grace this week."""
+
+    title = _("grace")
+    parameter_name = "grace_soon"
+
+    def lookups(self, request, model_admin):
+        return [("week", _("Entering grace within 7 days"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "week":
+            return queryset.filter(entering_grace(today=business_today()))
+        return queryset
+
+
+CertificateQueueFilter = query_filter(
+    _("queue"),
+    "queue",
+    {
+        "pending": (
+            _("Not rendered yet"),
+            Q(status__in=[CertificateStatus.QUEUED, CertificateStatus.RENDERING]),
+        ),
+        "retry": (
+            _("Waiting to retry"),
+            Q(status=CertificateStatus.QUEUED, attempts__gt=0),
+        ),
+    },
+)
 
 
 class EntitlementAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -127,7 +160,13 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "term_ends_on",
         "order_line",
     ]
-    list_filter = [StatusFilter, "product__delivery_method", "product__license_type", "starts_on"]
+    list_filter = [
+        StatusFilter,
+        GraceSoonFilter,
+        "product__delivery_method",
+        "product__license_type",
+        "starts_on",
+    ]
     search_lookups = ["ssrn"]  # the box; search_ids reads every key but the activation code
     search_help_text = _(
         "An SSRN, an order number, a device serial number or an Account ID. Find, on the "
@@ -298,7 +337,7 @@ class CertificateAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "last_error",
         "pdf",
     ]
-    list_filter = ["status"]
+    list_filter = [CertificateQueueFilter, "status"]
     search_lookups = ["entitlement__ssrn"]
     search_help_text = _("An SSRN.")
     list_select_related = ["entitlement"]

@@ -323,11 +323,12 @@ class Certificate(QueuedWork):
                 condition=Q(status__in=["queued", "rendering"]),
                 name="certificate_work_idx",
             ),
-            # /metrics: how many wait and since when, read from the index alone.
+            # The dashboard and /metrics count what waits, retries and failed, and find the
+            # oldest, without reading the million ready certificates.
             models.Index(
-                fields=["created_at"],
-                condition=Q(status__in=["queued", "rendering"]),
-                name="certificate_waiting_idx",
+                fields=["status", "attempts", "created_at"],
+                condition=Q(status__in=["queued", "rendering", "failed"]),
+                name="certificate_queue_idx",
             ),
         ]
 

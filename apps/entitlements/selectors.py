@@ -2,7 +2,17 @@ import datetime
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from apps.accounts.models import Account, AccountAssociation, Contact
@@ -16,6 +26,7 @@ from apps.entitlements.models import (
     Certificate,
     Entitlement,
     EntitlementAccount,
+    EntitlementStatus,
     SupersededLicenseKey,
     Term,
     TermKind,
@@ -340,4 +351,15 @@ def shipment_certificates(*, shipment_id: int) -> QuerySet[Certificate]:
     delivered = shipment_entitlements(shipment_ids=[shipment_id])
     return Certificate.objects.filter(
         entitlement_id__in={item.entitlement.pk for item in delivered}
+    )
+
+
+def entering_grace(*, today: datetime.date) -> Q:
+    """Not revoked, active, its term ending within seven days, with a grace period after."""
+    return Q(
+        feed_status=EntitlementStatus.ACTIVE,
+        revoked_at__isnull=True,
+        term_ends_on__gte=today,
+        term_ends_on__lt=today + datetime.timedelta(days=7),
+        grace_ends_on__gt=F("term_ends_on"),
     )

@@ -76,7 +76,13 @@ class DueFilter(admin.SimpleListFilter):
     parameter_name = "due"
 
     def lookups(self, request, model_admin):
-        return [("today", _("Due today")), ("overdue", _("Overdue")), ("later", _("Later"))]
+        return [
+            ("today", _("Due today")),
+            ("overdue", _("Overdue")),
+            ("later", _("Later")),
+            ("due", _("Due, not shipped")),
+            ("scheduled", _("Requested for today")),
+        ]
 
     def queryset(self, request, queryset):
         today = business_today()
@@ -85,8 +91,34 @@ class DueFilter(admin.SimpleListFilter):
             return open_lines.filter(requested_ship_date=today)
         if self.value() == "overdue":
             return open_lines.filter(requested_ship_date__lt=today)
+        if self.value() == "scheduled":
+            return queryset.filter(requested_ship_date=today).exclude(status=LineStatus.CANCELLED)
+        if self.value() == "due":
+            return open_lines.filter(requested_ship_date__lte=today)
         if self.value() == "later":
             return open_lines.filter(requested_ship_date__gt=today)
+        return queryset
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    """Blocked and held lines by their reason (the dashboard links here per reason)."""
+
+    title = _("reason")
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        reasons = (
+            OrderLine.objects.filter(status__in=[LineStatus.BLOCKED, LineStatus.ON_HOLD])
+            .exclude(status_reason="")
+            .values_list("status_reason", flat=True)
+            .distinct()
+            .order_by("status_reason")[:50]
+        )
+        return [(reason, reason) for reason in reasons]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(status_reason=self.value())
         return queryset
 
 
@@ -95,7 +127,7 @@ class OrderLineAdmin(ServiceSavedAdminMixin, OrderLineAdminBase):
     """A line is added to, or changed on, its order through sales_order_upsert; once it is
     fulfilled or cancelled its page is read-only, and the actions change the states."""
 
-    list_filter = [DueFilter, *OrderLineAdminBase.list_filter]
+    list_filter = [DueFilter, ReasonFilter, *OrderLineAdminBase.list_filter]
     actions = ["hold", "release", "cancel", "ship_now"]
     fields = [
         "order",
@@ -369,7 +401,7 @@ def _kept_rows(formset) -> list:
 @admin.register(Shipment)
 class ShipmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "order", "shipped_on", "created_at"]
-    list_filter = ["shipped_on"]
+    list_filter = ["shipped_on", "created_at"]
     search_fields = ["=order__order_number"]
     list_select_related = ["order"]
     readonly_fields = ["order", "shipped_on", "created_at"]

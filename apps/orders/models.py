@@ -112,6 +112,8 @@ class Shipment(models.Model):
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
         ordering = ["-id"]
+        # The dashboard counts the shipments of the last 24 hours.
+        indexes = [models.Index(fields=["created_at"], name="shipment_created_idx")]
 
     def __str__(self):
         return f"{self.order.order_number} {self.shipped_on:%Y-%m-%d} #{self.pk}"

@@ -1,12 +1,17 @@
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, reason_or_form
+from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, query_filter, reason_or_form
 from apps.core.codes import CodeKind, parse_code
 from apps.outbox.admin_send_elsewhere import SendElsewhereAdminMixin, tracking_html
-from apps.outbox.models import NOT_RESENT, Channel, Delivery
+from apps.outbox.models import IN_FLIGHT, NOT_RESENT, Channel, Delivery
 from apps.outbox.services import deliveries_retry, delivery_resend
+
+QueueFilter = query_filter(
+    _("queue"), "queue", {"pending": (_("Not sent yet"), Q(status__in=IN_FLIGHT))}
+)
 
 
 @admin.register(Delivery)
@@ -26,7 +31,15 @@ class DeliveryAdmin(SendElsewhereAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "tracking",
         "last_error",
     ]
-    list_filter = ["status", "channel", "kind", "tracking_status", "created_at", "endpoint"]
+    list_filter = [
+        QueueFilter,
+        "status",
+        "channel",
+        "kind",
+        "tracking_status",
+        "created_at",
+        "endpoint",
+    ]
     search_lookups = ["recipient__lower", "about__lower"]
     search_help_text = _("A recipient (address or URL), an order number, an SSRN or an Account ID.")
     fields = [

@@ -166,15 +166,12 @@ class Delivery(QueuedWork):
                 name="outbox_work_idx",
             ),
             models.Index(fields=["topic"], name="outbox_topic_idx"),
-            # /metrics: per channel, how many wait and since when, and how many failed for
-            # good; each read from its index alone, however many messages were ever sent.
+            # The dashboard and /metrics count each channel's rows still to send, retrying and
+            # failed, and find the oldest, from this index alone (sent rows are never in it).
             models.Index(
-                fields=["channel", "created_at"],
-                condition=Q(status__in=["queued", "sending", "retry"]),
-                name="outbox_waiting_idx",
-            ),
-            models.Index(
-                fields=["channel"], condition=Q(status="failed"), name="outbox_failed_idx"
+                fields=["channel", "status", "created_at"],
+                condition=Q(status__in=["queued", "sending", "retry", "failed"]),
+                name="outbox_queue_idx",
             ),
             # An endpoint's events about one thing go out in order: the claim looks for an
             # earlier one of the same endpoint and topic still in flight.

@@ -428,6 +428,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.entitlements.tasks.entitlement_status_changes_task",
         "schedule": 300.0,
     },
+    # Signs of life for the dashboard: beat records sending it, each queue's worker running
+    # it. A message not taken within a minute is dropped: the next one says the same.
+    **{
+        f"heartbeat-{queue}": {
+            "task": "apps.core.tasks.heartbeat_task",
+            "schedule": 30.0,
+            "options": {"queue": queue, "expires": 60},
+        }
+        for queue in ("fulfillment", "pdf", "mail", "webhooks")
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")

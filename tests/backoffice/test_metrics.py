@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
@@ -297,3 +298,20 @@ def test_a_locked_out_sign_in_is_counted_apart_from_a_wrong_password(token):
         - value(before, "keyship_logins_refused_total", **locked)
         == 3
     )
+
+
+def test_the_heartbeats_age_shows_when_beat_or_the_workers_fell_silent(token):
+    # Before any heartbeat the gauge is absent, which the "beat silent" alert also catches.
+    assert "keyship_heartbeat_age_seconds" not in scrape()
+    from apps.core.models import ProcessKind
+    from apps.core.services import heartbeat_record
+
+    with time_machine.travel(django_now() - datetime.timedelta(minutes=10)):
+        heartbeat_record(kind=ProcessKind.BEAT, host="old-host")
+    heartbeat_record(kind=ProcessKind.WORKER, host="worker-1", queue="mail")
+
+    samples = scrape()
+
+    beat = value(samples, "keyship_heartbeat_age_seconds", process="beat")
+    assert 600 <= beat < 660
+    assert value(samples, "keyship_heartbeat_age_seconds", process="worker") < 60

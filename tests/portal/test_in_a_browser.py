@@ -205,6 +205,7 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server):
         "/admin/visibility/",
         "/admin/import/",
         "/admin/upcoming-expiries/",
+        "/admin/dashboard/",
     ):
         staff.goto(live_server.url + path)
         staff.wait_for_load_state("networkidle")
