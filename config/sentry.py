@@ -2,9 +2,11 @@
 
 `send_default_pii=False` keeps users, cookies and client addresses out; request bodies are never
 sent (a form may hold a code or a password); the query string is dropped, as in the access log.
-`sentry_event_scrub` then redacts every string of the event (message, exception values, local
-variables, breadcrumbs, request, extra) with the log lines' redaction (apps.core.logs), and
-blanks the values of headers and variables whose names say they hold a secret.
+Local variables are never sent: a frame may hold a legacy key (an import's file, a pool's
+keys), which has no shape the redaction could recognise. `sentry_event_scrub` then redacts
+every string of the event (message, exception values, breadcrumbs, request, extra) with the
+log lines' redaction (apps.core.logs), and blanks the values of headers and fields whose names
+say they hold a secret.
 """
 
 import sentry_sdk
@@ -72,6 +74,7 @@ def sentry_init(*, dsn: str, environment: str, traces_sample_rate: float) -> Non
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
         max_request_body_size="never",
+        include_local_variables=False,
         event_scrubber=EventScrubber(denylist=DEFAULT_DENYLIST + SECRET_NAMES, recursive=True),
         before_send=sentry_event_scrub,
         before_send_transaction=sentry_event_scrub,

@@ -101,3 +101,46 @@ def test_an_error_reaches_sentry_without_its_secrets(fake_sentry, settings):
     assert exception["value"] == "activation with [redacted] for the client of [redacted] failed"
     for secret in (CODE, CODE.replace("-", ""), TOKEN, "hunter2", "a-session-key-of-the-user"):
         assert secret.lower() not in sent.lower(), secret
+
+
+LEGACY_KEY = "OLDFW-7731-AX9-Q2"  # a legacy key has no shape the redaction could know
+
+
+def failing_key_import_view(request):
+    """The admin's key import, when the database fails halfway (a lost connection, a lock
+    timeout): its frames hold the file's text and the keys it planned to add."""
+    from unittest import mock
+
+    from apps.core.actors import Job
+    from apps.lms.models import LegacyKey
+    from apps.lms.services import legacy_keys_import
+
+    with mock.patch.object(
+        LegacyKey.objects, "bulk_create", side_effect=RuntimeError("the connection was lost")
+    ):
+        legacy_keys_import(
+            text=f"sku,license_key\nOLD-FW,{LEGACY_KEY}\n", actor=Job("import_legacy_keys")
+        )
+
+
+urlpatterns.append(path("import-fails/", failing_key_import_view))
+
+
+@pytest.mark.django_db
+def test_an_error_with_legacy_keys_in_its_frames_reaches_sentry_without_them(
+    fake_sentry, settings
+):
+    from apps.catalog.models import DeliveryMethod
+    from tests.factories.catalog import ProductFactory
+
+    ProductFactory(sku="OLD-FW", delivery_method=DeliveryMethod.HERITAGE_KEY)
+    settings.ROOT_URLCONF = __name__
+
+    answer = Client(raise_request_exception=False).post("/import-fails/")
+    sentry_sdk.flush(timeout=10)
+
+    assert answer.status_code == 500
+    assert fake_sentry.arrived.wait(10), "nothing reached Sentry"
+    sent = b"\n".join(fake_sentry.envelopes).decode()
+    assert "the connection was lost" in sent
+    assert LEGACY_KEY not in sent
