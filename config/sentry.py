@@ -36,6 +36,10 @@ SECRET_NAMES = [
     "cookie",
     "set-cookie",
     "x-api-key",
+    # An outgoing request's query (a webhook endpoint's address may carry its receiver's
+    # key), in breadcrumbs and spans: left out, as the incoming request's is.
+    "http.query",
+    "http.fragment",
 ]
 _SECRET_NAMES = set(SECRET_NAMES)
 

@@ -144,3 +144,38 @@ def test_an_error_with_legacy_keys_in_its_frames_reaches_sentry_without_them(
     sent = b"\n".join(fake_sentry.envelopes).decode()
     assert "the connection was lost" in sent
     assert LEGACY_KEY not in sent
+
+
+WEBHOOK_QUERY_SECRET = "hook-key-4417"
+_webhook_port = {}
+
+
+def failing_after_webhook_view(request):
+    """A webhook endpoint's address may carry its receiver's key in its query: a request to
+    it leaves a breadcrumb that an error afterwards would take to Sentry."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", _webhook_port["port"], timeout=5)
+    connection.request("POST", f"/hook?key={WEBHOOK_QUERY_SECRET}", body=b"{}")
+    connection.getresponse().read()
+    raise RuntimeError("the next webhook failed")
+
+
+urlpatterns.append(path("webhook-fails/", failing_after_webhook_view))
+
+
+@pytest.mark.django_db
+def test_an_error_after_a_webhook_reaches_sentry_without_the_address_query(
+    fake_sentry, settings
+):
+    settings.ROOT_URLCONF = __name__
+    _webhook_port["port"] = fake_sentry.server_address[1]
+
+    answer = Client(raise_request_exception=False).post("/webhook-fails/")
+    sentry_sdk.flush(timeout=10)
+
+    assert answer.status_code == 500
+    sent = b"\n".join(fake_sentry.envelopes).decode()
+    assert "the next webhook failed" in sent
+    assert "/hook" in sent  # the breadcrumb is there, its query is not
+    assert WEBHOOK_QUERY_SECRET not in sent
