@@ -11,7 +11,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,14 +20,14 @@ from apps.core.actors import UnknownCaller
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.http import client_address
-from apps.entitlements.models import CertificateStatus, EntitlementStatus
+from apps.entitlements.models import EntitlementStatus
+from apps.portal import downloads
 from apps.portal.address_access import order_address_access_request, order_address_requests
 from apps.portal.address_forms import (
     OrderAddressAccessForm,
     SignInLinkForm,
     SignInLinkUseForm,
 )
-from apps.portal.keys import entitlement_keys_file
 from apps.portal.order_addresses import (
     accounts_of_order_address,
     entitlement_list_for_order_address,
@@ -132,12 +131,6 @@ def _address_entitlement(request, ssrn: str):
     )
 
 
-def _ready_certificate(entitlement):
-    return (
-        entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
-    )
-
-
 @require_GET
 @order_address_required
 def address_entitlement(request, ssrn: str):
@@ -154,7 +147,7 @@ def address_entitlement(request, ssrn: str):
             "terms": entitlement.terms.all(),
             "activations": activations,
             "seats_used": sum(1 for a in activations if a.revoked_at is None),
-            "certificate": _ready_certificate(entitlement),
+            "certificate": downloads.ready_certificate(entitlement),
             "legacy_keys": entitlement.legacy_keys.order_by("pk"),
         },
     )
@@ -163,28 +156,13 @@ def address_entitlement(request, ssrn: str):
 @require_GET
 @order_address_required
 def address_certificate(request, ssrn: str):
-    entitlement = _address_entitlement(request, ssrn)
-    certificate = _ready_certificate(entitlement)
-    if certificate is None:
-        raise Http404(_("The certificate is being prepared; try again in a minute."))
-    return FileResponse(
-        certificate.file.open("rb"),
-        as_attachment=True,
-        filename=certificate.filename,
-        content_type="application/pdf",
-    )
+    return downloads.certificate_download(_address_entitlement(request, ssrn))
 
 
 @require_GET
 @order_address_required
 def address_keys(request, ssrn: str):
-    entitlement = _address_entitlement(request, ssrn)
-    filename, text = entitlement_keys_file(entitlement=entitlement)
-    if not text:
-        raise Http404(_("This entitlement has no license keys yet."))
-    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return downloads.keys_download(_address_entitlement(request, ssrn))
 
 
 @require_http_methods(["GET", "POST"])

@@ -7,47 +7,23 @@ login or not), so it tells nobody which addresses have logins; only the emails d
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
-from django_ratelimit.core import is_ratelimited
 
 from apps.core import metrics
 from apps.portal.forms import PasswordByEmailForm
-
-
-def _address_to_reset(group, request) -> str:
-    # The spelling the reset reads (email__iexact), so that no spelling gets its own count.
-    return request.POST.get("email", "").strip().lower()
-
-
-def _per_address(group, request) -> str:
-    return settings.PASSWORD_RESET_RATE
-
-
-def _per_client(group, request) -> str:
-    return settings.PASSWORD_RESET_CLIENT_RATE
+from apps.portal.rate_limits import email_requests_limited
 
 
 def reset_limited(request) -> bool:
     """Whether this request is past either limit; every request is counted against both."""
-    per_client = is_ratelimited(
+    return email_requests_limited(
         request,
-        group="password-reset.client",
-        key="ip",  # the client's address (RATELIMIT_IP_META_KEY)
-        rate=_per_client,
-        method="POST",
-        increment=True,
+        group="password-reset",
+        # The spelling the reset reads (email__iexact), so that no spelling gets its own count.
+        address=lambda request: request.POST.get("email", "").strip().lower(),
+        per_address=settings.PASSWORD_RESET_RATE,
+        per_client=settings.PASSWORD_RESET_CLIENT_RATE,
+        limit=metrics.LIMIT_PASSWORD_RESET,
     )
-    per_address = is_ratelimited(
-        request,
-        group="password-reset.address",
-        key=_address_to_reset,
-        rate=_per_address,
-        method="POST",
-        increment=True,
-    )
-    if per_client or per_address:
-        metrics.rate_limited.labels(limit=metrics.LIMIT_PASSWORD_RESET).inc()
-        return True
-    return False
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -24,7 +24,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django_ratelimit.core import is_ratelimited
 
 from apps.accounts.models import User
 from apps.core import metrics
@@ -36,6 +35,7 @@ from apps.outbox.models import DeliveryKind, topic
 from apps.outbox.services import delivery_queue
 from apps.portal.models import SignInLink
 from apps.portal.order_addresses import address_normalised
+from apps.portal.rate_limits import email_requests_limited
 
 # What a SIGN_IN_LINK delivery carries (its payload's "message"): a link, or the note that
 # the address has a login.
@@ -184,38 +184,14 @@ def sign_in_link_use(*, token: str, actor) -> str | None:
 # --- Rate limits --------------------------------------------------------------------------
 
 
-def _address_asked_for(group, request) -> str:
-    # The spelling the link is for (lower case), so that no spelling gets its own count.
-    return address_normalised(request.POST.get("email", ""))
-
-
-def _per_address(group, request) -> str:
-    return settings.SIGN_IN_LINK_RATE
-
-
-def _per_client(group, request) -> str:
-    return settings.SIGN_IN_LINK_CLIENT_RATE
-
-
 def link_requests_limited(request) -> bool:
     """Whether this request is past either limit; every request is counted against both."""
-    per_client = is_ratelimited(
+    return email_requests_limited(
         request,
-        group="sign-in-link.client",
-        key="ip",  # the client's address (RATELIMIT_IP_META_KEY)
-        rate=_per_client,
-        method="POST",
-        increment=True,
+        group="sign-in-link",
+        # The spelling the link is for (lower case), so that no spelling gets its own count.
+        address=lambda request: address_normalised(request.POST.get("email", "")),
+        per_address=settings.SIGN_IN_LINK_RATE,
+        per_client=settings.SIGN_IN_LINK_CLIENT_RATE,
+        limit=metrics.LIMIT_SIGN_IN_LINK,
     )
-    per_address = is_ratelimited(
-        request,
-        group="sign-in-link.address",
-        key=_address_asked_for,
-        rate=_per_address,
-        method="POST",
-        increment=True,
-    )
-    if per_client or per_address:
-        metrics.rate_limited.labels(limit=metrics.LIMIT_SIGN_IN_LINK).inc()
-        return True
-    return False

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -27,19 +27,19 @@ from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
-from apps.entitlements.models import CertificateStatus, Entitlement, EntitlementStatus
+from apps.entitlements.models import Entitlement, EntitlementStatus
 from apps.entitlements.selectors import (
     entitlement_list_for_user,
     entitlements_visible_to,
     license_keys_reissued,
 )
+from apps.portal import downloads
 from apps.portal.forms import (
     AccessRequestForm,
     EntitlementFilterForm,
     LanguageForm,
     SerialNumbersForm,
 )
-from apps.portal.keys import entitlement_keys_file
 from apps.portal.order_addresses import order_address_of
 from apps.portal.searches import search_keep, search_text
 
@@ -239,9 +239,7 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
     activations = list(entitlement.activations.select_related(None).order_by("-id"))
     for activation in activations:
         activation.works_until = _key_works_until(activation.license_key)
-    certificate = (
-        entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
-    )
+    certificate = downloads.ready_certificate(entitlement)
     entitlement.days = entitlement.days_left(today)
     return render(
         request,
@@ -278,18 +276,7 @@ def _key_works_until(text: str):
 @require_GET
 @login_required
 def certificate_download(request, ssrn: str):
-    entitlement = _visible_entitlement(request, ssrn)
-    certificate = (
-        entitlement.certificates.filter(status=CertificateStatus.READY).order_by("-version").first()
-    )
-    if certificate is None:
-        raise Http404(_("The certificate is being prepared; try again in a minute."))
-    return FileResponse(
-        certificate.file.open("rb"),
-        as_attachment=True,
-        filename=certificate.filename,
-        content_type="application/pdf",
-    )
+    return downloads.certificate_download(_visible_entitlement(request, ssrn))
 
 
 @require_POST
@@ -319,13 +306,7 @@ def entitlement_activate(request, ssrn: str):
 @require_GET
 @login_required
 def license_keys_download(request, ssrn: str):
-    entitlement = _visible_entitlement(request, ssrn)
-    filename, text = entitlement_keys_file(entitlement=entitlement)
-    if not text:
-        raise Http404(_("This entitlement has no license keys yet."))
-    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return downloads.keys_download(_visible_entitlement(request, ssrn))
 
 
 @require_POST
