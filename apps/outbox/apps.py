@@ -9,7 +9,7 @@ class OutboxConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
-        from apps.outbox import kinds
+        from apps.outbox import checks, kinds  # noqa: F401 - checks registers itself
         from apps.outbox.emails import EndpointDisabledNotices
         from apps.outbox.models import DeliveryKind
         from apps.outbox.tracking import anymail_tracking_received

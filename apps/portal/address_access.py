@@ -10,7 +10,7 @@ is no longer sent to it (the page and the email say so).
 
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -35,14 +35,20 @@ def order_address_access_request(
     user = User.objects.filter(email__iexact=email).first()
     created = user is None
     if created:
-        contact = contact_save(
-            contact_id=CONTACT_ID_PREFIX + secrets.token_hex(6).upper(),
-            email=email,
-            name="",
-            language=language,
-            actor=actor,
-        )
-    else:
+        try:
+            with transaction.atomic():
+                contact = contact_save(
+                    contact_id=CONTACT_ID_PREFIX + secrets.token_hex(6).upper(),
+                    email=email,
+                    name="",
+                    language=language,
+                    actor=actor,
+                )
+        except IntegrityError:
+            # The address's first request from another tab or click made its login a moment
+            # ago (the unique index waited for it): this request is filed for that one.
+            user, created = User.objects.get(email__iexact=email), False
+    if not created:
         contact = Contact.objects.filter(user=user).first()
         if contact is None or not user.is_active or user.is_staff or user.is_superuser:
             raise Rejected(

@@ -127,3 +127,15 @@ def test_the_delivery_connects_to_the_address_it_checked(receiver, monkeypatch):
     (request,) = receiver.received
     assert request.headers["Host"].startswith("rebind.example")
     assert answers.count("rebind.example") == 1
+
+
+def test_the_deploy_check_warns_when_private_targets_are_allowed_in_production(settings):
+    from django.core.checks import run_checks
+
+    def warnings():
+        return [m.id for m in run_checks(include_deployment_checks=True) if m.id == "keyship.W001"]
+
+    settings.DEBUG, settings.WEBHOOK_ALLOW_PRIVATE_URLS = False, True
+    assert warnings() == ["keyship.W001"]
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    assert warnings() == []
