@@ -17,6 +17,7 @@ class Scope(models.TextChoices):
     CATALOG_WRITE = "catalog:write", _("Send products")
     ACCOUNTS_WRITE = "accounts:write", _("Send accounts and contacts")
     ACCOUNTS_ASSOCIATE = "accounts:associate", _("Associate contacts with accounts")
+    ENTITLEMENTS_MANAGE = "entitlements:manage", _("Suspend, reinstate and revoke entitlements")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Register and change webhook endpoints")
 
 

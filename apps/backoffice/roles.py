@@ -1,7 +1,8 @@
 """The two staff roles, as Django groups. A migration keeps the groups in step.
 
 Customer Care looks after people: accounts, contacts, their associations and access
-requests; it reads orders and entitlements to answer questions, and revokes activations.
+requests; it reads orders and entitlements to answer questions, revokes activations, and
+suspends, reinstates and revokes entitlements.
 Operations looks after the flow: orders and their lines, the catalog and the legacy key
 pools.
 """
@@ -24,7 +25,13 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.orderaccount": VIEW,
         "orders.orderemail": VIEW,
         "orders.orderline": VIEW,
-        "entitlements.entitlement": ("view", "view_activation_code", "reissue_certificate"),
+        "entitlements.entitlement": (
+            "view",
+            "view_activation_code",
+            "reissue_certificate",
+            "suspend_entitlement",
+            "revoke_entitlement",
+        ),
         "entitlements.entitlementaccount": VIEW,
         "entitlements.activation": ("view", "revoke_activation"),
         "entitlements.certificate": VIEW,

@@ -65,6 +65,11 @@ def _activation_problem(entitlement: Entitlement) -> str | None:
             "product": product.name,
             "method": product.get_delivery_method_display(),
         }
+    if entitlement.status == EntitlementStatus.SUSPENDED:
+        return _(
+            "The entitlement %(ssrn)s is suspended: no device can be activated until it is "
+            "reinstated. Please contact Customer Care."
+        ) % {"ssrn": entitlement.ssrn}
     if entitlement.status in (EntitlementStatus.EXPIRED, EntitlementStatus.REVOKED):
         return _("The entitlement %(ssrn)s is %(status)s: no device can be activated.") % {
             "ssrn": entitlement.ssrn,

@@ -7,8 +7,9 @@ class EntitlementsConfig(AppConfig):
     verbose_name = _("Entitlements")
 
     def ready(self):
-        from apps.entitlements.emails import LicenseKeyEmails
+        from apps.entitlements.emails import LicenseKeyEmails, LifecycleNoticeEmails
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
 
         kinds.register(DeliveryKind.LICENSE_KEYS, LicenseKeyEmails())
+        kinds.register(DeliveryKind.LIFECYCLE_NOTICE, LifecycleNoticeEmails())

@@ -18,6 +18,7 @@ class EntitlementStatus(models.TextChoices):
     GRACE = "grace", _("In grace period")
     EXPIRED = "expired", _("Expired")
     REVOKED = "revoked", _("Revoked")
+    SUSPENDED = "suspended", _("Suspended")
 
 
 class EntitlementQuerySet(models.QuerySet):
@@ -26,6 +27,7 @@ class EntitlementQuerySet(models.QuerySet):
         return self.annotate(
             status=Case(
                 When(revoked_at__isnull=False, then=Value(EntitlementStatus.REVOKED)),
+                When(suspended_at__isnull=False, then=Value(EntitlementStatus.SUSPENDED)),
                 When(term_ends_on__isnull=True, then=Value(EntitlementStatus.ACTIVE)),
                 When(term_ends_on__gte=today, then=Value(EntitlementStatus.ACTIVE)),
                 When(grace_ends_on__gte=today, then=Value(EntitlementStatus.GRACE)),
@@ -61,6 +63,10 @@ class Entitlement(TimeStampedModel):
     term_ends_on = models.DateField(_("term end"), null=True, blank=True)
     grace_ends_on = models.DateField(_("grace end"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(_("reason for revoking"), max_length=200, blank=True)
+    # Suspended: no new activation or key handout until reinstated (lifecycle.py).
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    suspend_reason = models.CharField(_("reason for suspending"), max_length=200, blank=True)
     # Paper licenses ship with the hardware; Operations records what went in the box.
     paper_certificate_number = models.CharField(
         _("paper certificate number"), max_length=64, blank=True
@@ -86,6 +92,8 @@ class Entitlement(TimeStampedModel):
             ("view_activation_code", _("Can see activation codes")),
             ("reissue_certificate", _("Can reissue certificates")),
             ("record_paper_delivery", _("Can record paper certificates and tracking numbers")),
+            ("suspend_entitlement", _("Can suspend and reinstate entitlements")),
+            ("revoke_entitlement", _("Can revoke entitlements")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -134,6 +142,8 @@ class Entitlement(TimeStampedModel):
         """The status as of `today` in the business time zone (as `with_status` computes it)."""
         if self.revoked_at:
             return EntitlementStatus.REVOKED
+        if self.suspended_at:
+            return EntitlementStatus.SUSPENDED
         if self.term_ends_on is None or self.term_ends_on >= today:
             return EntitlementStatus.ACTIVE
         if self.grace_ends_on and self.grace_ends_on >= today:
@@ -142,7 +152,7 @@ class Entitlement(TimeStampedModel):
 
     def days_left(self, today: datetime.date) -> int | None:
         """Days until the end of the current status (term, then grace); None when it has no end."""
-        if self.revoked_at or self.term_ends_on is None:
+        if self.revoked_at or self.suspended_at or self.term_ends_on is None:
             return None
         end = self.term_ends_on if today <= self.term_ends_on else self.grace_ends_on
         return (end - today).days if end and end >= today else None
@@ -391,6 +401,9 @@ class ChangeKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed by the calendar")
     CERTIFICATE_REISSUED = "certificate_reissued", _("Certificate reissued")
     PAPER_DELIVERY_RECORDED = "paper_delivery_recorded", _("Paper delivery recorded")
+    SUSPENDED = "suspended", _("Suspended")
+    REINSTATED = "reinstated", _("Reinstated")
+    REVOKED = "revoked", _("Revoked")
 
 
 class EntitlementChange(models.Model):

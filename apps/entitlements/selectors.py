@@ -14,10 +14,12 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
+from apps.core.dates import business_today
 from apps.core.search_terms import search_term_parse
 from apps.core.text import has_control_characters
 from apps.entitlements.license_keys import key_file
@@ -363,3 +365,14 @@ def entering_grace(*, today: datetime.date) -> Q:
         term_ends_on__lt=today + datetime.timedelta(days=7),
         grace_ends_on__gt=F("term_ends_on"),
     )
+
+
+def license_keys_problem(*, entitlement: Entitlement) -> str | None:
+    """Why the entitlement's license keys may not be handed out now, or None."""
+    status = entitlement.status_on(business_today())
+    if status in (EntitlementStatus.SUSPENDED, EntitlementStatus.REVOKED):
+        return _("The entitlement %(ssrn)s is %(status)s: its license keys are not handed out.") % {
+            "ssrn": entitlement.ssrn,
+            "status": str(EntitlementStatus(status).label).lower(),
+        }
+    return None

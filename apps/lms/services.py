@@ -284,7 +284,11 @@ def legacy_key_retrieve(*, entitlement_id: int, serial_number: str, actor) -> Le
                 % {"product": product.name}
             ]
         )
-    if entitlement.status in (EntitlementStatus.EXPIRED, EntitlementStatus.REVOKED):
+    if entitlement.status in (
+        EntitlementStatus.EXPIRED,
+        EntitlementStatus.REVOKED,
+        EntitlementStatus.SUSPENDED,
+    ):
         raise Rejected(
             [
                 _("The entitlement %(ssrn)s is %(status)s: no key can be handed out.")

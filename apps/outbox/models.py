@@ -30,6 +30,7 @@ class DeliveryKind(models.TextChoices):
     PASSWORD_RESET = "password_reset", _("Password reset")
     WEBHOOK_EVENT = "webhook_event", _("Webhook event")
     ENDPOINT_DISABLED = "endpoint_disabled", _("Webhook endpoint disabled")
+    LIFECYCLE_NOTICE = "lifecycle_notice", _("Entitlement suspended, reinstated or revoked")
 
 
 # The kinds that reach an address once per topic (a resend is a new row with a reason): a

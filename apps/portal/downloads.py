@@ -1,10 +1,12 @@
 """An entitlement's files as the portal hands them out, to a contact or an order address: the
 caller has already decided that the visitor may see the entitlement."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils.translation import gettext as _
 
 from apps.entitlements.models import Certificate, CertificateStatus, Entitlement
+from apps.entitlements.selectors import license_keys_problem
 from apps.portal.keys import entitlement_keys_file
 
 
@@ -28,6 +30,9 @@ def certificate_download(entitlement: Entitlement) -> FileResponse:
 
 
 def keys_download(entitlement: Entitlement) -> HttpResponse:
+    problem = license_keys_problem(entitlement=entitlement)
+    if problem:
+        raise PermissionDenied(problem)
     filename, text = entitlement_keys_file(entitlement=entitlement)
     if not text:
         raise Http404(_("This entitlement has no license keys yet."))

@@ -315,9 +315,14 @@ def license_keys_email(request, ssrn: str):
     entitlement = _visible_entitlement(request, ssrn)
     contact = _contact(request.user)
     language = contact.language if contact else translation.get_language()
-    license_keys_mail(
-        entitlement=entitlement, user=request.user, language=language, actor=request.user
-    )
+    try:
+        license_keys_mail(
+            entitlement=entitlement, user=request.user, language=language, actor=request.user
+        )
+    except Rejected as rejected:
+        for error in rejected.errors:
+            messages.error(request, error)
+        return redirect("portal:entitlement", ssrn=entitlement.ssrn)
     messages.success(
         request,
         _("The license keys are on their way to %(email)s.") % {"email": request.user.email},
