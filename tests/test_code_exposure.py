@@ -608,6 +608,10 @@ UNRELATED_API = tuple(
         Scope.ACCOUNTS_ASSOCIATE,
         # Webhook events carry no code or key (tests/webhooks checks every event of a ship).
         Scope.WEBHOOKS_MANAGE,
+        # Suspend, reinstate and revoke answer the entitlement as the reading scope shows it,
+        # with its code only for a client that also holds entitlements:codes
+        # (tests/api/test_entitlement_lifecycle.py checks); alone it reads nothing.
+        Scope.ENTITLEMENTS_MANAGE,
     )
 )
 # The entitlements' answers: codes only with the codes scope (which alone reads nothing).
@@ -709,6 +713,7 @@ OTHER = {
                 Scope.ACCOUNTS_WRITE,
                 Scope.ACCOUNTS_ASSOCIATE,
                 Scope.WEBHOOKS_MANAGE,
+                Scope.ENTITLEMENTS_MANAGE,
             )
         }
     )

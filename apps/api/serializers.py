@@ -60,6 +60,12 @@ class LineActionIn(serializers.Serializer):
     reason = contracts.TextField(max_length=200, allow_blank=True, default="")
 
 
+class EntitlementActionIn(serializers.Serializer):
+    reason = contracts.TextField(
+        max_length=200, help_text="Why: told to the contacts of the entitlement's accounts."
+    )
+
+
 class EntitlementAccountOut(serializers.Serializer):
     account_id = serializers.CharField(source="account.account_id")
     role = serializers.CharField()
@@ -75,6 +81,8 @@ class EntitlementOut(serializers.Serializer):
     starts_on = serializers.DateField()
     term_ends_on = serializers.DateField(allow_null=True)
     grace_ends_on = serializers.DateField(allow_null=True)
+    suspended_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
     order_number = serializers.CharField(source="order_line.order.order_number")
     line_number = serializers.IntegerField(source="order_line.line_number")
     accounts = EntitlementAccountOut(source="entitlement_accounts.all", many=True)

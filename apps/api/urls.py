@@ -19,6 +19,13 @@ class LineActionConverter:
 
 register_converter(LineActionConverter, "line_action")
 
+
+class EntitlementActionConverter(LineActionConverter):
+    regex = "suspend|reinstate|revoke"
+
+
+register_converter(EntitlementActionConverter, "entitlement_action")
+
 app_name = "api"
 
 urlpatterns = [
@@ -36,6 +43,11 @@ urlpatterns = [
     ),
     path("v1/entitlements/", views.EntitlementsView.as_view(), name="entitlements"),
     path("v1/entitlements/<key:ssrn>/", views.EntitlementDetailView.as_view(), name="entitlement"),
+    path(
+        "v1/entitlements/<key:ssrn>/<entitlement_action:action>/",
+        views.EntitlementActionView.as_view(),
+        name="entitlement-action",
+    ),
     path(
         "v1/entitlement-changes/",
         views.EntitlementChangesView.as_view(),

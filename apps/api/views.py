@@ -28,6 +28,7 @@ from apps.api.authentication import BearerTokenAuthentication
 from apps.api.models import IdempotentRequest, Scope
 from apps.api.permissions import HasScope
 from apps.api.serializers import (
+    EntitlementActionIn,
     EntitlementChangePageOut,
     EntitlementOut,
     EntitlementPageOut,
@@ -47,6 +48,11 @@ from apps.core.dates import business_today
 from apps.core.http import client_address
 from apps.core.services import audit_event_record
 from apps.entitlements.changes import entitlement_changes_after, entitlement_changes_end
+from apps.entitlements.lifecycle import (
+    entitlement_reinstate,
+    entitlement_revoke,
+    entitlement_suspend,
+)
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import api_entitlements, renewal_problem
 from apps.orders.contracts import OrderIn
@@ -333,6 +339,40 @@ class EntitlementDetailView(ApiView):
         entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
         if entitlement is None:
             raise Http404(_("No entitlement has this SSRN."))
+        return Response(_entitlement_serializer(request)(entitlement).data)
+
+
+ENTITLEMENT_ACTIONS = {
+    "suspend": entitlement_suspend,
+    "reinstate": entitlement_reinstate,
+    "revoke": entitlement_revoke,
+}
+
+
+class EntitlementActionView(ApiView):
+    required_scopes = {"POST": Scope.ENTITLEMENTS_MANAGE}
+
+    @extend_schema(
+        operation_id="entitlements_action",
+        summary="Suspend, reinstate or revoke an entitlement, saying why",
+        request=EntitlementActionIn,
+        responses={200: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
+        description=(
+            "suspend: no new activation or key until reinstated (not a revoked one); "
+            "reinstate: only a suspended one; revoke: final, ends its activations. "
+            "A refused action changes nothing and answers 400 saying why. The contacts of "
+            "its accounts are told by email, with the reason."
+        ),
+    )
+    def post(self, request, ssrn: str, action: str):
+        entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
+        if entitlement is None:
+            raise Http404(_("No entitlement has this SSRN."))
+        body = validate(EntitlementActionIn, request.data)
+        ENTITLEMENT_ACTIONS[action](
+            entitlement_id=entitlement.pk, reason=body["reason"], actor=request.auth
+        )
+        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
         return Response(_entitlement_serializer(request)(entitlement).data)
 
 

@@ -10,8 +10,14 @@ from django.utils.translation import ngettext
 
 from apps.catalog.models import DeliveryMethod
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, query_filter, reason_or_form
+from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
+from apps.entitlements.lifecycle import (
+    entitlement_reinstate,
+    entitlement_revoke,
+    entitlement_suspend,
+)
 from apps.entitlements.models import (
     Activation,
     Certificate,
@@ -174,7 +180,7 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     )
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
-    actions = ["reissue_certificates"]
+    actions = ["reissue_certificates", "suspend", "reinstate", "revoke"]
     fields = [
         "ssrn",
         "activation_code",
@@ -185,7 +191,10 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "starts_on",
         "term_ends_on",
         "grace_ends_on",
+        "suspended_at",
+        "suspend_reason",
         "revoked_at",
+        "revoke_reason",
         "who_sees_it",
         "created_at",
         "updated_at",
@@ -222,6 +231,66 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
             certificate_reissue(entitlement=entitlement, actor=request.user, reason=reason)
         self.message_user(
             request, _("Reissued: %(count)d.") % {"count": queryset.count()}, messages.SUCCESS
+        )
+
+    def has_suspend_permission(self, request):
+        return request.user.has_perm("entitlements.suspend_entitlement")
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("entitlements.revoke_entitlement")
+
+    def _lifecycle_action(self, request, queryset, *, service, title, action, done):
+        reason, page = reason_or_form(self, request, queryset, title=title, action=action)
+        if page:
+            return page
+        changed = 0
+        # One service call (one transaction) per entitlement: a refused one changes nothing
+        # and does not stop the others.
+        for entitlement_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                service(entitlement_id=entitlement_id, reason=reason, actor=request.user)
+            except Rejected as rejected:
+                for error in rejected.errors:
+                    self.message_user(request, error, messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, done % {"count": changed}, messages.SUCCESS)
+        return None
+
+    @admin.action(
+        description=_("Suspend (no new activation until reinstated)"), permissions=["suspend"]
+    )
+    def suspend(self, request, queryset):
+        return self._lifecycle_action(
+            request,
+            queryset,
+            service=entitlement_suspend,
+            title=_("Suspend entitlements"),
+            action="suspend",
+            done=_("Suspended: %(count)d."),
+        )
+
+    @admin.action(description=_("Reinstate (lift the suspension)"), permissions=["suspend"])
+    def reinstate(self, request, queryset):
+        return self._lifecycle_action(
+            request,
+            queryset,
+            service=entitlement_reinstate,
+            title=_("Reinstate entitlements"),
+            action="reinstate",
+            done=_("Reinstated: %(count)d."),
+        )
+
+    @admin.action(description=_("Revoke (final: ends its activations)"), permissions=["revoke"])
+    def revoke(self, request, queryset):
+        return self._lifecycle_action(
+            request,
+            queryset,
+            service=entitlement_revoke,
+            title=_("Revoke entitlements"),
+            action="revoke",
+            done=_("Revoked: %(count)d."),
         )
 
     def lookup_allowed(self, lookup, value, request=None):

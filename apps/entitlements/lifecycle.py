@@ -31,15 +31,15 @@ def _reason(reason: str) -> str:
     if not reason:
         raise Rejected([_("reason: say why (it is told to the customer's contacts).")])
     if len(reason) > REASON_MAX_LENGTH:
-        raise Rejected(
-            [_("reason: at most %(count)d characters.") % {"count": REASON_MAX_LENGTH}]
-        )
+        raise Rejected([_("reason: at most %(count)d characters.") % {"count": REASON_MAX_LENGTH}])
     return reason
 
 
 def _locked(entitlement_id: int) -> Entitlement:
-    return Entitlement.objects.select_for_update(of=("self",)).select_related("product").get(
-        pk=entitlement_id
+    return (
+        Entitlement.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .get(pk=entitlement_id)
     )
 
 
