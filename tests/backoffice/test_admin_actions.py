@@ -31,6 +31,7 @@ from apps.api.services import api_client_create
 from apps.backoffice.roles import ROLES
 from apps.catalog.models import DeliveryMethod
 from apps.entitlements.emails import license_keys_mail
+from apps.entitlements.lifecycle import entitlement_revoke, entitlement_suspend
 from apps.entitlements.models import CertificateStatus, Entitlement
 from apps.fulfillment.services import order_lines_ship_now
 from apps.notifications.selectors import shipment_deliveries
@@ -239,6 +240,10 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
             f"license keys, {status}": (lambda status=status: _keys_email_in(status))
             for status in (DeliveryStatus.SENT, DeliveryStatus.RETRY)
         },
+        **{
+            f"lifecycle notice, {status}": (lambda status=status: _lifecycle_notice_in(status))
+            for status in (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+        },
     },
     "orders.OrderLine": {
         **{f"line {status}": (lambda status=status: _line_in(status)) for status in LineStatus},
@@ -260,6 +265,9 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
         "subscription": lambda: _shipped(subscription=True),
         "renewed subscription": _renewed,
         "revoked entitlement": lambda: _revoked(_shipped()),
+        "suspended entitlement": lambda: _suspended(_shipped()),
+        "suspended subscription": lambda: _suspended(_shipped(subscription=True)),
+        "revoked suspended entitlement": lambda: _revoked(_suspended(_shipped())),
     },
     "entitlements.Certificate": {
         f"certificate, {status}": (lambda status=status: _certificate_in(status))
@@ -352,9 +360,25 @@ def _with_renews(line: OrderLine) -> OrderLine:
 
 
 def _revoked(entitlement: Entitlement) -> Entitlement:
-    entitlement.revoked_at = timezone.now()
-    entitlement.save()
+    entitlement_revoke(entitlement_id=entitlement.pk, reason="contract ended", actor=_operator())
+    entitlement.refresh_from_db()
     return entitlement
+
+
+def _suspended(entitlement: Entitlement) -> Entitlement:
+    entitlement_suspend(entitlement_id=entitlement.pk, reason="unpaid invoice", actor=_operator())
+    entitlement.refresh_from_db()
+    return entitlement
+
+
+def _lifecycle_notice_in(status: str) -> Delivery:
+    entitlement = _shipped()
+    contact = ContactFactory(language="de")
+    AccountAssociationFactory(
+        contact=contact, account=entitlement.entitlement_accounts.first().account
+    )
+    _suspended(entitlement)
+    return _with_status(Delivery.objects.filter(kind=DeliveryKind.LIFECYCLE_NOTICE).last(), status)
 
 
 # Who is offered what ---------------------------------------------------------------------
