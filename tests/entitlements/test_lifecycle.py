@@ -118,9 +118,7 @@ def test_revoke_ends_the_activations_for_good(owned):
     assert owned.revoked_at and owned.revoke_reason == "Contract cancelled"
     assert owned.feed_status == "revoked"
     assert not Activation.objects.filter(entitlement=owned, revoked_at__isnull=True).exists()
-    assert set(Activation.objects.values_list("revoke_reason", flat=True)) == {
-        "Contract cancelled"
-    }
+    assert set(Activation.objects.values_list("revoke_reason", flat=True)) == {"Contract cancelled"}
     (event,) = Delivery.objects.filter(channel=Channel.WEBHOOK, endpoint=erp)
     assert event.payload["type"] == "entitlement.revoked"
     assert written(notices()["bob@harbor.example"]).subject.endswith("is revoked")
