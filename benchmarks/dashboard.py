@@ -64,9 +64,10 @@ SELECT o.id, n, (SELECT id FROM catalog_product WHERE sku = 'BENCH-1'), 1, s.shi
 FROM orders_salesorder o JOIN orders_shipment s ON s.order_id = o.id CROSS JOIN generate_series(1, 1000) n;
 INSERT INTO entitlements_entitlement (ssrn, activation_code_digest, activation_code_sealed, product_id,
     order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at, paper_certificate_number,
-    tracking_number, feed_status, created_at, updated_at)
+    tracking_number, suspend_reason, revoke_reason, feed_status, created_at, updated_at)
 SELECT 'B' || lpad(l.id::text, 13, '0'), encode(sha256(l.id::text::bytea), 'hex'), 'x', l.product_id,
     l.id, 1, l.requested_ship_date, l.requested_ship_date + 365, l.requested_ship_date + 395, NULL, '', '',
+    '', '',
     'active', now(), now()
 FROM orders_orderline l;
 INSERT INTO entitlements_certificate (entitlement_id, version, status, language, reason,
