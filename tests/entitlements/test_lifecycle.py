@@ -164,6 +164,7 @@ def test_a_suspended_entitlement_refuses_activations_and_keys_until_reinstated(c
         {"activation_code": owned.activation_code, "serial_numbers": "SN-1"},
     )
     keys = client.get(reverse("portal:keys", args=[owned.ssrn]))
+    emailed = client.post(reverse("portal:keys-email", args=[owned.ssrn]), follow=True)
 
     assert "Suspended" in page.content.decode()
     assert refused.status_code == 400
@@ -172,6 +173,8 @@ def test_a_suspended_entitlement_refuses_activations_and_keys_until_reinstated(c
     )
     assert "is suspended: no device can be activated" in by_code.content.decode()
     assert keys.status_code == 403
+    assert "suspended" in emailed.content.decode()
+    assert not Delivery.objects.filter(kind=DeliveryKind.LICENSE_KEYS).exists()
     assert not Activation.objects.exists()
 
     entitlement_reinstate(entitlement_id=owned.pk, reason="paid", actor=CARE)
