@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from apps.catalog.models import DeliveryMethod
+from apps.entitlements.lifecycle import entitlement_reinstate, entitlement_suspend
 from apps.lms.models import LegacyKey, LegacyKeyState
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
@@ -64,6 +65,23 @@ def test_no_more_keys_than_the_quantity_and_clear_messages_for_wrong_codes(holde
     assert third.status_code == typo.status_code == 400
     assert unknown.status_code == 400
     assert LegacyKey.objects.filter(state=LegacyKeyState.ASSIGNED).count() == 2
+
+
+def test_a_suspended_entitlement_hands_out_no_key_until_reinstated(holder, lms_entitlement):
+    staff = UserFactory(is_staff=True)
+    entitlement_suspend(entitlement_id=lms_entitlement.pk, reason="Credit hold", actor=staff)
+
+    refused = _retrieve(holder, lms_entitlement.activation_code, "VPN-0001")
+
+    assert refused.status_code == 400
+    assert "is suspended: no key can be handed out" in refused.content.decode()
+    assert not LegacyKey.objects.filter(state=LegacyKeyState.ASSIGNED).exists()
+
+    entitlement_reinstate(entitlement_id=lms_entitlement.pk, reason="Paid", actor=staff)
+    handed_out = _retrieve(holder, lms_entitlement.activation_code, "VPN-0001")
+
+    assert handed_out.status_code == 200
+    assert handed_out.context["key"].serial_number == "VPN-0001"
 
 
 def test_retrieval_attempts_are_rate_limited(holder, settings):
