@@ -181,7 +181,7 @@ def bulk_file_read(data: bytes, *, name: str, kind: RowKind) -> list[Target]:
         "column": kind.column
     }
     if not header:
-        raise Rejected([_problem(name, 1, _("the file is empty: %s") % wanted)])
+        raise Rejected([_problem(name, 1, _("the file is empty: %(wanted)s") % {"wanted": wanted})])
     if [column.lower().lstrip("\ufeff") for column in header] != [kind.column]:
         raise Rejected([_problem(name, 1, wanted)])
     if len(rows) > MAX_ROWS:
@@ -193,12 +193,19 @@ def bulk_file_read(data: bytes, *, name: str, kind: RowKind) -> list[Target]:
     for line, values in rows:
         text = (values.get(header[0]) or "").strip()
         if any((extra or "").strip() for extra in values.get(None) or []):
-            problems.append(_problem(name, line, _("one column only: %s") % kind.column))
+            problems.append(
+                _problem(name, line, _("one column only, “%(column)s”") % {"column": kind.column})
+            )
             continue
         if parse_code(text).kind == CodeKind.ACTIVATION_CODE:
             # Never quoted back: an activation code stays off pages and out of logs.
             problems.append(
-                _problem(name, line, _("an activation code, which is not a %s") % kind.column)
+                _problem(
+                    name,
+                    line,
+                    _("an activation code: the file holds “%(column)s” values only")
+                    % {"column": kind.column},
+                )
             )
             continue
         try:
@@ -227,7 +234,9 @@ def bulk_file_read(data: bytes, *, name: str, kind: RowKind) -> list[Target]:
             problems = [*problems[:MAX_PROBLEMS], _("%(count)d more problems") % {"count": more}]
         raise Rejected(problems)
     if not read:
-        raise Rejected([_problem(name, 2, _("no %s in the file") % kind.column)])
+        raise Rejected(
+            [_problem(name, 2, _("no “%(column)s” value in the file") % {"column": kind.column})]
+        )
     found = kind.find([key for _line, key in read])
     return [
         Target(line=line, identifier=kind.identify(row) if row is not None else key, row=row)

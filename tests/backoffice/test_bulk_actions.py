@@ -92,7 +92,7 @@ def nothing_written():
         (b"ssrn\n{ssrn}\nnot-an-ssrn\n", "rows.csv: line 3: “not-an-ssrn” is not an SSRN"),
         (b"ssrn\n{ssrn}\n\n{lower}\n", "rows.csv: line 4: {ssrn} is on line 2 already"),
         (b"ssrn\n{ssrn},extra\n", "rows.csv: line 2: one column only"),
-        (b"ssrn\n\n", "rows.csv: line 2: no ssrn in the file"),
+        (b"ssrn\n\n", "rows.csv: line 2: no “ssrn” value in the file"),
     ],
 )
 def test_a_malformed_file_names_its_line_and_writes_nothing(care, data, problem):
@@ -134,7 +134,7 @@ def test_an_activation_code_in_the_file_is_refused_and_never_shown(care):
     response = upload(client, "suspend", f"ssrn\n{code}\n", reason="x")
 
     assert response.context["errors"] == [
-        "rows.csv: line 2: an activation code, which is not a ssrn"
+        "rows.csv: line 2: an activation code: the file holds “ssrn” values only"
     ]
     assert code.encode() not in response.content
 
