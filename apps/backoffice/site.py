@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
@@ -13,6 +14,7 @@ from apps.backoffice.bulk_import import KINDS, file_import, file_preview
 from apps.backoffice.dashboard import RETRY_PERMISSIONS, dashboard_figures, failed_ids
 from apps.backoffice.expiries import upcoming_expiries_by_account
 from apps.backoffice.selectors import contact_by_key, record_search
+from apps.core.bulk_admin import bulk_confirm_view, bulk_view
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.selectors import entitlement_by_ssrn, visibility_explain
@@ -37,6 +39,15 @@ class KeyshipAdminSite(admin.AdminSite):
             ),
             path("visibility/", self.admin_view(self.visibility_view), name="visibility"),
             path("import/", self.admin_view(self.import_view), name="bulk_import"),
+            path("bulk/", self.admin_view(self.bulk_view), name="bulk"),
+            path(
+                "bulk/confirm/",
+                # Each row is its own transaction: not the request's one.
+                transaction.non_atomic_requests(
+                    self.admin_view(require_POST(self.bulk_confirm_view))
+                ),
+                name="bulk_confirm",
+            ),
             path(
                 "upcoming-expiries/", self.admin_view(self.expiries_view), name="upcoming_expiries"
             ),
@@ -157,6 +168,14 @@ class KeyshipAdminSite(admin.AdminSite):
             ),
         }
         return TemplateResponse(request, "admin/visibility.html", context)
+
+    def bulk_view(self, request):
+        """One action on many rows (a CSV file or a selection), previewed first."""
+        return bulk_view(self, request)
+
+    def bulk_confirm_view(self, request):
+        """The confirmation of a bulk action's preview: each row's outcome."""
+        return bulk_confirm_view(self, request)
 
     def import_view(self, request):
         """Upload an orders, catalog or accounts file, see every row's result, confirm."""

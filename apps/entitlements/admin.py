@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from apps.catalog.models import DeliveryMethod
 from apps.core.admin import LargeTableAdmin, ReadOnlyAdminMixin, query_filter, reason_or_form
+from apps.core.bulk_admin import BulkActionAdminMixin
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
@@ -156,7 +157,7 @@ class CertificateInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class EntitlementAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "ssrn",
         "product",
@@ -180,7 +181,8 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     )
     list_select_related = ["product", "order_line__order"]
     inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
-    actions = ["reissue_certificates", "suspend", "reinstate", "revoke"]
+    actions = ["reissue_certificates", "suspend", "reinstate", "revoke", "bulk"]
+    bulk_kind = "entitlement"
     fields = [
         "ssrn",
         "activation_code",
@@ -356,7 +358,7 @@ class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Activation)
-class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class ActivationAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = ["entitlement", "serial_number", "created_at", "revoked_at"]
     list_filter = ["created_at"]
     search_lookups = ["serial_number", "entitlement__ssrn"]
@@ -373,7 +375,8 @@ class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     ]
     readonly_fields = fields
     inlines = [SupersededLicenseKeyInline]
-    actions = ["revoke"]
+    actions = ["revoke", "bulk"]
+    bulk_kind = "activation"
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("entitlements.revoke_activation")

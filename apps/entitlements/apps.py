@@ -7,6 +7,9 @@ class EntitlementsConfig(AppConfig):
     verbose_name = _("Entitlements")
 
     def ready(self):
+        from apps.entitlements.bulk_actions import bulk_actions_register
+
+        bulk_actions_register()
         from apps.entitlements.emails import LicenseKeyEmails, LifecycleNoticeEmails
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind

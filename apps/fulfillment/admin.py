@@ -16,6 +16,7 @@ from apps.core.admin import (
     ServiceSavedAdminMixin,
     reason_or_form,
 )
+from apps.core.bulk_admin import BulkActionAdminMixin
 from apps.core.contracts import Rejected, validate
 from apps.core.dates import business_today
 from apps.entitlements.selectors import renewal_problem
@@ -123,12 +124,13 @@ class ReasonFilter(admin.SimpleListFilter):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ServiceSavedAdminMixin, OrderLineAdminBase):
+class OrderLineAdmin(BulkActionAdminMixin, ServiceSavedAdminMixin, OrderLineAdminBase):
     """A line is added to, or changed on, its order through sales_order_upsert; once it is
     fulfilled or cancelled its page is read-only, and the actions change the states."""
 
     list_filter = [DueFilter, ReasonFilter, *OrderLineAdminBase.list_filter]
-    actions = ["hold", "release", "cancel", "ship_now"]
+    actions = ["hold", "release", "cancel", "ship_now", "bulk"]
+    bulk_kind = "order_line"
     fields = [
         "order",
         "line_number",

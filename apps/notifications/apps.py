@@ -7,6 +7,9 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Emails")
 
     def ready(self):
+        from apps.notifications.bulk_actions import bulk_actions_register
+
+        bulk_actions_register()
         from apps.notifications.services import FulfillmentEmails, ReminderDigests
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
