@@ -7,9 +7,16 @@ class EntitlementsConfig(AppConfig):
     verbose_name = _("Entitlements")
 
     def ready(self):
-        from apps.entitlements.emails import LicenseKeyEmails, LifecycleNoticeEmails
+        from apps.entitlements.emails import (
+            LicenseKeyEmails,
+            LifecycleNoticeEmails,
+            RehostDecisionEmails,
+            RehostNoticeEmails,
+        )
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
 
         kinds.register(DeliveryKind.LICENSE_KEYS, LicenseKeyEmails())
         kinds.register(DeliveryKind.LIFECYCLE_NOTICE, LifecycleNoticeEmails())
+        kinds.register(DeliveryKind.REHOST_NOTICE, RehostNoticeEmails())
+        kinds.register(DeliveryKind.REHOST_DECISION, RehostDecisionEmails())
