@@ -160,9 +160,7 @@ class RehostDecisionEmails(EmailKind):
                     + reverse("portal:entitlement", args=[delivery.about]),
                 }
                 return EmailMessage(
-                    subject=render_to_string(
-                        "emails/rehost_decision_subject.txt", context
-                    ).strip(),
+                    subject=render_to_string("emails/rehost_decision_subject.txt", context).strip(),
                     body=render_to_string("emails/rehost_decision.txt", context),
                     to=[delivery.recipient],
                     headers={"Message-ID": delivery.message_id},

@@ -11,6 +11,8 @@ log: the contacts receive it as a file written when their email leaves, as licen
 sends keys.
 """
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -262,10 +264,7 @@ def rehost_request_create(
     if activation.rehost_requests.filter(status=RehostRequestStatus.PENDING).exists():
         raise Rejected(
             [
-                _(
-                    "A request to move %(serial)s to a replacement waits for Customer Care "
-                    "already."
-                )
+                _("A request to move %(serial)s to a replacement waits for Customer Care already.")
                 % {"serial": activation.serial_number}
             ]
         )
@@ -397,3 +396,40 @@ def rehost_request_deny(*, request_id: int, actor, note: str) -> RehostRequest:
     request = _locked_request(request_id)
     _decide(request=request, status=RehostRequestStatus.DENIED, note=note, actor=actor)
     return request
+
+
+@dataclass(frozen=True)
+class RehostPreview:
+    """What a rehost would do, for a page that asks to confirm it: read without locks, so
+    the service checks again when it runs."""
+
+    ssrn: str
+    serial_number: str
+    new_serial_number: str
+    seats_used: int
+    quantity: int
+    problem: str | None
+
+
+def rehost_preview(*, activation: Activation, new_serial_number: str) -> RehostPreview:
+    """What moving `activation` to `new_serial_number` would do, or why it would be refused."""
+    entitlement = (
+        Entitlement.objects.with_status(business_today())
+        .select_related("product")
+        .get(pk=activation.entitlement_id)
+    )
+    activation.refresh_from_db(fields=["revoked_at"])
+    try:
+        new_serial = serial_number_clean(new_serial_number)
+    except Rejected as rejected:
+        problem, new_serial = rejected.errors[0], new_serial_number
+    else:
+        problem = _rehost_problem(entitlement, activation, new_serial)
+    return RehostPreview(
+        ssrn=entitlement.ssrn,
+        serial_number=activation.serial_number,
+        new_serial_number=new_serial,
+        seats_used=entitlement.activations.filter(revoked_at__isnull=True).count(),
+        quantity=entitlement.quantity,
+        problem=problem,
+    )
