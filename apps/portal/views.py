@@ -279,6 +279,11 @@ def _detail_page(
             "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
             and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
             "rehost_requests": rehost_requests,
+            # Shown above the devices too: a refused request's form may not be on the page
+            # (the entitlement was suspended since, say).
+            "rehost_errors": [e for errors in rehost_form.errors.values() for e in errors]
+            if rehost_form is not None
+            else [],
             "form": form,
         },
         status=status,
