@@ -334,9 +334,7 @@ def test_a_second_request_for_the_device_is_refused_and_so_is_a_direct_rehost(ow
     assert snapshot() == before
 
 
-def test_an_approval_that_no_longer_applies_is_refused_and_leaves_the_request_pending(
-    owned, anna
-):
+def test_an_approval_that_no_longer_applies_is_refused_and_leaves_the_request_pending(owned, anna):
     request = _ask(owned, anna.user)
     _suspend(owned)
     before = snapshot()
