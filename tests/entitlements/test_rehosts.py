@@ -394,17 +394,24 @@ def test_the_owner_requests_a_replacement_in_the_portal_and_sees_its_outcome(own
     assert "Approved on" in page
 
 
-def test_a_bad_serial_in_the_portal_answers_with_the_form_and_its_error(owned, anna):
+@pytest.mark.parametrize(
+    ("posted", "says"),
+    [
+        ({"new_serial_number": "SN-2", "reason": "RMA"}, "is already activated on"),
+        ({"new_serial_number": "A" * 10_000, "reason": "RMA"}, "at most 200 characters"),
+        ({"new_serial_number": "SN-NEW", "reason": "x" * 10_000}, "at most 200 characters"),
+        ({"new_serial_number": "<script>", "reason": "RMA"}, "is not a serial number"),
+    ],
+)
+def test_a_bad_request_in_the_portal_answers_with_the_form_and_its_error(owned, anna, posted, says):
     client = _portal(anna.user)
     before = snapshot()
 
-    response = client.post(
-        _request_url(owned, old_activation(owned)),
-        {"new_serial_number": "SN-2", "reason": "RMA"},
-    )
+    response = client.post(_request_url(owned, old_activation(owned)), posted)
 
     assert response.status_code == 400
-    assert "is already activated on" in response.content.decode()
+    assert says in response.content.decode()
+    assert "<script>" not in response.content.decode()
     assert snapshot() == before
 
 
