@@ -41,6 +41,7 @@ from apps.core.actors import Job
 from apps.core.codes import new_activation_code
 from apps.entitlements.activations import activations_create
 from apps.entitlements.models import Certificate, CertificateStatus
+from apps.entitlements.rehosts import rehost_request_create
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.lms.services import legacy_keys_import
 from apps.notifications.models import ShipmentEmail
@@ -182,7 +183,17 @@ def build_world(*, mail, on_commit) -> World:
     jal = lines[DeliveryMethod.JAL].entitlement
     heritage = lines[DeliveryMethod.HERITAGE_KEY].entitlement
     lms = lines[DeliveryMethod.LEGACY_LMS].entitlement
-    activations_create(entitlement_id=jal.pk, serial_numbers=[SERIAL], actor=contact_a.user)
+    (activation,) = activations_create(
+        entitlement_id=jal.pk, serial_numbers=[SERIAL], actor=contact_a.user
+    )
+    # A's contact asks to move the device to a replacement: a row of the rehost requests.
+    rehost_request_create(
+        activation_id=activation.pk,
+        new_serial_number="FTX2231A0ZZ",
+        reason="RMA: the power supply failed",
+        user=contact_a.user,
+        language="en",
+    )
     # What the world must hold for its surfaces to mean something.
     assert Certificate.objects.filter(status=CertificateStatus.READY).count() == 3
     emails = Delivery.objects.filter(channel=Channel.EMAIL)
@@ -646,6 +657,8 @@ ADMIN = {
     "core.auditevent": every_view(NONE_SEE),
     "entitlements.activation": every_view(NONE_SEE),
     "entitlements.certificate": every_view(NONE_SEE),
+    # Rehost requests are Customer Care's to decide: Operations does not see them.
+    "entitlements.rehostrequest": every_view(staff_only(NO_CODE, NO_CODE, REFUSED)),
     "entitlements.entitlement": {
         "changelist": NONE_SEE,
         "search": NONE_SEE,

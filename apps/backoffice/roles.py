@@ -1,8 +1,9 @@
 """The two staff roles, as Django groups. A migration keeps the groups in step.
 
 Customer Care looks after people: accounts, contacts, their associations and access
-requests; it reads orders and entitlements to answer questions, revokes activations, and
-suspends, reinstates and revokes entitlements.
+requests; it reads orders and entitlements to answer questions, revokes activations, moves
+them to replacement devices (rehost, RMA: directly or by deciding a portal user's request),
+and suspends, reinstates and revokes entitlements.
 Operations looks after the flow: orders and their lines, the catalog and the legacy key
 pools.
 """
@@ -33,7 +34,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
             "revoke_entitlement",
         ),
         "entitlements.entitlementaccount": VIEW,
-        "entitlements.activation": ("view", "revoke_activation"),
+        "entitlements.activation": ("view", "revoke_activation", "rehost_activation"),
+        "entitlements.rehostrequest": ("view", "change"),
         "entitlements.certificate": VIEW,
         "orders.shipment": VIEW,
         "outbox.delivery": ("view", "change"),

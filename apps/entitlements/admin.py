@@ -14,6 +14,7 @@ from apps.core.bulk_admin import BulkActionAdminMixin
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
+from apps.entitlements.admin_rehosts import ActivationRehostMixin, RehostRequestAdmin  # noqa: F401
 from apps.entitlements.lifecycle import (
     entitlement_reinstate,
     entitlement_revoke,
@@ -94,7 +95,14 @@ class EntitlementAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Activation
-    fields = ["serial_number", "activated_by", "created_at", "revoked_at", "revoke_reason"]
+    fields = [
+        "serial_number",
+        "activated_by",
+        "created_at",
+        "revoked_at",
+        "revoke_reason",
+        "rehosted_from",
+    ]
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -358,12 +366,14 @@ class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Activation)
-class ActivationAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin):
-    list_display = ["entitlement", "serial_number", "created_at", "revoked_at"]
+class ActivationAdmin(
+    BulkActionAdminMixin, ActivationRehostMixin, ReadOnlyAdminMixin, LargeTableAdmin
+):
+    list_display = ["entitlement", "serial_number", "created_at", "revoked_at", "rehosted_from"]
     list_filter = ["created_at"]
     search_lookups = ["serial_number", "entitlement__ssrn"]
     search_help_text = _("A device serial number or an SSRN.")
-    list_select_related = ["entitlement"]
+    list_select_related = ["entitlement", "rehosted_from"]
     fields = [
         "entitlement",
         "serial_number",
@@ -372,11 +382,38 @@ class ActivationAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin)
         "created_at",
         "revoked_at",
         "revoke_reason",
+        "rehosted_from",
+        "rehosted_to_link",
+        "rehost_link",
     ]
     readonly_fields = fields
     inlines = [SupersededLicenseKeyInline]
-    actions = ["revoke", "bulk"]
+    actions = ["revoke", "rehost", "bulk"]
     bulk_kind = "activation"
+
+    @admin.display(description=_("rehosted to"))
+    def rehosted_to_link(self, obj):
+        moved = obj.rehosted_to.first()
+        if moved is None:
+            return "-"
+        url = reverse("admin:entitlements_activation_change", args=[moved.pk])
+        return format_html('<a href="{}">{}</a>', url, moved.serial_number)
+
+    @admin.display(description=_("replacement (RMA)"))
+    def rehost_link(self, obj):
+        url = reverse("admin:entitlements_activation_rehost", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">{}</a>', url, _("Rehost to a replacement device")
+        )
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is None or obj.revoked_at is not None or not self.has_rehost_permission(request):
+            fields.remove("rehost_link")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("entitlements.revoke_activation")

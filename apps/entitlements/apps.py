@@ -8,11 +8,17 @@ class EntitlementsConfig(AppConfig):
 
     def ready(self):
         from apps.entitlements.bulk_actions import bulk_actions_register
-
-        bulk_actions_register()
-        from apps.entitlements.emails import LicenseKeyEmails, LifecycleNoticeEmails
+        from apps.entitlements.emails import (
+            LicenseKeyEmails,
+            LifecycleNoticeEmails,
+            RehostDecisionEmails,
+            RehostNoticeEmails,
+        )
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
 
         kinds.register(DeliveryKind.LICENSE_KEYS, LicenseKeyEmails())
         kinds.register(DeliveryKind.LIFECYCLE_NOTICE, LifecycleNoticeEmails())
+        kinds.register(DeliveryKind.REHOST_NOTICE, RehostNoticeEmails())
+        kinds.register(DeliveryKind.REHOST_DECISION, RehostDecisionEmails())
+        bulk_actions_register()

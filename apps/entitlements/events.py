@@ -26,6 +26,7 @@ CHANGE_EVENTS = {
     "revoked": "entitlement.revoked",
     ChangeKind.ACTIVATED.value: "activation.created",
     ChangeKind.ACTIVATION_REVOKED.value: "activation.revoked",
+    "rehosted": "activation.rehosted",
 }
 
 

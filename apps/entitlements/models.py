@@ -219,12 +219,25 @@ class Activation(models.Model):
     created_at = models.DateTimeField(_("activated at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoke_reason = models.CharField(_("reason for revoking"), max_length=200, blank=True)
+    # A rehost (RMA) ends the failed device's activation and starts this one on its
+    # replacement: the link keeps the device's history readable (rehosts.py).
+    rehosted_from = models.ForeignKey(
+        "self",
+        verbose_name=_("rehosted from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rehosted_to",
+    )
 
     class Meta:
         verbose_name = _("activation")
         verbose_name_plural = _("activations")
         ordering = ["-id"]
-        permissions = [("revoke_activation", _("Can revoke activations"))]
+        permissions = [
+            ("revoke_activation", _("Can revoke activations")),
+            ("rehost_activation", _("Can rehost activations to a replacement device (RMA)")),
+        ]
         constraints = [
             # A revoked activation frees its seat: the same serial may be activated again.
             models.UniqueConstraint(
@@ -404,6 +417,7 @@ class ChangeKind(models.TextChoices):
     SUSPENDED = "suspended", _("Suspended")
     REINSTATED = "reinstated", _("Reinstated")
     REVOKED = "revoked", _("Revoked")
+    REHOSTED = "rehosted", _("Activation moved to a replacement device")
 
 
 class EntitlementChange(models.Model):
@@ -458,3 +472,91 @@ class EntitlementChange(models.Model):
 
     def __str__(self):
         return f"{self.entitlement_id} {self.kind} {self.effective_on}"
+
+
+class RehostRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    DENIED = "denied", _("Denied")
+
+
+class RehostRequest(TimeStampedModel):
+    """A portal user asks to move an activation from a failed device to its replacement
+    (an RMA); Customer Care approves (which rehosts, rehosts.py) or denies."""
+
+    activation = models.ForeignKey(
+        Activation,
+        verbose_name=_("activation"),
+        on_delete=models.PROTECT,
+        related_name="rehost_requests",
+    )
+    new_serial_number = models.CharField(_("replacement serial number"), max_length=64)
+    reason = models.CharField(_("reason"), max_length=500)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        related_name="rehost_requests",
+    )
+    # The requester's language when asking: the decision is written in it.
+    language = models.CharField(_("language"), max_length=8, default="en")
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=RehostRequestStatus.choices,
+        default=RehostRequestStatus.PENDING,
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("note to the requester"), max_length=500, blank=True)
+    # The activation an approval started on the replacement.
+    new_activation = models.OneToOneField(
+        Activation,
+        verbose_name=_("new activation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rehost_request",
+    )
+
+    class Meta:
+        verbose_name = _("rehost request")
+        verbose_name_plural = _("rehost requests")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RehostRequestStatus.values),
+                name="rehost_request_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False),
+                name="rehost_request_decided_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(new_activation__isnull=False),
+                name="rehost_request_approved_has_activation",
+            ),
+            # One open request per activation: asking twice does not queue twice.
+            models.UniqueConstraint(
+                fields=["activation"],
+                condition=Q(status="pending"),
+                name="rehost_request_one_pending",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending"),
+                name="rehost_request_pending_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.activation.serial_number} -> {self.new_serial_number}"

@@ -39,6 +39,7 @@ EVENT_TYPES = {
     "entitlement.revoked": _("An entitlement was revoked"),
     "activation.created": _("A device was activated"),
     "activation.revoked": _("An activation was revoked"),
+    "activation.rehosted": _("An activation moved to a replacement device"),
     "reminder.sent": _("A subscription reminder was sent"),
 }
 

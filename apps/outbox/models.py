@@ -31,6 +31,8 @@ class DeliveryKind(models.TextChoices):
     WEBHOOK_EVENT = "webhook_event", _("Webhook event")
     ENDPOINT_DISABLED = "endpoint_disabled", _("Webhook endpoint disabled")
     LIFECYCLE_NOTICE = "lifecycle_notice", _("Entitlement suspended, reinstated or revoked")
+    REHOST_DECISION = "rehost_decision", _("Rehost request decision")
+    REHOST_NOTICE = "rehost_notice", _("Activation rehosted to a replacement device")
 
 
 # The kinds that reach an address once per topic (a resend is a new row with a reason): a

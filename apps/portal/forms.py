@@ -73,6 +73,21 @@ class SerialNumbersForm(forms.Form):
     )
 
 
+class RehostRequestForm(forms.Form):
+    """A portal user asks to move a device's activation to its replacement (an RMA)."""
+
+    new_serial_number = forms.CharField(
+        label=_("Replacement device's serial number"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    reason = forms.CharField(
+        label=_("What happened to the device"),
+        max_length=200,
+        help_text=_("For Customer Care, e.g. the RMA number or the fault."),
+    )
+
+
 class ActivationCodeForm(SerialNumbersForm):
     """Activation by someone who holds the code but does not see the account (an installer)."""
 

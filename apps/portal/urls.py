@@ -15,6 +15,11 @@ urlpatterns = [
         name="certificate",
     ),
     path("entitlements/<key:ssrn>/activate/", views.entitlement_activate, name="activate"),
+    path(
+        "entitlements/<key:ssrn>/activations/<int:activation_id>/rehost/",
+        views.rehost_request,
+        name="rehost-request",
+    ),
     path("entitlements/<key:ssrn>/keys/", views.license_keys_download, name="keys"),
     path("entitlements/<key:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
     path("activate/", code_holders.activate_with_code, name="activate-with-code"),

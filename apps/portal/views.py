@@ -27,7 +27,8 @@ from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
-from apps.entitlements.models import Entitlement, EntitlementStatus
+from apps.entitlements.models import Entitlement, EntitlementStatus, RehostRequest
+from apps.entitlements.rehosts import rehost_request_create
 from apps.entitlements.selectors import (
     entitlement_list_for_user,
     entitlements_visible_to,
@@ -38,6 +39,7 @@ from apps.portal.forms import (
     AccessRequestForm,
     EntitlementFilterForm,
     LanguageForm,
+    RehostRequestForm,
     SerialNumbersForm,
 )
 from apps.portal.order_addresses import order_address_of
@@ -234,11 +236,30 @@ def entitlement_detail(request, ssrn: str):
     return _detail_page(request, entitlement, SerialNumbersForm())
 
 
-def _detail_page(request, entitlement, form, *, activated=(), status=200):
+def _detail_page(
+    request, entitlement, form, *, activated=(), status=200, rehost_form=None, rehost_of=None
+):
     today = business_today()
-    activations = list(entitlement.activations.select_related(None).order_by("-id"))
+    activations = list(
+        entitlement.activations.select_related("rehosted_from")
+        .prefetch_related("rehosted_to")
+        .order_by("-id")
+    )
+    rehost_requests = list(
+        RehostRequest.objects.filter(activation__entitlement=entitlement)
+        .select_related("activation")
+        .order_by("-id")[:50]
+    )
+    pending = {r.activation_id for r in rehost_requests if r.status == "pending"}
     for activation in activations:
         activation.works_until = _key_works_until(activation.license_key)
+        activation.moved_to = next(iter(activation.rehosted_to.all()), None)
+        activation.rehost_pending = activation.pk in pending
+        activation.rehost_form = (
+            rehost_form
+            if rehost_of == activation.pk
+            else RehostRequestForm(auto_id=f"rma{activation.pk}_%s")
+        )
     certificate = downloads.ready_certificate(entitlement)
     entitlement.days = entitlement.days_left(today)
     return render(
@@ -257,6 +278,12 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
             "keys_reissued": license_keys_reissued(entitlement=entitlement),
             "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
             and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
+            "rehost_requests": rehost_requests,
+            # Shown above the devices too: a refused request's form may not be on the page
+            # (the entitlement was suspended since, say).
+            "rehost_errors": [e for errors in rehost_form.errors.values() for e in errors]
+            if rehost_form is not None
+            else [],
             "form": form,
         },
         status=status,
@@ -301,6 +328,50 @@ def entitlement_activate(request, ssrn: str):
             )
             return _detail_page(request, entitlement, SerialNumbersForm(), activated=activated)
     return _detail_page(request, entitlement, form, status=400)
+
+
+@require_POST
+@login_required
+def rehost_request(request, ssrn: str, activation_id: int):
+    """Ask Customer Care to move a device's activation to its replacement (an RMA). Only for
+    an activation of an entitlement the user sees now: any other answers 404."""
+    entitlement = _visible_entitlement(request, ssrn)
+    activation = get_object_or_404(entitlement.activations, pk=activation_id)
+    form = RehostRequestForm(request.POST, auto_id=f"rma{activation.pk}_%s")
+    if form.is_valid():
+        contact = _contact(request.user)
+        try:
+            rehost_request_create(
+                activation_id=activation.pk,
+                new_serial_number=form.cleaned_data["new_serial_number"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                language=contact.language if contact else translation.get_language(),
+            )
+        except Rejected as rejected:
+            for error in rejected.errors:
+                form.add_error("new_serial_number", error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Your request to move %(serial)s to %(new)s is with Customer Care. You will "
+                    "hear by email."
+                )
+                % {
+                    "serial": activation.serial_number,
+                    "new": form.cleaned_data["new_serial_number"].strip().upper(),
+                },
+            )
+            return redirect(reverse("portal:entitlement", args=[entitlement.ssrn]) + "#rehosts")
+    return _detail_page(
+        request,
+        entitlement,
+        SerialNumbersForm(),
+        status=400,
+        rehost_form=form,
+        rehost_of=activation.pk,
+    )
 
 
 @require_GET

@@ -30,9 +30,16 @@ from apps.accounts.models import AccountAssociation as AssociationModel
 from apps.api.services import api_client_create
 from apps.backoffice.roles import ROLES
 from apps.catalog.models import DeliveryMethod
+from apps.entitlements.activations import activations_create
 from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.lifecycle import entitlement_revoke, entitlement_suspend
-from apps.entitlements.models import CertificateStatus, Entitlement
+from apps.entitlements.models import CertificateStatus, Entitlement, RehostRequest
+from apps.entitlements.rehosts import (
+    activation_rehost,
+    rehost_request_approve,
+    rehost_request_create,
+    rehost_request_deny,
+)
 from apps.fulfillment.services import order_lines_ship_now
 from apps.notifications.selectors import shipment_deliveries
 from apps.orders.models import LineStatus, OrderLine, SalesOrder
@@ -275,9 +282,17 @@ ROW_KINDS: dict[str, dict[str, Callable]] = {
     },
     "entitlements.Activation": {
         "live activation": lambda: ActivationFactory(entitlement=_shipped()),
+        "rehosted activation": lambda: _rehosted().rehosted_from,
+        "activation on a replacement device": lambda: _rehosted(),
         "revoked activation": lambda: ActivationFactory(
             entitlement=_shipped(), revoked_at=timezone.now(), revoke_reason="returned"
         ),
+    },
+    "entitlements.RehostRequest": {
+        "pending rehost": lambda: _rehost_request(),
+        "pending rehost of a suspended entitlement": lambda: _rehost_request(suspend=True),
+        "approved rehost": lambda: _rehost_request(decide=rehost_request_approve),
+        "denied rehost": lambda: _rehost_request(decide=rehost_request_deny),
     },
     "accounts.AccessRequest": {
         "pending": _access_request,
@@ -381,6 +396,42 @@ def _lifecycle_notice_in(status: str) -> Delivery:
     return _with_status(Delivery.objects.filter(kind=DeliveryKind.LIFECYCLE_NOTICE).last(), status)
 
 
+def _owned_activation():
+    entitlement = _shipped()
+    contact = ContactFactory()
+    AccountAssociationFactory(
+        contact=contact, account=entitlement.entitlement_accounts.first().account
+    )
+    (activation,) = activations_create(
+        entitlement_id=entitlement.pk, serial_numbers=["SN-FAILED"], actor=_operator()
+    )
+    return contact, activation
+
+
+def _rehosted():
+    _contact, activation = _owned_activation()
+    return activation_rehost(
+        activation_id=activation.pk, new_serial_number="SN-NEW", reason="RMA", actor=_operator()
+    )
+
+
+def _rehost_request(*, suspend=False, decide=None):
+    contact, activation = _owned_activation()
+    request = rehost_request_create(
+        activation_id=activation.pk,
+        new_serial_number="SN-NEW",
+        reason="RMA 4711",
+        user=contact.user,
+        language="de",
+    )
+    if suspend:
+        _suspended(activation.entitlement)
+    if decide:
+        decide(request_id=request.pk, actor=_operator(), note="done")
+    request.refresh_from_db()
+    return request
+
+
 # Who is offered what ---------------------------------------------------------------------
 
 PEOPLE = ["superuser", *ROLES]
@@ -423,8 +474,9 @@ def test_every_model_with_an_action_has_its_kinds_of_rows():
 
 def _changelist(model) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    # The access requests' list opens on the pending ones: decided rows are under "All".
-    return f"{url}?status=all" if model is AccessRequest else url
+    # The access and rehost requests' lists open on the pending ones: decided rows are under
+    # "All".
+    return f"{url}?status=all" if model in (AccessRequest, RehostRequest) else url
 
 
 def _run(client, model, action, row, capture, *, follow_up: bool):

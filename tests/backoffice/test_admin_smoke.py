@@ -10,7 +10,7 @@ from apps.api.services import api_client_create
 from apps.core import sealing
 from apps.core.actors import Job
 from apps.core.models import AuditEvent
-from apps.entitlements.models import Activation, Certificate, Entitlement
+from apps.entitlements.models import Activation, Certificate, Entitlement, RehostRequest
 from apps.orders.models import Shipment
 from apps.outbox.models import Delivery, WebhookEndpoint
 from tests.factories.accounts import (
@@ -68,6 +68,12 @@ def one_of_everything():
     AccessRequest.objects.create(
         contact=association.contact, requested_account_id="0100099999", reason="no such account"
     )
+    RehostRequest.objects.create(
+        activation=activation,
+        new_serial_number="SN-REPLACEMENT",
+        reason="RMA 4711",
+        requested_by=association.contact.user,
+    )
     ProductFactory()
     api_client_create(name="ERP", scopes=["orders:write"], actor=Job("create_api_client"))
     AccountFactory()
@@ -87,7 +93,7 @@ def test_changelist_and_search_answer(admin_client, one_of_everything, model):
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_add_page_answers_where_adding_is_allowed(admin_client, one_of_everything, model):
-    # Entitlements, activations, access requests and audit events are written by services
+    # Entitlements, activations, access and rehost requests and audit events are written by services
     # only; the roles' groups come from the code.
     expected = (
         403
@@ -101,6 +107,7 @@ def test_add_page_answers_where_adding_is_allowed(admin_client, one_of_everythin
             Delivery,
             Shipment,
             AccessRequest,
+            RehostRequest,
         )
         else 200
     )

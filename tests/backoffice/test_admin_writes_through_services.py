@@ -29,6 +29,7 @@ from apps.accounts.models import AccessRequest
 from apps.api.services import api_client_create
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.core.models import AuditEvent
+from apps.entitlements.models import RehostRequest
 from apps.outbox.endpoints import webhook_endpoint_create
 from tests.admin_forms import admin_form_data
 from tests.factories.accounts import (
@@ -240,7 +241,7 @@ def _some_object(model):
     OrderAccountFactory(order=line.order)
     OrderEmailFactory(order=line.order)
     entitlement = EntitlementFactory()
-    ActivationFactory(entitlement=entitlement)
+    activation = ActivationFactory(entitlement=entitlement)
     CertificateFactory(entitlement=entitlement)
     DeliveryFactory(shipment=entitlement.order_line.shipment)
     association = AccountAssociationFactory()
@@ -248,6 +249,12 @@ def _some_object(model):
         contact=association.contact,
         requested_account_id=association.account.account_id,
         reason="partner",
+    )
+    RehostRequest.objects.create(
+        activation=activation,
+        new_serial_number="SN-REPLACEMENT",
+        reason="RMA 4711",
+        requested_by=association.contact.user,
     )
     return model._default_manager.first()
 

@@ -11,6 +11,7 @@ from apps.core.actors import Job
 from apps.core.contracts import validate
 from apps.entitlements.activations import activations_create, activations_revoke
 from apps.entitlements.models import Entitlement
+from apps.entitlements.rehosts import activation_rehost
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.lms.models import LegacyKey
 from apps.notifications.reminders import reminders_queue
@@ -238,6 +239,10 @@ def test_no_event_holds_an_activation_code_or_a_license_key():
         entitlement_id=jal.pk, serial_numbers=["SN-77"], actor=Job("t")
     )
     activations_revoke(activation_ids=[activation.pk], actor=Job("t"), reason="returned")
+    (failed,) = activations_create(entitlement_id=jal.pk, serial_numbers=["SN-88"], actor=Job("t"))
+    replacement = activation_rehost(
+        activation_id=failed.pk, new_serial_number="SN-89", reason="RMA", actor=Job("t")
+    )
 
     text = json.dumps(events())
     assert {e["type"] for e in events()} >= {
@@ -245,10 +250,11 @@ def test_no_event_holds_an_activation_code_or_a_license_key():
         "entitlement.created",
         "activation.created",
         "activation.revoked",
+        "activation.rehosted",
     }
     secrets = [e.activation_code for e in Entitlement.objects.all()]
     secrets += [key.license_key for key in LegacyKey.objects.all()]
-    secrets.append(activation.license_key)
+    secrets += [activation.license_key, failed.license_key, replacement.license_key]
     assert all(secret and secret not in text for secret in secrets)
     assert all(secret.replace("-", "") not in text.replace("-", "") for secret in secrets)
 
@@ -267,5 +273,6 @@ def test_every_event_type_of_the_catalogue_is_documented():
         "entitlement.revoked",
         "activation.created",
         "activation.revoked",
+        "activation.rehosted",
         "reminder.sent",
     }
