@@ -346,7 +346,8 @@ class EntitlementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
 
 class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The keys this device had before a renewal re-issued them: a device may still hold one."""
+    """The keys this device had before a renewal re-issued them or the device refreshed its
+    key (no renewal): a device may still hold one."""
 
     model = SupersededLicenseKey
     fields = ["superseded_at", "renewal", "license_key"]
@@ -368,6 +369,7 @@ class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "license_key",
         "activated_by",
         "created_at",
+        "last_refreshed_at",
         "revoked_at",
         "revoke_reason",
     ]
