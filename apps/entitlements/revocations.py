@@ -138,7 +138,7 @@ def revocation_list_verify(text: str | bytes) -> RevocationList:
         raise RevocationListInvalid("The revocation list is larger than any Keyship writes.")
     try:
         document = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise RevocationListInvalid("The revocation list is not JSON.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise RevocationListInvalid(

@@ -90,7 +90,7 @@ def _refusal(status: str, http_status: int, **headers) -> JsonResponse:
             "The subscription has ended: renew it to get a fresh license key."
         ),
         "too_large": _("This is not a license key: it is too large."),
-        "rate_limited": _("Too many refreshes of this key. Try again later."),
+        "rate_limited": _("Too many refreshes. Try again later."),
     }
     response = JsonResponse({"status": status, "message": messages[status]}, status=http_status)
     for name, value in headers.items():

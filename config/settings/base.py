@@ -278,8 +278,9 @@ SIGN_IN_LINK_CLIENT_RATE = env.str("SIGN_IN_LINK_CLIENT_RATE", default="10/h")
 # this a flood of them writes no rows (the web server's log still has each request).
 API_REFUSED_AUDIT_RATE = env.str("API_REFUSED_AUDIT_RATE", default="30/m")
 # License key refreshes (POST /license-keys/refresh/) per device (SSRN and serial number)
-# and per client address; many devices may refresh from behind one address.
-LICENSE_KEY_REFRESH_RATE = env.str("LICENSE_KEY_REFRESH_RATE", default="10/h")
+# and per client address; many devices may refresh from behind one address. Each refresh
+# keeps the key it replaces, so the per-device rate also bounds those rows.
+LICENSE_KEY_REFRESH_RATE = env.str("LICENSE_KEY_REFRESH_RATE", default="20/d")
 LICENSE_KEY_REFRESH_CLIENT_RATE = env.str("LICENSE_KEY_REFRESH_CLIENT_RATE", default="120/m")
 
 # The client's address ------------------------------------------------------------------

@@ -570,3 +570,18 @@ def test_a_key_past_its_expires_is_reported_stale_refresh_it(tmp_path, entitleme
         tmp_path, activation.license_key, moment=ACTIVATED + datetime.timedelta(days=29)
     )
     assert error is None and "valid: current:" in out and "expires 2027-02-09 09:00 UTC" in out
+
+
+def test_a_refusal_speaks_the_devices_language(client, entitlement):
+    (activation,) = activate(entitlement, "FTX1")
+    with at(ACTIVATED):
+        entitlement_suspend(entitlement_id=entitlement.pk, reason="unpaid", actor=Job("test"))
+        response = client.post(
+            REFRESH,
+            data=activation.license_key,
+            content_type="text/plain",
+            headers={"accept-language": "de"},
+        )
+
+    assert response.json()["status"] == "suspended"
+    assert "Die Berechtigung ist gesperrt" in response.json()["message"]
