@@ -358,7 +358,7 @@ class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Activation)
 class ActivationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
-    list_display = ["entitlement", "serial_number", "created_at", "revoked_at"]
+    list_display = ["entitlement", "serial_number", "created_at", "last_refreshed_at", "revoked_at"]
     list_filter = ["created_at"]
     search_lookups = ["serial_number", "entitlement__ssrn"]
     search_help_text = _("A device serial number or an SSRN.")

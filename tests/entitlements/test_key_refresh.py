@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 import logging
+import threading
 
 import pytest
 import time_machine
@@ -585,3 +586,50 @@ def test_a_refusal_speaks_the_devices_language(client, entitlement):
 
     assert response.json()["status"] == "suspended"
     assert "Die Berechtigung ist gesperrt" in response.json()["message"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_during_a_revoke_waits_for_it_and_gets_no_key(entitlement):
+    # Given a device whose activation is being revoked (the revoke holds the entitlement's
+    # lock, not yet committed) when the device asks for a fresh key
+    from django.db import connection, transaction
+
+    from apps.entitlements.key_refresh import RefreshStatus, license_key_refresh
+
+    (activation,) = activate(entitlement, "FTX1")
+    revoking, may_commit, outcome = threading.Event(), threading.Event(), {}
+
+    def revoke():
+        try:
+            with transaction.atomic():
+                activations_revoke(
+                    activation_ids=[activation.pk], actor=UserFactory(), reason="rehost"
+                )
+                revoking.set()
+                may_commit.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def device():
+        try:
+            outcome["refresh"] = license_key_refresh(text=activation.license_key)
+        finally:
+            connection.close()
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    assert revoking.wait(timeout=30)
+    asker = threading.Thread(target=device)
+    asker.start()
+    asker.join(timeout=2)
+    assert asker.is_alive()  # it waits on the revoke's lock
+    may_commit.set()
+    revoker.join(timeout=30)
+    asker.join(timeout=30)
+
+    # Then it is refused as revoked, and the revoked activation got no new key
+    assert outcome["refresh"].status == RefreshStatus.REVOKED
+    assert outcome["refresh"].license_key == ""
+    activation.refresh_from_db()
+    assert activation.last_refreshed_at is None and not activation.superseded_keys.exists()
