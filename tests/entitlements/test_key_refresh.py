@@ -13,6 +13,7 @@ import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 
 from apps.core.actors import Job
 from apps.entitlements import license_keys
@@ -575,7 +576,8 @@ def test_a_key_past_its_expires_is_reported_stale_refresh_it(tmp_path, entitleme
 
 def test_a_refusal_speaks_the_devices_language(client, entitlement):
     (activation,) = activate(entitlement, "FTX1")
-    with at(ACTIVATED):
+    # The middleware switches this thread's language for the request: put it back after.
+    with at(ACTIVATED), translation.override("en"):
         entitlement_suspend(entitlement_id=entitlement.pk, reason="unpaid", actor=Job("test"))
         response = client.post(
             REFRESH,
