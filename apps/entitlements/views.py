@@ -15,7 +15,12 @@ from django_ratelimit.core import get_usage
 from apps.core import metrics
 from apps.core.dates import business_today
 from apps.entitlements.key_refresh import RefreshStatus, license_key_refresh
-from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_verify, public_key_set
+from apps.entitlements.license_keys import (
+    TIME_FORMAT,
+    LicenseKeyInvalid,
+    license_key_verify,
+    public_key_set,
+)
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.revocations import revocation_list_published
 from apps.entitlements.selectors import entitlement_by_ssrn
@@ -59,7 +64,7 @@ def license_key_revocations(request):
     by clients until its next_update."""
     document = revocation_list_published()
     response = JsonResponse(document)
-    next_update = datetime.datetime.strptime(document["next_update"], "%Y-%m-%dT%H:%M:%SZ")
+    next_update = datetime.datetime.strptime(document["next_update"], TIME_FORMAT)
     left = next_update.replace(tzinfo=datetime.UTC) - timezone.now()
     patch_cache_control(response, public=True, max_age=max(0, int(left.total_seconds())))
     return response
