@@ -6,7 +6,12 @@ from django.urls import include, path
 import apps.core.converters  # noqa: F401  (registers <key:...>)
 from apps.backoffice.metrics import metrics_view
 from apps.core.views import healthz
-from apps.entitlements.views import entitlement_verify, license_public_keys
+from apps.entitlements.views import (
+    entitlement_verify,
+    license_key_refresh_view,
+    license_key_revocations,
+    license_public_keys,
+)
 from apps.outbox.views import mailgun_tracking_webhook
 from apps.portal.password_reset import PasswordResetConfirmView, PasswordResetView
 
@@ -28,6 +33,13 @@ urlpatterns = [
         license_public_keys,
         name="license-public-keys",
     ),
+    path(
+        ".well-known/keyship-license-key-revocations.json",
+        license_key_revocations,
+        name="license-key-revocations",
+    ),
+    # For devices, with their key as the credential (apps/entitlements/key_refresh.py).
+    path("license-keys/refresh/", license_key_refresh_view, name="license-key-refresh"),
     path(
         "account/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -66,6 +66,11 @@ messages = Counter(
     ["channel", "kind", "outcome"],
 )
 activations = Counter("keyship_activations_total", "Devices activated on an entitlement.")
+license_key_refreshes = Counter(
+    "keyship_license_key_refreshes_total",
+    "License key refreshes asked for by devices, by how they were answered (the status).",
+    ["status"],
+)
 logins_refused = Counter(
     "keyship_logins_refused_total",
     "Sign-ins refused: wrong credentials, or a client and address locked out.",
@@ -82,6 +87,7 @@ LIMIT_ACTIVATION_CODE = "activation_code"
 LIMIT_PASSWORD_RESET = "password_reset"
 LIMIT_SIGN_IN_LINK = "sign_in_link"
 LIMIT_API_REFUSED_AUDIT = "api_refused_audit"
+LIMIT_LICENSE_KEY_REFRESH = "license_key_refresh"
 
 
 def lag_observe(stage: str, seconds: float) -> None:

@@ -78,7 +78,7 @@ def _activation_problem(entitlement: Entitlement) -> str | None:
     return None
 
 
-def _license_key(entitlement: Entitlement, serial: str, now) -> str:
+def activation_license_key(entitlement: Entitlement, serial: str, now) -> str:
     """A device's key with the entitlement's dates as they stand: it works through the grace
     period of an initial subscription, through the term end of a renewal."""
     return license_key_sign(
@@ -118,7 +118,7 @@ def activation_keys_reissue(*, entitlement: Entitlement, renewal: Term | None, a
         for activation in activations
     )
     for activation in activations:
-        activation.license_key = _license_key(entitlement, activation.serial_number, now)
+        activation.license_key = activation_license_key(entitlement, activation.serial_number, now)
     Activation.objects.bulk_update(activations, ["license_key"])
     audit_event_record(
         actor=actor,
@@ -182,7 +182,7 @@ def activations_create(*, entitlement_id: int, serial_numbers: list[str], actor)
             entitlement=entitlement,
             serial_number=serial,
             activated_by=actor_user(actor),
-            license_key=_license_key(entitlement, serial, now),
+            license_key=activation_license_key(entitlement, serial, now),
         )
         for serial in new
     )

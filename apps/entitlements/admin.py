@@ -356,7 +356,8 @@ class EntitlementAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
 
 
 class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The keys this device had before a renewal re-issued them: a device may still hold one."""
+    """The keys this device had before a renewal re-issued them or the device refreshed its
+    key (no renewal): a device may still hold one."""
 
     model = SupersededLicenseKey
     fields = ["superseded_at", "renewal", "license_key"]
@@ -369,7 +370,14 @@ class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ActivationAdmin(
     BulkActionAdminMixin, ActivationRehostMixin, ReadOnlyAdminMixin, LargeTableAdmin
 ):
-    list_display = ["entitlement", "serial_number", "created_at", "revoked_at", "rehosted_from"]
+    list_display = [
+        "entitlement",
+        "serial_number",
+        "created_at",
+        "last_refreshed_at",
+        "revoked_at",
+        "rehosted_from",
+    ]
     list_filter = ["created_at"]
     search_lookups = ["serial_number", "entitlement__ssrn"]
     search_help_text = _("A device serial number or an SSRN.")
@@ -380,6 +388,7 @@ class ActivationAdmin(
         "license_key",
         "activated_by",
         "created_at",
+        "last_refreshed_at",
         "revoked_at",
         "revoke_reason",
         "rehosted_from",

@@ -3,7 +3,7 @@
 A key is plain text that survives email and copy-paste:
 
     -----BEGIN KEYSHIP LICENSE KEY-----
-    Format: 2
+    Format: 3
     Key-Id: 5f0c1e9a2b7d4c33
     SSRN: 7QK2-M9XD-41HC
     SKU: KS-FW-ADV-1Y
@@ -12,6 +12,7 @@ A key is plain text that survives email and copy-paste:
     Term-Ends: 2027-12-31
     Works-Until: 2028-01-30
     Issued: 2026-11-28T09:15:00Z
+    Expires: 2026-12-28T09:15:00Z
     Signature: <base64 of 64 bytes>
     -----END KEYSHIP LICENSE KEY-----
 
@@ -24,14 +25,24 @@ renewal has no grace, so its key works until its term end (both dates are equal)
 activation with the new dates; the keys issued before stay valid signatures, and work on
 their devices until their own `Works-Until`.
 
+`Expires` (format 3) is when the device stops trusting this key, whatever its other dates
+say: before then it fetches a fresh key from the refresh endpoint (key_refresh.py), which
+answers only while the activation is live and the entitlement neither suspended, revoked nor
+expired. So a revoke or a rehost reaches a device within LICENSE_KEY_REFRESH_DAYS, even one
+that never reads the revocation list. Every key Keyship signs now carries it: issued plus
+LICENSE_KEY_REFRESH_DAYS, never after the end of `Works-Until`.
+
 Format 1 (before `Works-Until` existed) has no `Works-Until` line: its devices stop after
-`Term-Ends`, and verification reads it that way. Keys of both formats verify.
+`Term-Ends`, and verification reads it that way. Format 2 has no `Expires`: its devices
+trust it until `Works-Until`. Keys of every format verify.
 
 The signature covers the line `KEYSHIP LICENSE KEY` and every field line above `Signature`,
-each ending in a newline, in this order and exactly as written. `Key-Id` names the signing
-key: the first 16 hex digits of the SHA-256 of its raw 32-byte public key. The public keys
-are published at /.well-known/keyship-license-keys.json, so keys signed by a retired signing
-key still verify while new keys are signed by the current one.
+each ending in a newline, in this order and exactly as written. A key's fingerprint is the
+SHA-256 (hex) of those signed bytes: the revocation list names keys by it. `Key-Id` names
+the signing key: the first 16 hex digits of the SHA-256 of its raw 32-byte public key. The
+public keys are published at /.well-known/keyship-license-keys.json, so keys signed by a
+retired signing key still verify while new keys are signed by the current one. The
+revocation list (revocations.py) is published beside them.
 
 The private key comes from LICENSE_SIGNING_KEY (base64 of the raw 32 bytes); in development
 one is generated under var/. It is never shown on a page or written to a log.
@@ -54,9 +65,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core.dates import business_day_start
+
 BEGIN = "-----BEGIN KEYSHIP LICENSE KEY-----"
 END = "-----END KEYSHIP LICENSE KEY-----"
-FORMAT = "2"
+FORMAT = "3"
 # The fields of each format, in order. New keys are written in FORMAT; older formats still
 # verify, since devices in the field hold them.
 FORMAT_FIELDS = {
@@ -72,9 +85,22 @@ FORMAT_FIELDS = {
         "Works-Until",
         "Issued",
     ),
+    "3": (
+        "Format",
+        "Key-Id",
+        "SSRN",
+        "SKU",
+        "Serial",
+        "Seats",
+        "Term-Ends",
+        "Works-Until",
+        "Issued",
+        "Expires",
+    ),
 }
 FIELDS = FORMAT_FIELDS[FORMAT]
 PERPETUAL = "perpetual"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class LicenseKeyInvalid(ValueError):
@@ -102,6 +128,13 @@ class LicenseKey:
     issued_at: datetime.datetime
     format: str
     signature: str
+    fingerprint: str  # SHA-256 (hex) of the signed bytes: the revocation list's name for it
+    expires_at: datetime.datetime | None = None  # format 3: not trusted from then on
+
+    def stale(self, now: datetime.datetime) -> bool:
+        """Whether the key is past its Expires: its device no longer trusts it and must
+        refresh it (a key without Expires never is)."""
+        return self.expires_at is not None and now >= self.expires_at
 
     def state(self, today: datetime.date) -> KeyState:
         """The key on `today`: active through the term end, in grace until it stops working,
@@ -206,6 +239,22 @@ def _day(value: datetime.date | None) -> str:
     return value.isoformat() if value else PERPETUAL
 
 
+def _time(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).strftime(TIME_FORMAT)
+
+
+def license_key_expiry(
+    *, issued_at: datetime.datetime, works_until: datetime.date | None
+) -> datetime.datetime:
+    """When a key issued at `issued_at` expires: LICENSE_KEY_REFRESH_DAYS later, but never
+    after the end of its Works-Until day (in the business time zone, where the key's days
+    are counted), and never before it was issued (a key whose days are over is born stale)."""
+    expires = issued_at + datetime.timedelta(days=settings.LICENSE_KEY_REFRESH_DAYS)
+    if works_until is not None:
+        expires = min(expires, business_day_start(works_until + datetime.timedelta(days=1)))
+    return max(expires, issued_at).astimezone(datetime.UTC).replace(microsecond=0)
+
+
 def license_key_sign(
     *,
     ssrn: str,
@@ -215,10 +264,12 @@ def license_key_sign(
     term_ends_on: datetime.date | None,
     works_until: datetime.date | None,
     issued_at: datetime.datetime,
+    expires_at: datetime.datetime | None = None,
 ) -> str:
     """The text of a new license key, signed with the current signing key. `works_until` is
     the last day the device works (the grace end of an initial subscription, the term end
-    of a renewal); both dates are None for a perpetual license."""
+    of a renewal); both dates are None for a perpetual license. `expires_at` is when the
+    device stops trusting the key and must refresh it; by default license_key_expiry's."""
     if (term_ends_on is None) != (works_until is None) or (
         term_ends_on and works_until < term_ends_on
     ):
@@ -233,7 +284,10 @@ def license_key_sign(
         "Seats": str(seats),
         "Term-Ends": _day(term_ends_on),
         "Works-Until": _day(works_until),
-        "Issued": issued_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Issued": _time(issued_at),
+        "Expires": _time(
+            expires_at or license_key_expiry(issued_at=issued_at, works_until=works_until)
+        ),
     }
     signature = base64.b64encode(private.sign(_signed_bytes(fields))).decode()
     body = "".join(f"{name}: {fields[name]}\n" for name in FIELDS)
@@ -295,10 +349,16 @@ def license_key_read(text: str) -> LicenseKey:
     works_until = _date_field(fields, "Works-Until") if "Works-Until" in fields else term_ends_on
     try:
         seats = int(fields["Seats"])
-        issued_at = datetime.datetime.strptime(fields["Issued"], "%Y-%m-%dT%H:%M:%SZ")
+        issued_at = datetime.datetime.strptime(fields["Issued"], TIME_FORMAT)
+        # A format 1 or 2 key has no Expires: its device trusts it until Works-Until.
+        expires_at = (
+            datetime.datetime.strptime(fields["Expires"], TIME_FORMAT).replace(tzinfo=datetime.UTC)
+            if "Expires" in fields
+            else None
+        )
     except ValueError:
         raise LicenseKeyInvalid(
-            "Seats is a number and Issued a time (YYYY-MM-DDTHH:MM:SSZ)."
+            "Seats is a number, Issued and Expires times (YYYY-MM-DDTHH:MM:SSZ)."
         ) from None
     return LicenseKey(
         key_id=fields["Key-Id"],
@@ -311,6 +371,8 @@ def license_key_read(text: str) -> LicenseKey:
         issued_at=issued_at.replace(tzinfo=datetime.UTC),
         format=fields["Format"],
         signature=fields["Signature"],
+        fingerprint=hashlib.sha256(_signed_bytes(fields)).hexdigest(),
+        expires_at=expires_at,
     )
 
 

@@ -229,6 +229,9 @@ class Activation(models.Model):
         blank=True,
         related_name="rehosted_to",
     )
+    # The device's last key refresh (key_refresh.py); each replaced key is kept as a
+    # SupersededLicenseKey without a renewal.
+    last_refreshed_at = models.DateTimeField(_("key last refreshed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("activation")
@@ -246,6 +249,14 @@ class Activation(models.Model):
                 name="activation_one_live_per_serial",
             ),
         ]
+        indexes = [
+            # The revocation list reads the revoked activations, a few among many.
+            models.Index(
+                fields=["revoked_at"],
+                condition=Q(revoked_at__isnull=False),
+                name="activation_revoked_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.entitlement.ssrn} @ {self.serial_number}"
@@ -253,8 +264,10 @@ class Activation(models.Model):
 
 class SupersededLicenseKey(models.Model):
     """A license key an activation had before a newer one replaced it (a renewal re-issues
-    the keys with the new dates). Kept, not deleted: the history shows which key a device may
-    still hold, and verification tells an outdated key from a forged one."""
+    the keys with the new dates; a device's refresh replaces its key, with no renewal).
+    Kept, not deleted: the history shows which key a device may still hold, verification
+    tells an outdated key from a forged one, and a revoked activation's keys, these too, are
+    in the revocation list."""
 
     activation = models.ForeignKey(
         Activation,

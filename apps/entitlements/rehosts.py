@@ -23,7 +23,7 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
-from apps.entitlements.activations import _activation_problem, _license_key
+from apps.entitlements.activations import _activation_problem, activation_license_key
 from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
 from apps.entitlements.models import (
     Activation,
@@ -148,7 +148,7 @@ def _rehost(*, entitlement, activation, new_serial: str, reason: str, actor, req
         entitlement=entitlement,
         serial_number=new_serial,
         activated_by=actor_user(actor),
-        license_key=_license_key(entitlement, new_serial, now),
+        license_key=activation_license_key(entitlement, new_serial, now),
         rehosted_from=activation,
     )
     data = {

@@ -237,7 +237,9 @@ def license_keys_reissued(*, entitlement: Entitlement) -> KeyRenewal | None:
     are the ones they were activated with."""
     latest = (
         SupersededLicenseKey.objects.filter(
-            activation__entitlement=entitlement, activation__revoked_at__isnull=True
+            activation__entitlement=entitlement,
+            activation__revoked_at__isnull=True,
+            renewal__isnull=False,  # a device's own refresh is not a re-issue
         )
         .order_by("-superseded_at")
         .values_list("superseded_at", flat=True)
@@ -248,6 +250,7 @@ def license_keys_reissued(*, entitlement: Entitlement) -> KeyRenewal | None:
     devices = SupersededLicenseKey.objects.filter(
         activation__entitlement=entitlement,
         activation__revoked_at__isnull=True,
+        renewal__isnull=False,
         superseded_at=latest,
     ).count()
     return KeyRenewal(reissued_at=latest, works_until=entitlement.works_until, devices=devices)

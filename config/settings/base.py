@@ -49,6 +49,12 @@ ACTIVATION_CODE_KEY = env.str(
 LICENSE_SIGNING_KEY = env.str("LICENSE_SIGNING_KEY", default="")
 LICENSE_DEVELOPMENT_KEY_FILE = VAR_DIR / "license-signing-key" if DEBUG else None
 LICENSE_RETIRED_PUBLIC_KEYS = env.list("LICENSE_RETIRED_PUBLIC_KEYS", default=[])
+# Days a license key is trusted after it is issued (its Expires); a device refreshes it
+# before then at POST /license-keys/refresh/, so a revoke reaches it within this many days.
+LICENSE_KEY_REFRESH_DAYS = env.int("LICENSE_KEY_REFRESH_DAYS", default=30)
+# Seconds the signed revocation list is reused before it is built again (its next_update):
+# a revoke is in the published list within this long.
+LICENSE_KEY_REVOCATIONS_MAX_AGE = env.int("LICENSE_KEY_REVOCATIONS_MAX_AGE", default=300)
 
 
 def _production_keys_check(keys: dict[str, str]) -> None:
@@ -271,6 +277,11 @@ SIGN_IN_LINK_CLIENT_RATE = env.str("SIGN_IN_LINK_CLIENT_RATE", default="10/h")
 # API calls refused for want of a valid token that are audited per client address; beyond
 # this a flood of them writes no rows (the web server's log still has each request).
 API_REFUSED_AUDIT_RATE = env.str("API_REFUSED_AUDIT_RATE", default="30/m")
+# License key refreshes (POST /license-keys/refresh/) per device (SSRN and serial number)
+# and per client address; many devices may refresh from behind one address. Each refresh
+# keeps the key it replaces, so the per-device rate also bounds those rows.
+LICENSE_KEY_REFRESH_RATE = env.str("LICENSE_KEY_REFRESH_RATE", default="20/d")
+LICENSE_KEY_REFRESH_CLIENT_RATE = env.str("LICENSE_KEY_REFRESH_CLIENT_RATE", default="120/m")
 
 # The client's address ------------------------------------------------------------------
 # How many reverse proxies stand in front of the web processes. 0: the client is
@@ -457,9 +468,7 @@ if not DEBUG and METRICS_TOKEN and (len(METRICS_TOKEN) < 32 or len(set(METRICS_T
         "METRICS_TOKEN must be at least 32 characters, not one or two repeated, when DEBUG is "
         "off (e.g. `openssl rand -hex 32`), or unset to turn /metrics off."
     )
-PROMETHEUS_MULTIPROC_DIR = multiprocess_dir_prepare(
-    env.str("PROMETHEUS_MULTIPROC_DIR", default="")
-)
+PROMETHEUS_MULTIPROC_DIR = multiprocess_dir_prepare(env.str("PROMETHEUS_MULTIPROC_DIR", default=""))
 
 # Logging and errors -----------------------------------------------------------------------
 # text (the default, for people: `make run`) or json: every process (web, worker, beat) then

@@ -15,7 +15,10 @@ from tests.factories.accounts import UserFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact
 
 # Views that chose to be cached: published, and showing nothing secret.
-CACHEABLE = {".well-known/keyship-license-keys.json"}
+CACHEABLE = {
+    ".well-known/keyship-license-keys.json",
+    ".well-known/keyship-license-key-revocations.json",
+}
 
 
 def _routes(patterns, prefix=""):

@@ -31,6 +31,13 @@ TERM_END, GRACE_END = D(2027, 12, 1), D(2027, 12, 31)
 RENEWED_END = D(2028, 12, 1)
 
 
+@pytest.fixture(autouse=True)
+def _keys_live_to_their_works_until(settings):
+    # This module follows keys through their dates over years; their Expires and refresh are
+    # tested in test_key_refresh.py. A century of refresh days caps Expires at Works-Until.
+    settings.LICENSE_KEY_REFRESH_DAYS = 36500
+
+
 def at(day):
     return time_machine.travel(
         datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC), tick=False
@@ -93,7 +100,7 @@ def test_an_initial_subscriptions_key_works_through_its_grace_period(subscriptio
     (activation,) = activate(entitlement, "FTX1", day=D(2027, 1, 10))
 
     key = license_key_verify(activation.license_key)
-    assert (key.format, key.term_ends_on, key.works_until) == ("2", TERM_END, GRACE_END)
+    assert (key.format, key.term_ends_on, key.works_until) == ("3", TERM_END, GRACE_END)
     assert "Works-Until: 2027-12-31" in activation.license_key
 
 
