@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-day
     python benchmarks/day.py 2000 5000 10000      # line counts, four lines per order
+    BENCH_LINES=20 python benchmarks/day.py        # the same, from the environment
 
 For each size, a fresh database `keyship_bench_day` (BENCH_DATABASE), a Redis and an SMTP
 server of its own (benchmarks/pipeline.py): the lines are made due at one instant, beat's
@@ -45,7 +46,8 @@ def run(lines: int) -> dict:
 
 
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [2_000, 5_000, 10_000]
+    sizes = [int(arg) for arg in sys.argv[1:] or os.environ.get("BENCH_LINES", "").split()]
+    sizes = sizes or [2_000, 5_000, 10_000]
     rows = []
     for lines in sizes:
         figures = run(lines)
