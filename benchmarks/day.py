@@ -14,6 +14,7 @@ second, over the stage's own first-to-last window).
 """
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,8 @@ def run(lines: int) -> dict:
 
 
 def main() -> None:
+    # Stopped from outside, it still stops the processes it started (Pipeline.__exit__).
+    signal.signal(signal.SIGTERM, lambda *args: sys.exit(1))
     sizes = [int(arg) for arg in sys.argv[1:] or os.environ.get("BENCH_LINES", "").split()]
     sizes = sizes or [2_000, 5_000, 10_000]
     rows = []
@@ -61,7 +64,7 @@ def main() -> None:
         "| lines | emails | due to last email | lag p50 | lag p95 | lag max "
         "| due to first shipped | ship | render | send |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| ---: " * 10 + "|")
     for f in rows:
         print(
             f"| {f['lines']:,} | {f['emails']:,} | {f['due_to_last_email']:.0f} s "
