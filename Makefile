@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard
+.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard bench-day
 
 install: $(VENV)/.installed
 
@@ -62,3 +62,8 @@ bench-fulfillment: install
 
 bench-dashboard: install
 	$(BIN)/python benchmarks/dashboard.py
+
+# The whole pipeline (the Procfile's worker and beat, Redis, SMTP) at these line counts.
+BENCH_DAY_LINES ?= 2000 5000 10000
+bench-day: install messages
+	$(BIN)/python benchmarks/day.py $(BENCH_DAY_LINES)

@@ -227,9 +227,7 @@ def main() -> None:
     time.sleep(1.0)
     try:
         deliveries = list(
-            shipment_deliveries(shipments=Shipment.objects.filter(pk__in=shipments)).order_by(
-                "pk"
-            )
+            shipment_deliveries(shipments=Shipment.objects.filter(pk__in=shipments)).order_by("pk")
         )
         contents = ShipmentContents({delivery_shipment_id(d) for d in deliveries})
         messages = [fulfillment_message(d, contents) for d in deliveries]

@@ -15,6 +15,7 @@ from apps.core import codes, metrics, sealing
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
+from apps.core.db import atomic_reconnecting
 from apps.core.logs import log_context
 from apps.core.services import audit_event_record, field_changes, field_values
 from apps.entitlements.activations import activation_keys_reissue
@@ -154,21 +155,26 @@ def _certificate_render_leased(certificate: Certificate) -> Certificate | None:
         logger.exception("certificate %s could not be rendered", certificate_id)
         return _certificate_failed(certificate_id, error)
     rendering = time.perf_counter() - started
-    with transaction.atomic():
-        certificate = _certificate_locked(certificate_id)
-        if certificate is None or certificate.status != CertificateStatus.RENDERING:
-            return certificate
-        name = certificate_path(certificate, "")
-        if default_storage.exists(name):  # a render of a worker that died after storing
-            default_storage.delete(name)
-        certificate.file.save(name, ContentFile(pdf), save=False)
-        certificate.sha256 = hashlib.sha256(pdf).hexdigest()
-        certificate.status = CertificateStatus.READY
-        certificate.rendered_at = timezone.now()
-        certificate.lease_expires_at = None
-        certificate.last_error = ""
-        certificate.save()
-        transaction.on_commit(lambda: _certificate_count(rendering))
+    # A database connection lost meanwhile does not throw the render away (atomic_reconnecting).
+    return atomic_reconnecting(_certificate_store, certificate_id, pdf, rendering)
+
+
+def _certificate_store(certificate_id: int, pdf: bytes, rendering: float) -> Certificate | None:
+    """Store a rendered PDF and mark its certificate ready, if this worker still holds it."""
+    certificate = _certificate_locked(certificate_id)
+    if certificate is None or certificate.status != CertificateStatus.RENDERING:
+        return certificate
+    name = certificate_path(certificate, "")
+    if default_storage.exists(name):  # a render of a worker that died after storing
+        default_storage.delete(name)
+    certificate.file.save(name, ContentFile(pdf), save=False)
+    certificate.sha256 = hashlib.sha256(pdf).hexdigest()
+    certificate.status = CertificateStatus.READY
+    certificate.rendered_at = timezone.now()
+    certificate.lease_expires_at = None
+    certificate.last_error = ""
+    certificate.save()
+    transaction.on_commit(lambda: _certificate_count(rendering))
     return certificate
 
 
@@ -178,18 +184,21 @@ def _certificate_count(seconds: float) -> None:
 
 
 def _certificate_failed(certificate_id: int, error: Exception) -> Certificate | None:
-    with transaction.atomic():
-        certificate = _certificate_locked(certificate_id)
-        if certificate is None or certificate.status != CertificateStatus.RENDERING:
-            return certificate
-        certificate.last_error = f"{error.__class__.__name__}: {error}"[:1000]
-        certificate.lease_expires_at = None
-        if certificate.attempts >= MAX_ATTEMPTS:
-            certificate.status = CertificateStatus.FAILED
-        else:
-            certificate.status = CertificateStatus.QUEUED
-            certificate.next_attempt_at = timezone.now() + retry_delay(certificate.attempts)
-        certificate.save()
+    return atomic_reconnecting(_certificate_put_back, certificate_id, error)
+
+
+def _certificate_put_back(certificate_id: int, error: Exception) -> Certificate | None:
+    certificate = _certificate_locked(certificate_id)
+    if certificate is None or certificate.status != CertificateStatus.RENDERING:
+        return certificate
+    certificate.last_error = f"{error.__class__.__name__}: {error}"[:1000]
+    certificate.lease_expires_at = None
+    if certificate.attempts >= MAX_ATTEMPTS:
+        certificate.status = CertificateStatus.FAILED
+    else:
+        certificate.status = CertificateStatus.QUEUED
+        certificate.next_attempt_at = timezone.now() + retry_delay(certificate.attempts)
+    certificate.save()
     return certificate
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.core import metrics, sealing
 from apps.core.actors import actor_user
 from apps.core.backoff import MAX_ATTEMPTS, retry_delay
+from apps.core.db import atomic_reconnecting
 from apps.core.logs import log_context
 from apps.core.services import audit_event_record
 from apps.outbox import kinds
@@ -295,14 +296,18 @@ def _send_one_in_context(delivery: Delivery, send) -> None:
             # reach wait for their lease to run out, then the rescuer sends them.
             raise
         return
-    # <- The window: the server has the message, the row does not say so yet.
+    # <- The window: the server has the message, the row does not say so yet. A database
+    # connection lost here is opened again (atomic_reconnecting): only a worker that dies
+    # here sends a second copy.
     sent_at = timezone.now()
-    marked = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SENT,
-        sent_at=sent_at,
-        lease_expires_at=None,
-        last_error="",
-        esp_message_id=str(esp_message_id or "")[:200],
+    marked = atomic_reconnecting(
+        lambda: Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT,
+            sent_at=sent_at,
+            lease_expires_at=None,
+            last_error="",
+            esp_message_id=str(esp_message_id or "")[:200],
+        )
     )
     _message_count(delivery, "sent")
     if marked and delivery.kind == DeliveryKind.FULFILLMENT and delivery.resend_of_id is None:
@@ -333,22 +338,30 @@ class PermanentFailure(Exception):
 
 def _delivery_failed(delivery_id: int, error: BaseException) -> Delivery | None:
     logger.warning("delivery %s failed: %s", delivery_id, error.__class__.__name__)
-    with transaction.atomic():
-        delivery = Delivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id).first()
-        if delivery is None or delivery.status != DeliveryStatus.SENDING:
-            return delivery
-        delivery.last_error = f"{error.__class__.__name__}: {error}"[:1000]
-        delivery.lease_expires_at = None
-        if is_permanent(error) or delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.FAILED
-        else:
-            delivery.status = DeliveryStatus.RETRY
-            delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
-        delivery.save(update_fields=["status", "last_error", "lease_expires_at", "next_attempt_at"])
+    delivery, changed = atomic_reconnecting(_delivery_put_back, delivery_id, error)
+    if not changed:
+        return delivery
     _message_count(delivery, "failed" if delivery.status == DeliveryStatus.FAILED else "retry")
     if delivery.status == DeliveryStatus.FAILED:
         _failed_for_good(delivery)
     return delivery
+
+
+def _delivery_put_back(delivery_id: int, error: BaseException) -> tuple[Delivery | None, bool]:
+    """Record a failed attempt: retry later, or failed for good (_delivery_failed). Returns
+    the row and whether it was this worker's to record."""
+    delivery = Delivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != DeliveryStatus.SENDING:
+        return delivery, False
+    delivery.last_error = f"{error.__class__.__name__}: {error}"[:1000]
+    delivery.lease_expires_at = None
+    if is_permanent(error) or delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED
+    else:
+        delivery.status = DeliveryStatus.RETRY
+        delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
+    delivery.save(update_fields=["status", "last_error", "lease_expires_at", "next_attempt_at"])
+    return delivery, True
 
 
 def _failed_for_good(delivery: Delivery) -> None:
