@@ -54,6 +54,8 @@ def _production_env(tmp_path, port: int) -> dict:
         "CSRF_TRUSTED_ORIGINS": "https://licensing.example.com",
         "DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        # Rate limits and login lockouts counted in the Redis every web process shares.
+        "CACHE_URL": settings.CELERY_BROKER_URL,
         "STATIC_ROOT": str(tmp_path / "static"),
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(port),
@@ -109,6 +111,7 @@ def _wait_for(port: int, web, timeout=60):
     raise AssertionError("the web process never listened")
 
 
+@pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_documented_deploy_serves_the_portal_and_the_admin(tmp_path, settings):
