@@ -436,6 +436,7 @@ def _day_on_three_hosts(lab: Lab, started: float):
 
     # The web host, and the two worker hosts with a beat each, from the Procfile ----------
     assert static.wait(timeout=300) == 0, lab.tail("collectstatic")
+    lab.processes.remove(("collectstatic", static))  # done: not a process of the host's
     lab.start("web", "web", ["bash", "-c", "exec " + procfile["web"]], web_env)
     # worker-b runs one worker process: a kill interrupts at most one email in the window
     # between the mail server's "250 OK" and its row's "sent".
