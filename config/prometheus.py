@@ -16,8 +16,14 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "var" / "prometheus"
 
 def multiprocess_dir_prepare(value: str = "") -> str:
     """The folder (`value`, else the environment's PROMETHEUS_MULTIPROC_DIR, else
-    var/prometheus), created and set in the environment; returns it."""
-    path = value or os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(DEFAULT_DIR)
+    prometheus/ in the host's VAR_DIR, var/ by default), created and set in the environment;
+    returns it."""
+    path = (
+        value
+        or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        or (os.environ.get("VAR_DIR") and str(Path(os.environ["VAR_DIR"]) / "prometheus"))
+        or str(DEFAULT_DIR)
+    )
     Path(path).mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path

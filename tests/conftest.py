@@ -2,11 +2,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.services import chromium_path, redis_available
+from tests.services import chromium_path, hosts_missing, redis_available
 
 
 def pytest_runtest_setup(item):
-    """Tests that need PostgreSQL, Redis or Chromium skip without them, and fail under .ci/run."""
+    """Tests that need PostgreSQL, Redis, Chromium or the hosts' tools (root, ip, PostgreSQL's
+    and Redis' binaries) skip without them, and fail under .ci/run."""
     needs = []
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         needs.append(f"PostgreSQL (DATABASE_URL points at {connection.vendor})")
@@ -14,6 +15,8 @@ def pytest_runtest_setup(item):
         needs.append(f"Redis (CELERY_BROKER_URL is {settings.CELERY_BROKER_URL})")
     if item.get_closest_marker("browser") and not chromium_path():
         needs.append("Chromium (make test installs Debian's chromium package)")
+    if item.get_closest_marker("hosts"):
+        needs.extend(hosts_missing())
     if needs:
         message = "needs " + " and ".join(needs)
         if settings.REQUIRE_SERVICES:

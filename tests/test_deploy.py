@@ -54,6 +54,8 @@ def _production_env(tmp_path, port: int) -> dict:
         "CSRF_TRUSTED_ORIGINS": "https://licensing.example.com",
         "DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        # Rate limits and login lockouts counted in the Redis every web process shares.
+        "CACHE_URL": settings.CELERY_BROKER_URL,
         "STATIC_ROOT": str(tmp_path / "static"),
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(port),
@@ -67,8 +69,8 @@ def _production_env(tmp_path, port: int) -> dict:
 class Proxy:
     """What a TLS-terminating proxy sends on: the public host name and X-Forwarded-Proto."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, address: str = "127.0.0.1"):
+        self.port, self.address = port, address
         self.cookies = SimpleCookie()
 
     def request(self, method, path, body=None, https=True, headers=()):
@@ -81,19 +83,20 @@ class Proxy:
             body = urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Origin"] = "https://licensing.example.com"
-        server = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        server = http.client.HTTPConnection(self.address, self.port, timeout=30)
         server.request(method, path, body=body, headers=headers)
         response = server.getresponse()
-        response.text = response.read().decode(errors="replace")
+        response.body = response.read()
+        response.text = response.body.decode(errors="replace")
         for cookie in response.headers.get_all("Set-Cookie") or []:
             self.cookies.load(cookie)
         server.close()
         return response
 
-    def sign_in(self, path, email):
+    def sign_in(self, path, email, password=PASSWORD):
         page = self.request("GET", path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        fields = {"csrfmiddlewaretoken": token, "username": email, "password": PASSWORD}
+        fields = {"csrfmiddlewaretoken": token, "username": email, "password": password}
         return self.request("POST", path, body=fields)
 
 
@@ -109,6 +112,7 @@ def _wait_for(port: int, web, timeout=60):
     raise AssertionError("the web process never listened")
 
 
+@pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_documented_deploy_serves_the_portal_and_the_admin(tmp_path, settings):

@@ -13,6 +13,7 @@ class CoreConfig(AppConfig):
         from django.db.models import CharField
         from django.db.models.functions import Lower
 
+        from apps.core import checks  # noqa: F401 - registers the deploy checks
         from apps.core.heartbeats import beat_heartbeat_on_publish
         from apps.core.metrics import login_refused_count
         from apps.core.middleware import request_id_unbind, staff_signed_in

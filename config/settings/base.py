@@ -19,12 +19,17 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.logs import logging_config
 from config.prometheus import multiprocess_dir_prepare
+from config.storage import object_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# What this host writes for itself (beat's schedule, the metrics of its processes, and on the
+# embedded defaults the database, the broker, mail and files). Nothing in it is shared with
+# another host: what several hosts share lives in PostgreSQL, Redis and the object store.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Production is the default: a deployment that forgets DEBUG runs with it off and asks for its
 # keys. Development mode (public keys, a signing key made under var/, static files straight
@@ -318,6 +323,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Several hosts: stored files go to an S3 bucket, or an S3-compatible store (MinIO, Ceph,
+# Garage, another cloud's), that every host reaches; private objects (config.storage). Unset,
+# they go to MEDIA_ROOT on this host's disk, as `make run` wants.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = object_storage(
+        bucket=AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+        region=env.str("AWS_S3_REGION_NAME", default=""),
+        addressing_style=env.str("AWS_S3_ADDRESSING_STYLE", default=""),
+        location=env.str("AWS_LOCATION", default=""),
+    )
 # Certificates name their customer and key files hold keys: files only Keyship's user reads,
 # in folders only it opens (Django's defaults are 0644 and the umask's 0755).
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -453,7 +470,7 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
 )
-VAR_DIR.mkdir(exist_ok=True)  # the embedded defaults (SQLite, mail, beat) write here
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, mail, beat and metrics write here
 
 # Metrics ----------------------------------------------------------------------------------
 # GET /metrics answers Prometheus' text format to `Authorization: Bearer <METRICS_TOKEN>`;
@@ -468,7 +485,9 @@ if not DEBUG and METRICS_TOKEN and (len(METRICS_TOKEN) < 32 or len(set(METRICS_T
         "METRICS_TOKEN must be at least 32 characters, not one or two repeated, when DEBUG is "
         "off (e.g. `openssl rand -hex 32`), or unset to turn /metrics off."
     )
-PROMETHEUS_MULTIPROC_DIR = multiprocess_dir_prepare(env.str("PROMETHEUS_MULTIPROC_DIR", default=""))
+PROMETHEUS_MULTIPROC_DIR = multiprocess_dir_prepare(
+    env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+)
 
 # Logging and errors -----------------------------------------------------------------------
 # text (the default, for people: `make run`) or json: every process (web, worker, beat) then
