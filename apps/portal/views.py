@@ -28,6 +28,7 @@ from apps.entitlements.activations import activations_create, serial_numbers_par
 from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.models import Entitlement, EntitlementStatus
+from apps.entitlements.seats import seats_accounts, seats_by_account_and_product
 from apps.entitlements.selectors import (
     entitlement_list_for_user,
     entitlements_visible_to,
@@ -44,6 +45,8 @@ from apps.portal.order_addresses import order_address_of
 from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
+# The Seats page shows this many accounts at a time, each with a row per product.
+SEATS_ACCOUNTS_PER_PAGE = 20
 # The list's filters that its address carries; the search goes by the name it is kept under.
 FILTERS = ("account", "product", "status", "sort")
 
@@ -328,6 +331,37 @@ def license_keys_email(request, ssrn: str):
         _("The license keys are on their way to %(email)s.") % {"email": request.user.email},
     )
     return redirect("portal:entitlement", ssrn=entitlement.ssrn)
+
+
+@require_GET
+@login_required
+def seats(request):
+    """Seats owned, used and free per account and product, over the accounts the user's
+    contact is associated with now (never an account named in the address: the page takes
+    none)."""
+    today = business_today()
+    accounts = seats_accounts(
+        accounts=Account.objects.filter(associations__contact__user=request.user)
+    )
+    page = Paginator(accounts, SEATS_ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = seats_by_account_and_product(
+        account_pks=[account.pk for account in page], today=today
+    )
+    return render(
+        request,
+        "portal/seats.html",
+        {"page": page, "groups": _by_account(rows), "today": today},
+    )
+
+
+def _by_account(rows) -> list[dict]:
+    groups: dict[str, dict] = {}
+    for row in rows:
+        group = groups.setdefault(
+            row.account_id, {"account_id": row.account_id, "name": row.account_name, "rows": []}
+        )
+        group["rows"].append(row)
+    return list(groups.values())
 
 
 @require_http_methods(["GET", "POST"])
