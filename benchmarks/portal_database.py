@@ -129,7 +129,9 @@ def portal_database(*, name: str, rows: int) -> Known:
             )
         _contacts(big_accounts)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            # What autovacuum leaves behind on a live system: statistics, and the visibility
+            # map that lets index-only scans skip the table.
+            cursor.execute("VACUUM ANALYZE")
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
         known.unlink(missing_ok=True)
     ordered = Account.objects.order_by("pk").values_list("account_id", flat=True)

@@ -5,7 +5,6 @@ The numbers come from apps.entitlements.seats, as the portal's do."""
 import datetime
 
 from django import forms
-from django.core.paginator import Paginator
 from django.core.validators import RegexValidator
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -54,14 +53,27 @@ def seats_filtered(form: SeatsFilterForm) -> tuple:
     return seats_accounts(accounts=accounts, product_pk=product_pk), product_pk
 
 
-def seats_page(*, form: SeatsFilterForm, page_number, today: datetime.date) -> dict:
-    """The page's context: a page of accounts and their rows."""
+def seats_page(*, form: SeatsFilterForm, page_number: str | None, today: datetime.date) -> dict:
+    """The page's context: a page of accounts and their rows. Pages go by "next" and
+    "previous", without a total: counting every account that has an entitlement of a
+    product reads all of that product's entitlements, while a page stops at its last
+    account."""
     accounts, product_pk = seats_filtered(form)
-    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(page_number)
+    number = int(page_number) if (page_number or "").isdigit() and len(page_number) < 7 else 1
+    number = max(number, 1)
+    start = (number - 1) * ACCOUNTS_PER_PAGE
+    page = list(accounts[start : start + ACCOUNTS_PER_PAGE + 1])
     rows = seats_by_account_and_product(
-        account_pks=[account.pk for account in page], today=today, product_pk=product_pk
+        account_pks=[account.pk for account in page[:ACCOUNTS_PER_PAGE]],
+        today=today,
+        product_pk=product_pk,
     )
-    return {"page": page, "rows": rows}
+    return {
+        "rows": rows,
+        "page_number": number,
+        "previous_page": number - 1 if number > 1 else None,
+        "next_page": number + 1 if len(page) > ACCOUNTS_PER_PAGE else None,
+    }
 
 
 class _Echo:

@@ -192,6 +192,11 @@ class EntitlementAccount(models.Model):
                 fields=["entitlement", "account", "role"], name="entitlement_account_unique"
             ),
         ]
+        indexes = [
+            # What an account sees, read from the index alone: a portal contact's entitlements
+            # and the Seats pages' rollup walk it for each of their accounts.
+            models.Index(fields=["account", "entitlement"], name="entitlement_account_seen_idx"),
+        ]
 
     def __str__(self):
         return f"{self.account.account_id} ({self.get_role_display()})"

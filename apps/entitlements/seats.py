@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from apps.accounts.models import Account
 from apps.catalog.models import Product
@@ -115,11 +116,13 @@ def seats_by_account_and_product(
 
 def seats_accounts(*, accounts, product_pk: int | None = None):
     """Those of `accounts` (a queryset) that have an entitlement (of the product, if given),
-    in Account ID order: what the Seats pages page through."""
-    entitlements = EntitlementAccount.objects.filter(account_id__in=accounts.values("pk"))
+    in Account ID order: what the Seats pages page through. Each account is probed on its
+    own (an index-only look-up, and one stop at the first hit), so reading a page of them
+    walks the Account ID index and stops, whatever the number of entitlements."""
+    entitlements = EntitlementAccount.objects.filter(account=OuterRef("pk"))
     if product_pk is not None:
         entitlements = entitlements.filter(entitlement__product_id=product_pk)
-    return accounts.filter(pk__in=entitlements.values("account_id")).order_by("account_id")
+    return accounts.filter(Exists(entitlements)).order_by("account_id")
 
 
 def seats_rows_all(

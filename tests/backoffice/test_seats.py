@@ -122,8 +122,12 @@ def test_pages_go_by_account_and_the_csv_holds_every_page(client):
 
     first, second = care.get(SEATS), care.get(SEATS, {"page": "2"})
 
-    assert first.context["page"].paginator.count == 23
     assert len(first.context["rows"]) == 20 and len(second.context["rows"]) == 3
+    assert first.context["next_page"] == 2 and second.context["next_page"] is None
+    assert second.context["previous_page"] == 1
+    for bad in ("0", "-1", "x", "9" * 40):
+        assert care.get(SEATS, {"page": bad}).context["page_number"] == 1
+    assert care.get(SEATS, {"page": "7"}).context["rows"] == []
     assert len(_csv(care.get(SEATS, {"format": "csv"}))) == 24
 
 
