@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard
+.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard \
+	bench-portal bench-seats
 
 install: $(VENV)/.installed
 
@@ -62,3 +63,9 @@ bench-fulfillment: install
 
 bench-dashboard: install
 	$(BIN)/python benchmarks/dashboard.py
+
+bench-portal: install
+	$(BIN)/python benchmarks/portal.py
+
+bench-seats: install
+	$(BIN)/python benchmarks/seats.py

@@ -17,7 +17,7 @@ from apps.entitlements.seats import seats_accounts, seats_by_account_and_product
 
 # Who may read it: both roles answer customers' and partners' questions about seats.
 PERMISSIONS = ("entitlements.view_entitlement", "accounts.view_account")
-ACCOUNTS_PER_PAGE = 20
+ACCOUNTS_PER_PAGE = 10
 
 
 class SeatsFilterForm(forms.Form):

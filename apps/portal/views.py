@@ -46,7 +46,7 @@ from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
 # The Seats page shows this many accounts at a time, each with a row per product.
-SEATS_ACCOUNTS_PER_PAGE = 20
+SEATS_ACCOUNTS_PER_PAGE = 10
 # The list's filters that its address carries; the search goes by the name it is kept under.
 FILTERS = ("account", "product", "status", "sort")
 
