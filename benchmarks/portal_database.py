@@ -5,8 +5,8 @@
 `rows / 50` entitlements (20,000) between them, the others share the rest. Twenty products,
 one of them handing out legacy keys (one assigned to each of its entitlements); every tenth
 entitlement is activated on a device, every thirtieth on two, some activations revoked. Start
-dates spread over 400 days, so about one in fourteen subscriptions is in grace and one in
-eighty expired; one in 97 entitlements is revoked, one in 89 suspended. One in five names its
+dates spread over 400 days, so about one in thirteen subscriptions is in grace and one in a
+hundred expired; one in 97 entitlements is revoked, one in 89 suspended. One in five names its
 end customer again as the sold-to (two roles, one account), one in seven a partner as well.
 
 Import it once Django is set up on the scratch database (see scratch_database.py).
@@ -45,10 +45,13 @@ SELECT o.id, current_date, now() FROM orders_salesorder o;
 INSERT INTO orders_orderline (order_id, line_number, product_id, quantity, requested_ship_date,
     status, status_reason, fulfilled_at, renews_ssrn, shipment_id, waiting_for_keys, created_at,
     updated_at)
-SELECT o.id, n, (SELECT min(id) FROM catalog_product) + ((o.id * 100 + n) %% 20), 1 + n %% 10,
-    current_date - ((o.id * 100 + n) %% 400)::int, 'fulfilled', '', now(), '', s.id, 0, now(), now()
-FROM orders_salesorder o JOIN orders_shipment s ON s.order_id = o.id
-CROSS JOIN generate_series(1, 100) n;
+SELECT o.id, (g - 1) %% 100 + 1, (SELECT min(id) FROM catalog_product) + g %% 20,
+    1 + (g / 3) %% 10, current_date - ((g / 20) %% 400)::int, 'fulfilled', '', now(), '', s.id, 0,
+    now(), now()
+FROM generate_series(1, %(rows)s) g
+JOIN orders_salesorder o ON o.order_number = 'P' || ((g - 1) / 100 + 1)
+JOIN orders_shipment s ON s.order_id = o.id
+ORDER BY g;
 INSERT INTO entitlements_entitlement (ssrn, activation_code_digest, activation_code_sealed,
     product_id, order_line_id, quantity, starts_on, term_ends_on, grace_ends_on, revoked_at,
     revoke_reason, suspended_at, suspend_reason, paper_certificate_number, tracking_number,
@@ -68,12 +71,12 @@ FROM orders_orderline l JOIN catalog_product p ON p.id = l.product_id;
 ACCOUNTS = """
 CREATE TEMPORARY TABLE bench_owner AS
 SELECT e.id AS entitlement_id,
-    CASE WHEN rank <= %(big)s THEN first_account + (rank %% %(big_accounts)s)
-         ELSE first_account + %(big_accounts)s + (rank %% (%(accounts)s - %(big_accounts)s)) END
-        AS account_id,
-    CASE WHEN rank <= %(big)s THEN first_account + ((rank + 1) %% %(big_accounts)s)
-         ELSE first_account + %(big_accounts)s + ((rank + 7) %% (%(accounts)s - %(big_accounts)s))
-         END AS partner_id,
+    CASE WHEN rank <= %(big)s THEN first_account + ((rank / 20) %% %(big_accounts)s)
+         ELSE first_account + %(big_accounts)s
+             + ((rank / 20) %% (%(accounts)s - %(big_accounts)s)) END AS account_id,
+    CASE WHEN rank <= %(big)s THEN first_account + ((rank / 20 + 1) %% %(big_accounts)s)
+         ELSE first_account + %(big_accounts)s
+             + ((rank / 20 + 7) %% (%(accounts)s - %(big_accounts)s)) END AS partner_id,
     rank
 FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM entitlements_entitlement) e,
     (SELECT min(id) AS first_account FROM accounts_account) f;
@@ -122,7 +125,9 @@ def portal_database(*, name: str, rows: int) -> Known:
         print(f"filling {rows:,} entitlements (once) ...", flush=True)
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            cursor.execute(FILL, {"accounts": accounts, "orders": max(rows // 100, 1)})
+            cursor.execute(
+                FILL, {"accounts": accounts, "orders": max(rows // 100, 1), "rows": rows}
+            )
             cursor.execute(
                 ACCOUNTS,
                 {"accounts": accounts, "big_accounts": big_accounts, "big": rows // 50},
