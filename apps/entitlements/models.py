@@ -122,6 +122,9 @@ class Entitlement(TimeStampedModel):
             ),
         ]
         indexes = [
+            # The portal's list, newest first: a page is read by walking this index and
+            # keeping what the user sees, instead of sorting all of it.
+            models.Index(fields=["starts_on", "id"], name="entitlement_starts_idx"),
             # The change feed's job finds the entitlements whose term or grace has just ended.
             models.Index(
                 fields=["term_ends_on"],
