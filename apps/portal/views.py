@@ -441,9 +441,7 @@ def seats(request):
         accounts=Account.objects.filter(associations__contact__user=request.user)
     )
     page = Paginator(accounts, SEATS_ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = seats_by_account_and_product(
-        account_pks=[account.pk for account in page], today=today
-    )
+    rows = seats_by_account_and_product(account_pks=[account.pk for account in page], today=today)
     return render(
         request,
         "portal/seats.html",

@@ -120,9 +120,7 @@ def test_live_means_active_or_grace_as_the_status_says_on_every_status():
     for status, entitlement in by_status.items():
         assert statuses[entitlement.pk] == status
         Entitlement.objects.exclude(pk=entitlement.pk).update(revoked_at=timezone.now())
-        Entitlement.objects.filter(pk=entitlement.pk).update(
-            revoked_at=entitlement.revoked_at
-        )
+        Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=entitlement.revoked_at)
         owned = _seats(account)[(account.account_id, product.sku)][0]
         assert owned == (entitlement.quantity if status in LIVE_STATUSES else 0), status
 
