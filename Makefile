@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard bench-day
+.PHONY: install run test lint messages clean bench-admin bench-fulfillment bench-dashboard \
+	bench-day bench-portal bench-seats
 
 install: $(VENV)/.installed
 
@@ -67,3 +68,9 @@ bench-dashboard: install
 BENCH_DAY_LINES ?= 2000 5000 10000
 bench-day: install messages
 	$(BIN)/python benchmarks/day.py $(BENCH_DAY_LINES)
+
+bench-portal: install
+	$(BIN)/python benchmarks/portal.py
+
+bench-seats: install
+	$(BIN)/python benchmarks/seats.py

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST
 from apps.backoffice.bulk_import import KINDS, file_import, file_preview
 from apps.backoffice.dashboard import RETRY_PERMISSIONS, dashboard_figures, failed_ids
 from apps.backoffice.expiries import upcoming_expiries_by_account
+from apps.backoffice.seats import PERMISSIONS as SEATS_PERMISSIONS
+from apps.backoffice.seats import SeatsFilterForm, seats_csv, seats_page
 from apps.backoffice.selectors import contact_by_key, record_search
 from apps.core.bulk_admin import bulk_confirm_view, bulk_view
 from apps.core.contracts import Rejected
@@ -51,6 +53,7 @@ class KeyshipAdminSite(admin.AdminSite):
             path(
                 "upcoming-expiries/", self.admin_view(self.expiries_view), name="upcoming_expiries"
             ),
+            path("seats/", self.admin_view(self.seats_view), name="seats"),
             *super().get_urls(),
         ]
 
@@ -110,6 +113,28 @@ class KeyshipAdminSite(admin.AdminSite):
             "accounts": upcoming_expiries_by_account(today=business_today(), within_days=within),
         }
         return TemplateResponse(request, "admin/upcoming_expiries.html", context)
+
+    def seats_view(self, request):
+        """Seats owned, used and free per account and product, over every account: filtered
+        by Account ID and product, a page of accounts at a time, or every row as CSV."""
+        if not request.user.has_perms(SEATS_PERMISSIONS):
+            raise PermissionDenied
+        form = SeatsFilterForm(request.GET)
+        today = business_today()
+        if request.GET.get("format") == "csv":
+            return seats_csv(form=form, today=today)
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("format", None)
+        context = {
+            **self.each_context(request),
+            "title": _("Seats owned and used"),
+            "form": form,
+            "today": today,
+            "query": query.urlencode(),
+            **seats_page(form=form, page_number=request.GET.get("page"), today=today),
+        }
+        return TemplateResponse(request, "admin/seats.html", context)
 
     def find_view(self, request):
         """One box that finds entitlements, orders and contacts by any of their keys.

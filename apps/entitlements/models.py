@@ -122,6 +122,9 @@ class Entitlement(TimeStampedModel):
             ),
         ]
         indexes = [
+            # The portal's list, newest first: a page is read by walking this index and
+            # keeping what the user sees, instead of sorting all of it.
+            models.Index(fields=["starts_on", "id"], name="entitlement_starts_idx"),
             # The change feed's job finds the entitlements whose term or grace has just ended.
             models.Index(
                 fields=["term_ends_on"],
@@ -191,6 +194,11 @@ class EntitlementAccount(models.Model):
             models.UniqueConstraint(
                 fields=["entitlement", "account", "role"], name="entitlement_account_unique"
             ),
+        ]
+        indexes = [
+            # What an account sees, read from the index alone: a portal contact's entitlements
+            # and the Seats pages' rollup walk it for each of their accounts.
+            models.Index(fields=["account", "entitlement"], name="entitlement_account_seen_idx"),
         ]
 
     def __str__(self):

@@ -55,21 +55,11 @@ def entitlement_by_ssrn(*, text: str) -> QuerySet[Entitlement]:
     return Entitlement.objects.filter(ssrn=value)
 
 
-def entitlement_ids_for_term(
-    *, term: str, limit: int = 1000, by_activation_code: bool = True
-) -> set[int]:
-    """Entitlements that a typed key names: SSRN, activation code, order number, device
-    serial number (activated, or bound to a legacy LMS key) or Account ID, each normalised
-    as search_term_parse reads it.
-
-    Each key is looked up alone, on its own index, and the ids are united: one query that
-    ORs these joins makes PostgreSQL scan every entitlement. A kind the term cannot be costs
-    no query. `by_activation_code=False` for a searcher who may not see codes: a code then
-    finds nothing, as it would tell whose entitlement it is.
-    """
+def _queries_for_term(*, term: str, by_activation_code: bool) -> list[QuerySet[Entitlement]]:
+    """One query per kind of key the typed term can be, each on its own index."""
     typed = search_term_parse(term)
     if not typed.text:
-        return set()
+        return []
     queries = [entitlement_by_ssrn(text=typed.text)]
     if by_activation_code and typed.code.kind == CodeKind.ACTIVATION_CODE:
         queries.append(entitlement_by_activation_code(text=typed.text))
@@ -88,10 +78,39 @@ def entitlement_ids_for_term(
         queries.append(
             Entitlement.objects.filter(entitlement_accounts__account__account_id=typed.account_id)
         )
+    return queries
+
+
+def entitlement_ids_for_term(
+    *, term: str, limit: int = 1000, by_activation_code: bool = True
+) -> set[int]:
+    """Entitlements that a typed key names: SSRN, activation code, order number, device
+    serial number (activated, or bound to a legacy LMS key) or Account ID, each normalised
+    as search_term_parse reads it.
+
+    Each key is looked up alone, on its own index, and the ids are united: one query that
+    ORs these joins makes PostgreSQL scan every entitlement. A kind the term cannot be costs
+    no query. `by_activation_code=False` for a searcher who may not see codes: a code then
+    finds nothing, as it would tell whose entitlement it is.
+    """
     ids: set[int] = set()
-    for query in queries:
+    for query in _queries_for_term(term=term, by_activation_code=by_activation_code):
         ids.update(query.values_list("pk", flat=True)[:limit])
     return ids
+
+
+def entitlement_pks_for_term(*, term: str) -> QuerySet:
+    """The ids entitlement_ids_for_term finds, as one subquery to filter by (`pk__in=`): a
+    UNION of the same look-ups, each still on its own index, for a page that must not spend
+    a query per kind of key."""
+    queries = [
+        query.order_by().values("pk")
+        for query in _queries_for_term(term=term, by_activation_code=True)
+    ]
+    if not queries:
+        return Entitlement.objects.none().values("pk")
+    first, *others = queries
+    return first.union(*others) if others else first
 
 
 # Who may renew an entitlement. A renewal adds a term to someone's subscription and its
@@ -205,15 +224,52 @@ def entitlement_list_for_user(
     if filters.status:
         rows = rows.filter(status=filters.status)
     if filters.search:
-        rows = rows.filter(pk__in=entitlement_ids_for_term(term=filters.search))
+        rows = rows.filter(pk__in=entitlement_pks_for_term(term=filters.search))
     field = PORTAL_ORDERINGS.get(filters.ordering.lstrip("-"), "starts_on")
     descending = filters.ordering.startswith("-")
     rows = rows.order_by(f"-{field}" if descending else field, "-pk" if descending else "pk")
-    return rows.select_related("product", "order_line__order").prefetch_related(
+    # The product only: joining each row's order too would join all the rows the user sees
+    # before the sort picks a page of them (the CSV, which shows the order, asks for it).
+    return rows.select_related("product").prefetch_related(
         Prefetch(
             "entitlement_accounts",
             queryset=EntitlementAccount.objects.select_related("account").order_by("role"),
         )
+    )
+
+
+@dataclass(frozen=True)
+class ListFacets:
+    """What the portal's list needs of all the user sees, from one aggregate: the products
+    (for its filter) and how many entitlements each product has in each status."""
+
+    products: list  # (sku, name), by name
+    counts: dict  # (sku, status) -> entitlements
+
+    def count(self, *, sku: str = "", status: str = "") -> int:
+        """How many entitlements are of this product (any if "") in this status (any)."""
+        return sum(
+            number
+            for (row_sku, row_status), number in self.counts.items()
+            if (not sku or row_sku == sku) and (not status or row_status == status)
+        )
+
+
+def entitlement_facets_for_user(*, user, today: datetime.date) -> ListFacets:
+    """The products and counts of ListFacets over every entitlement the user sees."""
+    rows = (
+        entitlements_visible_to(user=user)
+        .with_status(today)
+        .order_by()
+        .values_list("product__sku", "product__name", "status")
+        .annotate(number=Count("pk"))
+    )
+    products, counts = {}, {}
+    for sku, name, status, number in rows:
+        products[sku] = name
+        counts[(sku, status)] = number
+    return ListFacets(
+        products=sorted(products.items(), key=lambda item: (item[1], item[0])), counts=counts
     )
 
 
@@ -253,6 +309,27 @@ def license_keys_reissued(*, entitlement: Entitlement) -> KeyRenewal | None:
         renewal__isnull=False,
         superseded_at=latest,
     ).count()
+    return KeyRenewal(reissued_at=latest, works_until=entitlement.works_until, devices=devices)
+
+
+def activations_with_last_key_change(*, entitlement: Entitlement) -> QuerySet[Activation]:
+    """The entitlement's activations, newest first, each with `last_reissued_at`: when a
+    renewal last replaced its key (None if never); what license_keys_reissued_of reads."""
+    last = (
+        SupersededLicenseKey.objects.filter(activation=OuterRef("pk"))
+        .order_by("-superseded_at")
+        .values("superseded_at")[:1]
+    )
+    return entitlement.activations.annotate(last_reissued_at=Subquery(last)).order_by("-id")
+
+
+def license_keys_reissued_of(*, entitlement: Entitlement, activations) -> KeyRenewal | None:
+    """license_keys_reissued, from activations_with_last_key_change's rows (no query)."""
+    live = [a for a in activations if a.revoked_at is None and a.last_reissued_at]
+    if not live:
+        return None
+    latest = max(a.last_reissued_at for a in live)
+    devices = sum(1 for a in live if a.last_reissued_at == latest)
     return KeyRenewal(reissued_at=latest, works_until=entitlement.works_until, devices=devices)
 
 

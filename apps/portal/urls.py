@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("entitlements/<key:ssrn>/keys/", views.license_keys_download, name="keys"),
     path("entitlements/<key:ssrn>/keys/email/", views.license_keys_email, name="keys-email"),
+    path("seats/", views.seats, name="seats"),
     path("activate/", code_holders.activate_with_code, name="activate-with-code"),
     path("legacy-keys/", code_holders.legacy_key_retrieval, name="legacy-keys"),
     path("access/", views.access_requests, name="access"),

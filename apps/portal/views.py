@@ -5,11 +5,14 @@ Every page that names an entitlement looks it up among those the user sees *now*
 next request and anything else answers 404, downloads included.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, OuterRef, Window
 from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language
 
-from apps.accounts.models import Account, Contact
+from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.accounts.services import access_request_create, contact_language_set
 from apps.catalog.models import DeliveryMethod, Product
 from apps.core.contracts import Rejected
@@ -27,12 +30,21 @@ from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.emails import license_keys_mail
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
-from apps.entitlements.models import Entitlement, EntitlementStatus, RehostRequest
+from apps.entitlements.models import (
+    Certificate,
+    CertificateStatus,
+    Entitlement,
+    EntitlementStatus,
+    RehostRequest,
+)
 from apps.entitlements.rehosts import rehost_request_create
+from apps.entitlements.seats import seats_accounts, seats_by_account_and_product
 from apps.entitlements.selectors import (
+    activations_with_last_key_change,
+    entitlement_facets_for_user,
     entitlement_list_for_user,
     entitlements_visible_to,
-    license_keys_reissued,
+    license_keys_reissued_of,
 )
 from apps.portal import downloads
 from apps.portal.forms import (
@@ -46,6 +58,8 @@ from apps.portal.order_addresses import order_address_of
 from apps.portal.searches import search_keep, search_text
 
 PAGE_SIZE = 25
+# The Seats page shows this many accounts at a time, each with a row per product.
+SEATS_ACCOUNTS_PER_PAGE = 10
 # The list's filters that its address carries; the search goes by the name it is kept under.
 FILTERS = ("account", "product", "status", "sort")
 
@@ -76,14 +90,31 @@ def entitlement_list(request):
     if search is None:
         messages.info(request, _("That search is no longer kept: search again."))
         return _list_redirect(request.GET, search_name=None)
-    visible = entitlements_visible_to(user=request.user)
-    form = _filter_form(request, {**request.GET.dict(), "q": search}, visible)
-    filters = form.filters()
     today = business_today()
+    # The page's queries are counted (benchmarks/portal.py: at most 8 with the transaction's
+    # BEGIN and COMMIT): the associations give the accounts, whether the user has a contact
+    # and whether the navigation shows the customer admin's page; one aggregate gives the
+    # products and the count of an unfiltered, product or status list.
+    associations = list(
+        AccountAssociation.objects.filter(contact__user=request.user)
+        .select_related("account")
+        .order_by("account__account_id")
+    )
+    facets = entitlement_facets_for_user(user=request.user, today=today)
+    form = EntitlementFilterForm(
+        {**request.GET.dict(), "q": search},
+        accounts=[association.account for association in associations],
+        products=[_Choice(sku, name) for sku, name in facets.products],
+    )
+    filters = form.filters()
     rows = entitlement_list_for_user(user=request.user, today=today, filters=filters)
     if request.GET.get("format") == "csv":
-        return _csv_response(rows, today)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        return _csv_response(rows.select_related("order_line__order"), today)
+    if filters.account_id or filters.search:
+        page = _page_counted_with_rows(rows, request.GET.get("page"))
+    else:
+        count = facets.count(sku=filters.sku, status=filters.status)
+        page = _CountedPaginator(rows, PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     for entitlement in page:
         entitlement.days = entitlement.days_left(today)
     query = request.GET.copy()
@@ -98,11 +129,44 @@ def entitlement_list(request):
             "today": today,
             "filters": filters,
             "query": query.urlencode(),
-            "has_contact": _contact(request.user) is not None,
+            "has_contact": bool(associations) or _contact(request.user) is not None,
+            "is_customer_admin": any(association.is_admin for association in associations),
             "status_labels": dict(EntitlementStatus.choices),
             "columns": _columns(query, filters.ordering),
         },
     )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    sku: str
+    name: str
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count, which the page has from elsewhere."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _page_counted_with_rows(rows, number):
+    """A page whose query also counts every row (a window over the same rows), for lists
+    of one account or a search, which are short; a page past the end counts apart."""
+    try:
+        number = max(int(number or 1), 1)
+    except ValueError:
+        number = 1
+    start = (number - 1) * PAGE_SIZE
+    items = list(rows.annotate(total=Window(Count("pk")))[start : start + PAGE_SIZE])
+    if not items:
+        return Paginator(rows, PAGE_SIZE).get_page(number)
+    return Page(items, number, _CountedPaginator(rows, PAGE_SIZE, count=items[0].total))
 
 
 def _filter_form(request, data, visible) -> EntitlementFilterForm:
@@ -229,38 +293,69 @@ def _visible_entitlement(request, ssrn: str) -> Entitlement:
     )
 
 
+def _detail_entitlement(request, ssrn: str) -> Entitlement:
+    """_visible_entitlement, with what its page shows beside it in the same query: whether
+    a certificate is ready, and whether the navigation shows the customer admin's page."""
+    return get_object_or_404(
+        entitlements_visible_to(user=request.user)
+        .with_status(business_today())
+        .select_related("product", "order_line__order")
+        .annotate(
+            certificate_ready=Exists(
+                Certificate.objects.filter(
+                    entitlement=OuterRef("pk"), status=CertificateStatus.READY
+                )
+            ),
+            customer_admin=Exists(
+                AccountAssociation.objects.filter(contact__user=request.user, is_admin=True)
+            ),
+        ),
+        ssrn=ssrn,
+    )
+
+
 @require_GET
 @login_required
 def entitlement_detail(request, ssrn: str):
-    entitlement = _visible_entitlement(request, ssrn)
+    entitlement = _detail_entitlement(request, ssrn)
     return _detail_page(request, entitlement, SerialNumbersForm())
+
+
+# Products whose entitlements hold legacy keys (handed out, or bound from the legacy LMS).
+LEGACY_KEY_METHODS = (DeliveryMethod.HERITAGE_KEY, DeliveryMethod.LEGACY_LMS)
 
 
 def _detail_page(
     request, entitlement, form, *, activated=(), status=200, rehost_form=None, rehost_of=None
 ):
+    """The entitlement's page, in few queries (benchmarks/portal.py): what a product's
+    delivery method does not show is not read."""
     today = business_today()
-    activations = list(
-        entitlement.activations.select_related("rehosted_from")
-        .prefetch_related("rehosted_to")
-        .order_by("-id")
-    )
-    rehost_requests = list(
-        RehostRequest.objects.filter(activation__entitlement=entitlement)
-        .select_related("activation")
-        .order_by("-id")[:50]
-    )
+    method = entitlement.product.delivery_method
+    activations, rehost_requests = [], []
+    if method == DeliveryMethod.JAL:
+        activations = list(
+            activations_with_last_key_change(entitlement=entitlement).select_related(
+                "rehosted_from"
+            )
+        )
+        rehost_requests = list(
+            RehostRequest.objects.filter(activation__entitlement=entitlement)
+            .select_related("activation")
+            .order_by("-id")[:50]
+        )
+    # A rehost stays on its entitlement: the replacement is among the activations read.
+    moved_to = {a.rehosted_from_id: a for a in activations if a.rehosted_from_id}
     pending = {r.activation_id for r in rehost_requests if r.status == "pending"}
     for activation in activations:
         activation.works_until = _key_works_until(activation.license_key)
-        activation.moved_to = next(iter(activation.rehosted_to.all()), None)
+        activation.moved_to = moved_to.get(activation.pk)
         activation.rehost_pending = activation.pk in pending
         activation.rehost_form = (
             rehost_form
             if rehost_of == activation.pk
             else RehostRequestForm(auto_id=f"rma{activation.pk}_%s")
         )
-    certificate = downloads.ready_certificate(entitlement)
     entitlement.days = entitlement.days_left(today)
     return render(
         request,
@@ -269,14 +364,19 @@ def _detail_page(
             "entitlement": entitlement,
             "status_label": EntitlementStatus(entitlement.status).label,
             "accounts": entitlement.entitlement_accounts.select_related("account").order_by("role"),
-            "terms": entitlement.terms.all(),
+            # A perpetual entitlement has no terms.
+            "terms": entitlement.terms.all() if entitlement.term_ends_on else [],
             "activations": activations,
             "seats_used": sum(1 for a in activations if a.revoked_at is None),
             "activated": activated,
-            "certificate": certificate,
-            "legacy_keys": entitlement.legacy_keys.order_by("pk"),
-            "keys_reissued": license_keys_reissued(entitlement=entitlement),
-            "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
+            "certificate": entitlement.certificate_ready,
+            "legacy_keys": (
+                entitlement.legacy_keys.order_by("pk") if method in LEGACY_KEY_METHODS else []
+            ),
+            "keys_reissued": license_keys_reissued_of(
+                entitlement=entitlement, activations=activations
+            ),
+            "can_activate": method == DeliveryMethod.JAL
             and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
             "rehost_requests": rehost_requests,
             # Shown above the devices too: a refused request's form may not be on the page
@@ -285,6 +385,7 @@ def _detail_page(
             if rehost_form is not None
             else [],
             "form": form,
+            "is_customer_admin": entitlement.customer_admin,
         },
         status=status,
     )
@@ -309,7 +410,7 @@ def certificate_download(request, ssrn: str):
 @require_POST
 @login_required
 def entitlement_activate(request, ssrn: str):
-    entitlement = _visible_entitlement(request, ssrn)
+    entitlement = _detail_entitlement(request, ssrn)
     form = SerialNumbersForm(request.POST)
     if form.is_valid():
         try:
@@ -399,6 +500,35 @@ def license_keys_email(request, ssrn: str):
         _("The license keys are on their way to %(email)s.") % {"email": request.user.email},
     )
     return redirect("portal:entitlement", ssrn=entitlement.ssrn)
+
+
+@require_GET
+@login_required
+def seats(request):
+    """Seats owned, used and free per account and product, over the accounts the user's
+    contact is associated with now (never an account named in the address: the page takes
+    none)."""
+    today = business_today()
+    accounts = seats_accounts(
+        accounts=Account.objects.filter(associations__contact__user=request.user)
+    )
+    page = Paginator(accounts, SEATS_ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = seats_by_account_and_product(account_pks=[account.pk for account in page], today=today)
+    return render(
+        request,
+        "portal/seats.html",
+        {"page": page, "groups": _by_account(rows), "today": today},
+    )
+
+
+def _by_account(rows) -> list[dict]:
+    groups: dict[str, dict] = {}
+    for row in rows:
+        group = groups.setdefault(
+            row.account_id, {"account_id": row.account_id, "name": row.account_name, "rows": []}
+        )
+        group["rows"].append(row)
+    return list(groups.values())
 
 
 @require_http_methods(["GET", "POST"])

@@ -198,6 +198,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT compilation: PostgreSQL compiles a query whose estimated cost passes a
+    # threshold, which the pages' index-driven aggregates over a million rows do, and the
+    # compiling alone takes longer (~50 ms) than running them (benchmarks/seats.py).
+    # DATABASE_URL's own ?options= wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth -------------------------------------------------------------------------------------

@@ -140,8 +140,8 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(client, django_assert
     contact = portal_contact(northwind, blue_harbor)
     client.force_login(contact.user)
     entitlement_of(northwind, blue_harbor)
-    # 11: one of them asks whether the navigation shows the customer admin's page.
-    with django_assert_num_queries(11) as few:
+    # 8 with the transaction's BEGIN and COMMIT (the portal's target, benchmarks/portal.py).
+    with django_assert_num_queries(8) as few:
         client.get(LIST)
     for _ in range(20):
         entitlement = entitlement_of(northwind, blue_harbor, certificate=False)
@@ -270,3 +270,38 @@ def test_the_search_form_needs_its_csrf_token(client):
     form = re.search(r'<form[^>]*role="search".*?</form>', page, re.S).group(0)
     assert 'method="post"' in form and 'name="csrfmiddlewaretoken"' in form
     assert client.post(LIST, {"q": "anything"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"status": "active"}, {"product": "?"}, {"account": "?"}, {"search": "?"}]
+)
+def test_a_filtered_or_searched_list_counts_its_rows_in_at_most_eight_queries(
+    client, query, django_assert_max_num_queries
+):
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    client.force_login(contact.user)
+    product = Product.objects.get(pk=entitlement_of(northwind).product_id)
+    for _ in range(30):
+        ActivationFactory(entitlement=entitlement_of(northwind, product=product))
+    shown = entitlement_of(blue_harbor, product=product)
+    entitlement_of(new_account(), product=product)  # not theirs
+    if "product" in query:
+        query = {"product": product.sku}
+    if "account" in query:
+        query = {"account": blue_harbor.account_id}
+    if "search" in query:
+        query = {"search": searched(client, shown.ssrn).split("search=")[1]}
+    expected = {"": 32, "status": 32, "product": 32, "account": 1, "search": 1}[
+        next(iter(query), "")
+    ]
+
+    with django_assert_max_num_queries(8):
+        page = client.get(LIST, query)
+
+    assert page.context["page"].paginator.count == expected
+    assert len(page.context["page"].object_list) == min(expected, 25)
+    # A page past the end shows the last one, with the same count.
+    last = client.get(LIST, {**query, "page": "99"})
+    assert last.context["page"].paginator.count == expected
+    assert last.context["page"].number == last.context["page"].paginator.num_pages
