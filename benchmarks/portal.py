@@ -46,7 +46,7 @@ from apps.entitlements.models import Entitlement  # noqa: E402
 
 
 def measured(client: Client, url: str) -> tuple[float, float, int]:
-    """(p50 ms, p95 ms, queries) of GET `url`."""
+    """(p50 ms, p95 ms, queries) of GET `url`; a page over the limit prints its queries."""
     assert client.get(url).status_code == 200, url
     samples = []
     for _ in range(REQUESTS):
@@ -56,6 +56,9 @@ def measured(client: Client, url: str) -> tuple[float, float, int]:
         assert response.status_code == 200, url
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
+    if len(queries) > MAX_QUERIES:
+        for query in queries.captured_queries:
+            print(f"{url}: {query['sql'][:300]}", file=sys.stderr)
     samples.sort()
     p95 = samples[min(len(samples) - 1, round(0.95 * len(samples)) - 1)]
     return statistics.median(samples) * 1000, p95 * 1000, len(queries)

@@ -436,7 +436,7 @@ def entitlement_activate(request, ssrn: str):
 def rehost_request(request, ssrn: str, activation_id: int):
     """Ask Customer Care to move a device's activation to its replacement (an RMA). Only for
     an activation of an entitlement the user sees now: any other answers 404."""
-    entitlement = _visible_entitlement(request, ssrn)
+    entitlement = _detail_entitlement(request, ssrn)
     activation = get_object_or_404(entitlement.activations, pk=activation_id)
     form = RehostRequestForm(request.POST, auto_id=f"rma{activation.pk}_%s")
     if form.is_valid():
