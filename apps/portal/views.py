@@ -26,11 +26,13 @@ from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.emails import license_keys_mail
+from apps.entitlements.event_log import entitlement_event_log
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.models import Entitlement, EntitlementStatus
 from apps.entitlements.selectors import (
     entitlement_list_for_user,
     entitlements_visible_to,
+    license_keys_problem,
     license_keys_reissued,
 )
 from apps.portal import downloads
@@ -241,6 +243,7 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
         activation.works_until = _key_works_until(activation.license_key)
     certificate = downloads.ready_certificate(entitlement)
     entitlement.days = entitlement.days_left(today)
+    keys_problem = license_keys_problem(entitlement=entitlement)
     return render(
         request,
         "portal/entitlement_detail.html",
@@ -253,11 +256,14 @@ def _detail_page(request, entitlement, form, *, activated=(), status=200):
             "seats_used": sum(1 for a in activations if a.revoked_at is None),
             "activated": activated,
             "certificate": certificate,
-            "legacy_keys": entitlement.legacy_keys.order_by("pk"),
+            # A suspended or revoked entitlement hands out no key, its page included.
+            "keys_problem": keys_problem,
+            "legacy_keys": [] if keys_problem else entitlement.legacy_keys.order_by("pk"),
             "keys_reissued": license_keys_reissued(entitlement=entitlement),
             "can_activate": entitlement.product.delivery_method == DeliveryMethod.JAL
             and entitlement.status in (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE),
             "form": form,
+            "event_log": entitlement_event_log(entitlement=entitlement, user=request.user),
         },
         status=status,
     )
