@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.db.models import CharField, Value
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 
 from apps.accounts.models import AccountAssociation
 from apps.entitlements.models import Entitlement, EntitlementChange, EntitlementStatus
@@ -31,25 +31,26 @@ LOG_LIMIT = 100
 # Serial numbers shown for one activation before "and N more".
 SERIALS_SHOWN = 10
 
-# The customer's word for each kind of change, by the kind's value in the feed. Kinds that
+# The customer's word for each kind of change, by the kind's value in the feed (in the
+# catalogs' context "event log": the same words name the kinds for staff elsewhere). Kinds that
 # other work adds (transferred, split, rehosted) are named here already, so they read well
 # as soon as they are recorded.
 KIND_TITLES = {
-    "created": gettext_lazy("Shipped"),
-    "activated": gettext_lazy("Devices activated"),
-    "activation_revoked": gettext_lazy("Device activation revoked"),
-    "renewed": gettext_lazy("Renewed"),
-    "status_changed": gettext_lazy("Status changed"),
-    "certificate_reissued": gettext_lazy("Certificate reissued"),
-    "paper_delivery_recorded": gettext_lazy("Paper delivery recorded"),
-    "suspended": gettext_lazy("Suspended"),
-    "reinstated": gettext_lazy("Reinstated"),
-    "revoked": gettext_lazy("Revoked"),
-    "transferred": gettext_lazy("Transferred"),
-    "split": gettext_lazy("Split"),
-    "rehosted": gettext_lazy("Rehosted"),
+    "created": pgettext_lazy("event log", "Shipped"),
+    "activated": pgettext_lazy("event log", "Devices activated"),
+    "activation_revoked": pgettext_lazy("event log", "Device activation revoked"),
+    "renewed": pgettext_lazy("event log", "Renewed"),
+    "status_changed": pgettext_lazy("event log", "Status changed"),
+    "certificate_reissued": pgettext_lazy("event log", "Certificate reissued"),
+    "paper_delivery_recorded": pgettext_lazy("event log", "Paper delivery recorded"),
+    "suspended": pgettext_lazy("event log", "Suspended"),
+    "reinstated": pgettext_lazy("event log", "Reinstated"),
+    "revoked": pgettext_lazy("event log", "Revoked"),
+    "transferred": pgettext_lazy("event log", "Transferred"),
+    "split": pgettext_lazy("event log", "Split"),
+    "rehosted": pgettext_lazy("event log", "Rehosted"),
 }
-UNKNOWN_TITLE = gettext_lazy("Updated")
+UNKNOWN_TITLE = pgettext_lazy("event log", "Updated")
 
 # The kinds whose reason Customer Care (or the ERP) gives for the customer: it is told to
 # the contacts by email too. Other kinds' data never shows its reason, if it has one.
@@ -196,8 +197,10 @@ def _created(change, data, known, title):
     split_from = _string(data.get("split_from"))
     if split_from:
         if split_from in known.ssrns:
-            return _("Split off"), [_("Split off from %(ssrn)s.") % {"ssrn": split_from}]
-        return _("Split off"), [_("Split off from another entitlement.")]
+            return pgettext_lazy("event log", "Split off"), [
+                _("Split off from %(ssrn)s.") % {"ssrn": split_from}
+            ]
+        return pgettext_lazy("event log", "Split off"), [_("Split off from another entitlement.")]
     order, line = _string(data.get("order_number")), _string(data.get("line_number"))
     if order and line:
         return title, [_("Sales order %(order)s, line %(line)s.") % {"order": order, "line": line}]
@@ -230,9 +233,9 @@ def _renewed(change, data, known, title):
 
 
 STATUS_TITLES = {
-    EntitlementStatus.ACTIVE: gettext_lazy("Active again"),
-    EntitlementStatus.GRACE: gettext_lazy("Grace period began"),
-    EntitlementStatus.EXPIRED: gettext_lazy("Expired"),
+    EntitlementStatus.ACTIVE: pgettext_lazy("event log", "Active again"),
+    EntitlementStatus.GRACE: pgettext_lazy("event log", "Grace period began"),
+    EntitlementStatus.EXPIRED: pgettext_lazy("event log", "Expired"),
 }
 
 
