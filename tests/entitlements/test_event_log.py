@@ -38,21 +38,70 @@ def said(kind, data=None, **kwargs) -> str:
 @pytest.mark.parametrize(
     ("kind", "data", "says"),
     [
-        ("created", {"order_number": "SO-1", "line_number": 10}, "Shipped | Sales order SO-1, line 10."),
-        ("activated", {"serial_numbers": ["SN-1", "SN-2"], "seats_used": 2}, "Devices activated | Serial numbers: SN-1, SN-2."),
-        ("activation_revoked", {"serial_number": "SN-1", "reason": "RMA 77"}, "Device activation revoked | Serial number: SN-1. | RMA 77"),
-        ("renewed", {"order_number": "SO-2", "line_number": 1, "term_starts_on": "2027-01-01", "term_ends_on": "2027-12-31"}, "Renewed | The term now ends on Dec. 31, 2027."),
-        ("certificate_reissued", {"certificate_version": 2}, "Certificate reissued | Certificate version 2."),
-        ("paper_delivery_recorded", {"certificate_number": "PC-9", "tracking_number": "1Z99"}, "Paper delivery recorded | Paper certificate PC-9. | Shipment tracking number 1Z99."),
+        (
+            "created",
+            {"order_number": "SO-1", "line_number": 10},
+            "Shipped | Sales order SO-1, line 10.",
+        ),
+        (
+            "activated",
+            {"serial_numbers": ["SN-1", "SN-2"], "seats_used": 2},
+            "Devices activated | Serial numbers: SN-1, SN-2.",
+        ),
+        (
+            "activation_revoked",
+            {"serial_number": "SN-1", "reason": "RMA 77"},
+            "Device activation revoked | Serial number: SN-1. | RMA 77",
+        ),
+        (
+            "renewed",
+            {
+                "order_number": "SO-2",
+                "line_number": 1,
+                "term_starts_on": "2027-01-01",
+                "term_ends_on": "2027-12-31",
+            },
+            "Renewed | The term now ends on Dec. 31, 2027.",
+        ),
+        (
+            "certificate_reissued",
+            {"certificate_version": 2},
+            "Certificate reissued | Certificate version 2.",
+        ),
+        (
+            "paper_delivery_recorded",
+            {"certificate_number": "PC-9", "tracking_number": "1Z99"},
+            "Paper delivery recorded | Paper certificate PC-9. | Shipment tracking number 1Z99.",
+        ),
         ("suspended", {"reason": "Unpaid invoice 4711"}, "Suspended | Unpaid invoice 4711"),
         ("reinstated", {"reason": "Invoice paid"}, "Reinstated | Invoice paid"),
         ("revoked", {"reason": "Contract cancelled"}, "Revoked | Contract cancelled"),
-        ("transferred", {"reason": "Merger", "from_account_ids": ["0100000001"], "to_account_ids": ["0100000002"]}, "Transferred | To another account. | Merger"),
-        ("split", {"reason": "Second site", "quantity": 3, "new_ssrn": "AAAA-BBBB-CCCC"}, "Split | Quantity 3 moved to a new entitlement. | Second site"),
-        ("created", {"split_from": "AAAA-BBBB-CCCC"}, "Split off | Split off from another entitlement."),
-        ("rehosted", {"serial_number": "SN-1", "new_serial_number": "SN-9", "reason": "Board replaced"}, "Rehosted | Moved from the device SN-1 to the device SN-9. | Board replaced"),
+        (
+            "transferred",
+            {
+                "reason": "Merger",
+                "from_account_ids": ["0100000001"],
+                "to_account_ids": ["0100000002"],
+            },
+            "Transferred | To another account. | Merger",
+        ),
+        (
+            "split",
+            {"reason": "Second site", "quantity": 3, "new_ssrn": "AAAA-BBBB-CCCC"},
+            "Split | Quantity 3 moved to a new entitlement. | Second site",
+        ),
+        (
+            "created",
+            {"split_from": "AAAA-BBBB-CCCC"},
+            "Split off | Split off from another entitlement.",
+        ),
+        (
+            "rehosted",
+            {"serial_number": "SN-1", "new_serial_number": "SN-9", "reason": "Board replaced"},
+            "Rehosted | Moved from the device SN-1 to the device SN-9. | Board replaced",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_kind_reads_as_the_customer_would_say_it(kind, data, says):
     assert said(kind, data) == says
 
