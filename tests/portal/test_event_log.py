@@ -56,6 +56,21 @@ def test_the_page_shows_the_log_newest_first_with_reasons_and_no_staff_name(clie
     assert "Carla" not in body and carla.email not in body
 
 
+def test_a_reason_is_shown_as_text_never_as_markup(client, carla):
+    account = new_account()
+    alice = portal_contact(account)
+    entitlement = entitlement_of(account)
+    entitlement_suspend(
+        entitlement_id=entitlement.pk, reason='<script>alert("x")</script>', actor=carla
+    )
+    client.force_login(alice.user)
+
+    body = client.get(reverse("portal:entitlement", args=[entitlement.ssrn])).content.decode()
+
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+
+
 def test_the_log_is_in_the_contacts_language(client, carla):
     account = new_account()
     anna = portal_contact(account)
