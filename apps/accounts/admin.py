@@ -571,7 +571,8 @@ class AccessRequestAdmin(admin.ModelAdmin):
         for access_request, why in report.left:
             self.message_user(
                 request,
-                _("Left alone: %(request)s, as %(why)s.") % {"request": access_request, "why": why},
+                _("Left alone: %(request)s, as %(why)s.")
+                % {"request": access_request, "why": why},
                 messages.WARNING,
             )
 

@@ -222,7 +222,9 @@ class AccessRequest(TimeStampedModel):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     # True when decided_by decided in the portal as a customer admin of the account.
-    decided_by_customer_admin = models.BooleanField(_("decided by a customer admin"), default=False)
+    decided_by_customer_admin = models.BooleanField(
+        _("decided by a customer admin"), default=False
+    )
     decision_note = models.CharField(_("note to the contact"), max_length=500, blank=True)
 
     class Meta:

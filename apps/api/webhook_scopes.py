@@ -38,5 +38,7 @@ def client_endpoints_beyond_scopes(client: ApiClient) -> list[int]:
     if client.revoked_at is not None:
         return list(endpoints.values_list("pk", flat=True))
     return [
-        endpoint.pk for endpoint in endpoints if unreadable_events(endpoint.events, client.scopes)
+        endpoint.pk
+        for endpoint in endpoints
+        if unreadable_events(endpoint.events, client.scopes)
     ]

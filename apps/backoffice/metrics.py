@@ -154,9 +154,9 @@ class DatabaseCollector:
 def heartbeats_latest() -> dict[str, object]:
     """Per kind of process (beat, worker), the latest sign of life of any of them."""
     return dict(
-        Heartbeat.objects.values("kind")
-        .annotate(latest=Max("last_seen"))
-        .values_list("kind", "latest")
+        Heartbeat.objects.values("kind").annotate(latest=Max("last_seen")).values_list(
+            "kind", "latest"
+        )
     )
 
 

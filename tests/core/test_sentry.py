@@ -127,7 +127,9 @@ urlpatterns.append(path("import-fails/", failing_key_import_view))
 
 
 @pytest.mark.django_db
-def test_an_error_with_legacy_keys_in_its_frames_reaches_sentry_without_them(fake_sentry, settings):
+def test_an_error_with_legacy_keys_in_its_frames_reaches_sentry_without_them(
+    fake_sentry, settings
+):
     from apps.catalog.models import DeliveryMethod
     from tests.factories.catalog import ProductFactory
 
@@ -163,7 +165,9 @@ urlpatterns.append(path("webhook-fails/", failing_after_webhook_view))
 
 
 @pytest.mark.django_db
-def test_an_error_after_a_webhook_reaches_sentry_without_the_address_query(fake_sentry, settings):
+def test_an_error_after_a_webhook_reaches_sentry_without_the_address_query(
+    fake_sentry, settings
+):
     settings.ROOT_URLCONF = __name__
     _webhook_port["port"] = fake_sentry.server_address[1]
 

@@ -132,3 +132,4 @@ def post(client, event_data, *, sign: dict | None = None, **extra):
     """Post one event as Mailgun does (JSON, the signature in the body)."""
     body = {"signature": sign or signature(), "event-data": event_data}
     return client.post(WEBHOOK_URL, data=json.dumps(body), content_type="application/json", **extra)
+

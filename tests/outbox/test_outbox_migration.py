@@ -129,7 +129,9 @@ def test_every_old_message_lands_on_the_outbox_with_its_state_and_comes_back():
             "ops@northwind.example",
         )
         assert new.get_model("notifications", "Reminder").objects.get().delivery_id == digest.pk
-        decisions = {row.topic: row for row in Delivery.objects.filter(kind="access_decision")}
+        decisions = {
+            row.topic: row for row in Delivery.objects.filter(kind="access_decision")
+        }
         assert decisions[f"access_request:{told.pk}"].status == "sent"
         waiting = decisions[f"access_request:{untold.pk}"]
         assert (waiting.status, waiting.attempts, waiting.recipient, waiting.language) == (
