@@ -116,10 +116,11 @@ class EntitlementChangeOut(serializers.Serializer):
     recorded_at = serializers.DateTimeField(source="created_at")
     data = serializers.JSONField(
         help_text=(
-            "What changed: serial_numbers (activated), serial_number (activation_revoked), "
-            "serial_number, new_serial_number and reason (rehosted), "
+            "What changed: serial_numbers (activated), serial_number and reason "
+            "(activation_revoked), serial_number, new_serial_number and reason (rehosted), "
             "term_starts_on and term_ends_on (renewed), from (status_changed), "
-            "certificate_version (certificate_reissued), order_number and line_number."
+            "certificate_version (certificate_reissued), reason (suspended, reinstated, "
+            "revoked), order_number and line_number."
         )
     )
     entitlement = EntitlementWithCodeOut(

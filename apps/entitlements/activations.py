@@ -237,7 +237,8 @@ def activations_revoke(*, activation_ids, actor, reason: str) -> int:
         entitlement_changes_record(
             entitlements=[activation.entitlement],
             kind=ChangeKind.ACTIVATION_REVOKED,
-            data={"serial_number": activation.serial_number},
+            # The reason is the customer's to read, as the portal's device list shows it.
+            data={"serial_number": activation.serial_number, "reason": reason},
         )
         revoked += 1
     Entitlement.objects.filter(pk__in=entitlement_ids).update(updated_at=now)

@@ -3,9 +3,9 @@
 Every service that changes an entitlement records the change in the feed
 (changes.entitlement_changes_record); the same call tells the change to the webhook
 endpoints subscribed to its event type, in the same transaction. So the feed and the
-webhooks never disagree, and the lifecycle actions (transfer, split, suspend, revoke) emit
-their events once they record changes of those kinds. Events of one entitlement share the
-topic "entitlement:<SSRN>", so each endpoint receives them in order.
+webhooks never disagree, and the lifecycle actions (transfer, split, suspend, reinstate,
+revoke) emit their events once they record changes of those kinds. Events of one entitlement
+share the topic "entitlement:<SSRN>", so each endpoint receives them in order.
 """
 
 import datetime
@@ -22,8 +22,9 @@ CHANGE_EVENTS = {
     ChangeKind.RENEWED.value: "entitlement.renewed",
     "transferred": "entitlement.transferred",
     "split": "entitlement.split",
-    "suspended": "entitlement.suspended",
-    "revoked": "entitlement.revoked",
+    ChangeKind.SUSPENDED.value: "entitlement.suspended",
+    ChangeKind.REINSTATED.value: "entitlement.reinstated",
+    ChangeKind.REVOKED.value: "entitlement.revoked",
     ChangeKind.ACTIVATED.value: "activation.created",
     ChangeKind.ACTIVATION_REVOKED.value: "activation.revoked",
     "rehosted": "activation.rehosted",

@@ -24,9 +24,9 @@ from apps.outbox.models import Channel, Delivery, DeliveryKind, WebhookEndpoint
 from apps.outbox.services import deliveries_send_later, delivery_build
 
 # The catalogue an endpoint subscribes from. The entitlement lifecycle events (transferred,
-# split, suspended, revoked) are emitted once those actions exist: they are recorded through
-# the entitlement change feed (apps.entitlements.changes), which tells each change it records
-# to the endpoints under the type of ENTITLEMENT_CHANGE_EVENTS.
+# split, suspended, reinstated, revoked) are emitted once those actions exist: they are
+# recorded through the entitlement change feed (apps.entitlements.changes), which tells each
+# change it records to the endpoints under the type of ENTITLEMENT_CHANGE_EVENTS.
 EVENT_TYPES = {
     "order.received": _("A sales order was received"),
     "line.shipped": _("An order line shipped"),
@@ -36,6 +36,7 @@ EVENT_TYPES = {
     "entitlement.transferred": _("An entitlement was transferred"),
     "entitlement.split": _("An entitlement was split"),
     "entitlement.suspended": _("An entitlement was suspended"),
+    "entitlement.reinstated": _("A suspended entitlement was reinstated"),
     "entitlement.revoked": _("An entitlement was revoked"),
     "activation.created": _("A device was activated"),
     "activation.revoked": _("An activation was revoked"),

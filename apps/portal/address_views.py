@@ -21,6 +21,7 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.http import client_address
 from apps.entitlements.models import EntitlementStatus
+from apps.entitlements.selectors import license_keys_problem
 from apps.portal import downloads
 from apps.portal.address_access import order_address_access_request, order_address_requests
 from apps.portal.address_forms import (
@@ -137,6 +138,7 @@ def address_entitlement(request, ssrn: str):
     entitlement = _address_entitlement(request, ssrn)
     entitlement.days = entitlement.days_left(business_today())
     activations = list(entitlement.activations.order_by("-id"))
+    keys_problem = license_keys_problem(entitlement=entitlement)
     return render(
         request,
         "portal/address/entitlement_detail.html",
@@ -148,7 +150,9 @@ def address_entitlement(request, ssrn: str):
             "activations": activations,
             "seats_used": sum(1 for a in activations if a.revoked_at is None),
             "certificate": downloads.ready_certificate(entitlement),
-            "legacy_keys": entitlement.legacy_keys.order_by("pk"),
+            # A suspended or revoked entitlement hands out no key, its page included.
+            "keys_problem": keys_problem,
+            "legacy_keys": [] if keys_problem else entitlement.legacy_keys.order_by("pk"),
         },
     )
 

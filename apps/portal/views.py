@@ -29,6 +29,7 @@ from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_create, serial_numbers_parse
 from apps.entitlements.emails import license_keys_mail
+from apps.entitlements.event_log import entitlement_event_log
 from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.models import (
     Certificate,
@@ -44,6 +45,7 @@ from apps.entitlements.selectors import (
     entitlement_facets_for_user,
     entitlement_list_for_user,
     entitlements_visible_to,
+    license_keys_problem,
     license_keys_reissued_of,
 )
 from apps.portal import downloads
@@ -357,6 +359,7 @@ def _detail_page(
             else RehostRequestForm(auto_id=f"rma{activation.pk}_%s")
         )
     entitlement.days = entitlement.days_left(today)
+    keys_problem = license_keys_problem(entitlement=entitlement)
     return render(
         request,
         "portal/entitlement_detail.html",
@@ -370,8 +373,12 @@ def _detail_page(
             "seats_used": sum(1 for a in activations if a.revoked_at is None),
             "activated": activated,
             "certificate": entitlement.certificate_ready,
+            # A suspended or revoked entitlement hands out no key, its page included.
+            "keys_problem": keys_problem,
             "legacy_keys": (
-                entitlement.legacy_keys.order_by("pk") if method in LEGACY_KEY_METHODS else []
+                entitlement.legacy_keys.order_by("pk")
+                if method in LEGACY_KEY_METHODS and not keys_problem
+                else []
             ),
             "keys_reissued": license_keys_reissued_of(
                 entitlement=entitlement, activations=activations
@@ -386,6 +393,7 @@ def _detail_page(
             else [],
             "form": form,
             "is_customer_admin": entitlement.customer_admin,
+            "event_log": entitlement_event_log(entitlement=entitlement, user=request.user),
         },
         status=status,
     )

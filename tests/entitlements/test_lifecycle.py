@@ -108,6 +108,19 @@ def test_reinstate_lifts_the_suspension_and_the_status_follows_the_dates(owned):
     assert written(notices()["bob@harbor.example"]).subject.endswith("is reinstated")
 
 
+def test_an_endpoint_subscribed_to_reinstated_receives_the_reinstatement(owned):
+    erp, _secret = endpoint_for("https://93.184.215.14/erp", events=["entitlement.reinstated"])
+    entitlement_suspend(entitlement_id=owned.pk, reason="unpaid", actor=CARE)
+
+    entitlement_reinstate(entitlement_id=owned.pk, reason="Invoice paid", actor=CARE)
+
+    (event,) = Delivery.objects.filter(channel=Channel.WEBHOOK, endpoint=erp)
+    assert event.payload["type"] == "entitlement.reinstated"
+    assert event.payload["data"]["ssrn"] == owned.ssrn
+    assert event.payload["data"]["status"] == "active"
+    assert event.payload["data"]["reason"] == "Invoice paid"
+
+
 def test_revoke_ends_the_activations_for_good(owned):
     activations_create(entitlement_id=owned.pk, serial_numbers=["SN-1", "SN-2"], actor=CARE)
     erp, _secret = endpoint_for("https://93.184.215.14/erp", events=["entitlement.revoked"])

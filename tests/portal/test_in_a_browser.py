@@ -6,8 +6,14 @@ from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from apps.backoffice.roles import CUSTOMER_CARE, role_groups_sync
+from apps.core.actors import Job
+from apps.entitlements.activations import activations_create
+from apps.entitlements.lifecycle import entitlement_reinstate, entitlement_suspend
+from apps.entitlements.models import Entitlement
+from apps.fulfillment.services import order_lines_fulfil_due
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
+from tests.fulfillment.helpers import order_with_lines, today
 from tests.portal.helpers import (
     entitlement_of,
     new_account,
@@ -215,3 +221,39 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server):
 
     # Then the policy blocked nothing they needed
     assert violations == []
+
+
+def test_a_customer_reads_the_entitlements_event_log_newest_first(browser, live_server):
+    # Given an entitlement that shipped, was activated on a device, suspended by a named
+    # member of Customer Care with a reason, and reinstated
+    northwind = new_account(name="Northwind Networks")
+    alice = portal_contact(northwind, email="alice@northwind.example")
+    order = order_with_lines(dates=[today()], end_customer=northwind)
+    order_lines_fulfil_due(actor=Job("fulfil_due_task"))
+    entitlement = Entitlement.objects.get(order_line__order=order)
+    activations_create(
+        entitlement_id=entitlement.pk, serial_numbers=["FTX2231A0BC"], actor=alice.user
+    )
+    carla = UserFactory(email="carla@keyship.example", name="Carla Care", is_staff=True)
+    entitlement_suspend(entitlement_id=entitlement.pk, reason="Unpaid invoice 4711", actor=carla)
+    entitlement_reinstate(entitlement_id=entitlement.pk, reason="Invoice paid", actor=carla)
+    page = browser.new_page()
+
+    # When Alice signs in and opens the entitlement
+    _sign_in(page, live_server.url, alice.user.email)
+    page.get_by_role("link", name="Threat Defense").click()
+    expect(page.get_by_role("heading", name="Event log")).to_be_visible()
+
+    # Then its event log tells the story, newest first, with the reasons and no staff name
+    log = page.get_by_role("table", name="Event log")
+    rows = log.locator("tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text("Reinstated")
+    expect(rows.nth(0)).to_contain_text("Reason: Invoice paid")
+    expect(rows.nth(1)).to_contain_text("Suspended")
+    expect(rows.nth(1)).to_contain_text("Reason: Unpaid invoice 4711")
+    expect(rows.nth(2)).to_contain_text("Devices activated")
+    expect(rows.nth(2)).to_contain_text("FTX2231A0BC")
+    expect(rows.nth(3)).to_contain_text("Shipped")
+    expect(rows.nth(3)).to_contain_text(f"Sales order {order.order_number}, line 1.")
+    expect(page.locator("main")).not_to_contain_text("Carla")

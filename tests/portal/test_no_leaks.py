@@ -11,6 +11,14 @@ admins decide random requests (of their accounts, or, as an attack, of others) a
 random associations. The customer admin's page must show exactly the pending requests and
 the contacts of the accounts its viewer administers, and no customer admin may ever have
 decided a request of an account they did not administer.
+
+Customer Care acts on the entitlements too, through the lifecycle services with a staff
+actor: suspends, reinstates and revokes them (each with a reason of its own). A suspended or
+revoked entitlement hands out no license key, on no page and in no download, to anyone; its
+page still shows its event log, with the reasons of its own actions and of no other
+entitlement. Each lifecycle action is one @rule that names the states it applies to
+(`_lifecycle`); an action that moves an entitlement to other accounts (a transfer, a split)
+also updates `self.entitlements`, which every check reads.
 """
 
 import csv
@@ -34,10 +42,20 @@ from hypothesis.stateful import (
 
 from apps.accounts.models import AccessRequest, AccountAssociation
 from apps.accounts.services import MAX_PENDING_ACCESS_REQUESTS, access_request_create
+from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
+from apps.entitlements.lifecycle import (
+    entitlement_reinstate,
+    entitlement_revoke,
+    entitlement_suspend,
+)
+from apps.lms.models import LegacyKeyState
 from apps.orders.models import OrderEmail
 from apps.outbox.models import Delivery, DeliveryKind
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import ProductFactory
 from tests.factories.entitlements import ActivationFactory
+from tests.factories.lms import LegacyKeyFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact, searched
 from tests.portal.sign_in_links import ask, latest_link, use
 
@@ -51,6 +69,9 @@ ADDRESS_DOWNLOADS = (
 ADDRESSES = ("buyer0@orders.example", "buyer1@orders.example", "Buyer2@Orders.example")
 SPELLINGS = (str.lower, str.upper, str.title)
 ADMIN_PAGE = reverse("portal:customer-admin")
+KEY_DOWNLOADS = ("portal:keys", "portal:address-keys")
+# An entitlement's state for the lifecycle actions; only an active one hands out keys.
+ACTIVE, SUSPENDED, REVOKED = "active", "suspended", "revoked"
 
 
 def _shows(body: str, email: str) -> bool:
@@ -77,6 +98,11 @@ class PortalVisibility(RuleBasedStateMachine):
         # they administered it.
         self.admin_decided: dict[int, tuple[int, int]] = {}
         self.emails: dict[int, str] = {}  # contact id -> login address
+        self.users: dict = {}  # contact id -> login
+        self.keys: dict[str, list[str]] = {}  # SSRN -> its license keys, in clear
+        self.states: dict[str, str] = {}  # SSRN -> ACTIVE, SUSPENDED or REVOKED
+        self.reasons: dict[str, list[str]] = {}  # SSRN -> reasons given for its actions
+        self.staff = UserFactory(is_staff=True, name="Carla Care-Staff")
         self.client = Client()
 
     @rule(target=accounts)
@@ -87,6 +113,7 @@ class PortalVisibility(RuleBasedStateMachine):
     def add_contact(self):
         contact = portal_contact()
         self.emails[contact.pk] = contact.user.email
+        self.users[contact.pk] = contact.user
         return contact
 
     @rule(contact=contacts, account=accounts)
@@ -233,12 +260,105 @@ class PortalVisibility(RuleBasedStateMachine):
     @rule(
         target=shipped,
         owners=st.lists(accounts, min_size=1, max_size=3, unique_by=lambda a: a.pk),
+        heritage=st.booleans(),
     )
-    def ship(self, owners):
-        entitlement = entitlement_of(*owners)
-        ActivationFactory(entitlement=entitlement)  # so that it has a key file
+    def ship(self, owners, heritage):
+        """An entitlement with a key: a device's signed key, or a heritage product's legacy
+        key, which its page shows."""
+        if heritage:
+            product = ProductFactory(delivery_method=DeliveryMethod.HERITAGE_KEY)
+            entitlement = entitlement_of(*owners, product=product)
+            key = LegacyKeyFactory(
+                product=product,
+                state=LegacyKeyState.ASSIGNED,
+                entitlement=entitlement,
+                assigned_at=entitlement.created_at,
+            ).license_key
+        else:
+            entitlement = entitlement_of(*owners)
+            key = ActivationFactory(entitlement=entitlement).license_key
         self.entitlements[entitlement.ssrn] = {account.pk for account in owners}
+        self.keys[entitlement.ssrn] = [key]
+        self.states[entitlement.ssrn] = ACTIVE
+        self.reasons[entitlement.ssrn] = []
         return entitlement
+
+    def _lifecycle(self, entitlement, service, *, applies_to, becomes, action):
+        """Customer Care's action through its service: done when the entitlement is in one
+        of the states it applies to, refused (nothing changed) otherwise."""
+        ssrn = entitlement.ssrn
+        reason = f"reason-{action}-{ssrn}-{len(self.reasons[ssrn])}"
+        try:
+            service(entitlement_id=entitlement.pk, reason=reason, actor=self.staff)
+        except Rejected:
+            assert self.states[ssrn] not in applies_to, (action, ssrn, self.states[ssrn])
+            return
+        assert self.states[ssrn] in applies_to, (action, ssrn, self.states[ssrn])
+        self.states[ssrn] = becomes
+        self.reasons[ssrn].append(reason)
+        self._look_as_a_colleague(entitlement)
+
+    def _look_as_a_colleague(self, entitlement):
+        """A new contact of one of the entitlement's accounts opens its page and asks for its
+        keys, so that every action is looked at (the `look` rule looks as the others)."""
+        ssrn = entitlement.ssrn
+        row = entitlement.entitlement_accounts.filter(account__in=self.entitlements[ssrn])
+        account = row.first().account
+        colleague = portal_contact(account)
+        self.associated.add((colleague.pk, account.pk))
+        self.emails[colleague.pk], self.users[colleague.pk] = colleague.user.email, colleague.user
+        self.client.force_login(colleague.user)
+        page = self.client.get(reverse("portal:entitlement", args=[ssrn]))
+        assert page.status_code == 200, ssrn
+        self._check_page(page.content.decode(), ssrn)
+        keys = self.client.get(reverse("portal:keys", args=[ssrn])).status_code
+        assert keys == self._expected_status("portal:keys", ssrn, {ssrn}), ssrn
+
+    @rule(entitlement=shipped)
+    def suspend(self, entitlement):
+        self._lifecycle(
+            entitlement, entitlement_suspend, applies_to={ACTIVE}, becomes=SUSPENDED, action="s"
+        )
+
+    @rule(entitlement=shipped)
+    def reinstate(self, entitlement):
+        self._lifecycle(
+            entitlement,
+            entitlement_reinstate,
+            applies_to={SUSPENDED},
+            becomes=ACTIVE,
+            action="i",
+        )
+
+    @rule(entitlement=shipped)
+    def revoke(self, entitlement):
+        self._lifecycle(
+            entitlement,
+            entitlement_revoke,
+            applies_to={ACTIVE, SUSPENDED},
+            becomes=REVOKED,
+            action="r",
+        )
+
+    def _expected_status(self, name: str, ssrn: str, allowed: set[str]) -> int:
+        if ssrn not in allowed:
+            return 404
+        if name in KEY_DOWNLOADS and self.states[ssrn] != ACTIVE:
+            return 403  # a suspended or revoked entitlement hands out no key
+        return 200
+
+    def _check_page(self, body: str, ssrn: str):
+        """An entitlement's page: no key unless it is active; its own reasons in its event
+        log, no other entitlement's, and never the staff member's name."""
+        for key in self.keys[ssrn]:
+            assert (key in body) is (self.states[ssrn] == ACTIVE and key.startswith("LEGACY-")), (
+                ssrn,
+                self.states[ssrn],
+            )
+        for other, reasons in self.reasons.items():
+            for reason in reasons:
+                assert (reason in body) is (other == ssrn), (ssrn, reason)
+        assert self.staff.name not in body
 
     @rule(
         entitlement=shipped,
@@ -287,7 +407,13 @@ class PortalVisibility(RuleBasedStateMachine):
         for ssrn in self.entitlements:
             for name in ADDRESS_DOWNLOADS:
                 status = client.get(reverse(name, args=[ssrn])).status_code
-                assert status == (200 if ssrn in allowed else 404), (name, ssrn)
+                assert status == self._expected_status(name, ssrn, allowed), (name, ssrn)
+            if ssrn in allowed:
+                page = client.get(reverse("portal:address-entitlement", args=[ssrn]))
+                for key in self.keys[ssrn]:
+                    assert (key in page.content.decode()) is (
+                        self.states[ssrn] == ACTIVE and key.startswith("LEGACY-")
+                    ), (ssrn, self.states[ssrn])
             for name in DOWNLOADS:
                 assert client.get(reverse(name, args=[ssrn])).status_code == 302, (name, ssrn)
         assert client.get(reverse("portal:entitlements")).status_code == 302
@@ -312,8 +438,11 @@ class PortalVisibility(RuleBasedStateMachine):
 
         for ssrn in self.entitlements:
             for name in DOWNLOADS:
-                status = self.client.get(reverse(name, args=[ssrn])).status_code
-                assert status == (200 if ssrn in allowed else 404), (name, ssrn)
+                response = self.client.get(reverse(name, args=[ssrn]))
+                expected = self._expected_status(name, ssrn, allowed)
+                assert response.status_code == expected, (name, ssrn)
+                if name == "portal:entitlement" and expected == 200:
+                    self._check_page(response.content.decode(), ssrn)
 
     def teardown(self):
         transaction.set_rollback(True)

@@ -162,3 +162,10 @@ def test_deleting_goes_through_the_service(client, operator):
 
     assert not WebhookEndpoint.objects.exists()
     assert AuditEvent.objects.get(action="webhook_endpoint.deleted").actor == operator
+
+
+def test_the_form_offers_reinstated_entitlements(client, operator):
+    response = add(client, url="https://93.184.215.14/hooks", events=["entitlement.reinstated"])
+
+    assert response.status_code == 302
+    assert WebhookEndpoint.objects.get().events == ["entitlement.reinstated"]

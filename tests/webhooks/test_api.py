@@ -201,3 +201,22 @@ def test_an_endpoint_stops_when_its_client_may_no_longer_read_its_events(manager
     api_clients_revoke(client_ids=[client.pk], actor=admin_user)
 
     assert not WebhookEndpoint.objects.filter(active=True).exists()
+
+
+def test_an_endpoint_subscribes_to_reinstated_entitlements(manager):
+    response = manager.post(
+        URL,
+        {"url": PUBLIC, "events": ["entitlement.REINSTATED", "entitlement.reinstated"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        'events[0]: "entitlement.REINSTATED" is not a valid choice.'
+    ]
+
+    response = manager.post(
+        URL, {"url": PUBLIC, "events": ["entitlement.reinstated"]}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["events"] == ["entitlement.reinstated"]

@@ -270,6 +270,7 @@ def test_every_event_type_of_the_catalogue_is_documented():
         "entitlement.transferred",
         "entitlement.split",
         "entitlement.suspended",
+        "entitlement.reinstated",
         "entitlement.revoked",
         "activation.created",
         "activation.revoked",
