@@ -2,7 +2,7 @@
 
 Customer Care looks after people: accounts, contacts, their associations and access
 requests; it reads orders and entitlements to answer questions, revokes activations, and
-suspends, reinstates and revokes entitlements.
+suspends, reinstates, revokes, transfers and splits entitlements.
 Operations looks after the flow: orders and their lines, the catalog and the legacy key
 pools.
 """
@@ -31,8 +31,10 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
             "reissue_certificate",
             "suspend_entitlement",
             "revoke_entitlement",
+            "transfer_entitlement",
         ),
         "entitlements.entitlementaccount": VIEW,
+        "entitlements.entitlementaccounthistory": VIEW,
         "entitlements.activation": ("view", "revoke_activation"),
         "entitlements.certificate": VIEW,
         "orders.shipment": VIEW,
@@ -52,6 +54,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.orderline": ("view", "add", "change"),
         "entitlements.entitlement": ("view", "reissue_certificate", "record_paper_delivery"),
         "entitlements.entitlementaccount": VIEW,
+        "entitlements.entitlementaccounthistory": VIEW,
         "entitlements.activation": VIEW,
         "entitlements.certificate": ("view", "change"),
         "orders.shipment": VIEW,

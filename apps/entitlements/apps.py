@@ -7,9 +7,14 @@ class EntitlementsConfig(AppConfig):
     verbose_name = _("Entitlements")
 
     def ready(self):
-        from apps.entitlements.emails import LicenseKeyEmails, LifecycleNoticeEmails
+        from apps.entitlements.emails import (
+            HandoverEmails,
+            LicenseKeyEmails,
+            LifecycleNoticeEmails,
+        )
         from apps.outbox import kinds
         from apps.outbox.models import DeliveryKind
 
         kinds.register(DeliveryKind.LICENSE_KEYS, LicenseKeyEmails())
         kinds.register(DeliveryKind.LIFECYCLE_NOTICE, LifecycleNoticeEmails())
+        kinds.register(DeliveryKind.ENTITLEMENT_HANDOVER, HandoverEmails())
