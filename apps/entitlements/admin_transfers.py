@@ -120,7 +120,7 @@ class TransferAdminMixin:
     def _one(self, request, queryset, name: str):
         if queryset.count() != 1:
             self.message_user(
-                request, gettext("Choose exactly one entitlement to %(what)s.") % {"what": name}
+                request, gettext("Choose exactly one entitlement for this action."), messages.ERROR
             )
             return None
         return HttpResponseRedirect(
@@ -177,7 +177,7 @@ class TransferAdminMixin:
             reason=data["reason"],
             actor=request.user,
         )
-        return split, gettext("%(quantity)d seat(s) of %(source)s moved to %(ssrn)s.") % {
+        return split, gettext("Seats moved from %(source)s to %(ssrn)s: %(quantity)d.") % {
             "quantity": split.quantity,
             "source": entitlement.ssrn,
             "ssrn": split.ssrn,

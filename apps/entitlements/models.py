@@ -61,7 +61,7 @@ class Entitlement(TimeStampedModel):
         related_name="splits",
         null=True,
         blank=True,
-        help_text=_("The entitlement whose seats this one took (transfers.py)."),
+        help_text=_("The entitlement whose seats this one took."),
     )
     # Set by a transfer: the order's addresses no longer see it, since its code changed.
     transferred_at = models.DateTimeField(_("last transferred at"), null=True, blank=True)

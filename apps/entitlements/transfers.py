@@ -130,22 +130,19 @@ def _owners(entitlement: Entitlement, accounts: list[Account]) -> Owners:
     )
 
 
-def _refuse_unless_live(entitlement: Entitlement, verb: str) -> None:
+def _refuse_unless_live(entitlement: Entitlement, message: str) -> None:
     # Suspended is refused too: a suspension stops the code and keys being handed out,
     # and a transfer or split hands a code out. Reinstate first, then move it.
     if entitlement.revoked_at or entitlement.suspended_at:
-        raise Rejected(
-            [
-                _("The entitlement %(ssrn)s is %(status)s: it cannot be %(verb)s.")
-                % {"ssrn": entitlement.ssrn, "status": _status_label(entitlement), "verb": verb}
-            ]
-        )
+        raise Rejected([message % {"ssrn": entitlement.ssrn, "status": _status_label(entitlement)}])
 
 
 def transfer_plan(*, entitlement: Entitlement, accounts: list[Account]) -> Owners:
     """What a transfer of `entitlement` to `accounts` would do, or Rejected saying why not.
     Writes nothing (the admin's preview shows it; the service acts on it)."""
-    _refuse_unless_live(entitlement, _("transferred"))
+    _refuse_unless_live(
+        entitlement, _("The entitlement %(ssrn)s is %(status)s: it cannot be transferred.")
+    )
     owners = _owners(entitlement, accounts)
     if not owners.ended and not owners.added:
         raise Rejected(
@@ -163,7 +160,9 @@ def split_plan(*, entitlement: Entitlement, quantity, accounts: list[Account]) -
     the service counts them again under the entitlement's lock."""
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise Rejected([_("quantity: a whole number of seats.")])
-    _refuse_unless_live(entitlement, _("split"))
+    _refuse_unless_live(
+        entitlement, _("The entitlement %(ssrn)s is %(status)s: it cannot be split.")
+    )
     if entitlement.product.delivery_method != DeliveryMethod.JAL:
         raise Rejected(
             [
