@@ -428,7 +428,8 @@ def entitlement_split(
     entitlement_changes_record(
         entitlements=[source],
         kind=ChangeKind.SPLIT,
-        data={"reason": reason, "quantity": quantity, "ssrn": split.ssrn},
+        # Not "ssrn" nor "quantity": a webhook event's data names its own entitlement's.
+        data={"reason": reason, "seats_moved": quantity, "new_ssrn": split.ssrn},
     )
     entitlement_changes_record(
         entitlements=[split], kind=ChangeKind.CREATED, data={"split_from": source.ssrn}

@@ -247,7 +247,7 @@ def test_a_handover_written_after_the_next_transfer_carries_no_code(world):
     message = written(claire)
 
     assert entitlement.activation_code not in message.body
-    assert "changed hands again" in message.body and not message.attachments
+    assert "changé de mains" in message.body and not message.attachments
 
 
 @pytest.mark.parametrize(
@@ -338,8 +338,8 @@ def test_a_split_moves_seats_to_a_new_entitlement_with_the_same_timer(world):
     feed = {(c.entitlement_id, c.kind): c.data for c in EntitlementChange.objects.all()}
     assert feed[source.pk, "split"] == {
         "reason": "Two seats for the subsidiary",
-        "quantity": 2,
-        "ssrn": split.ssrn,
+        "seats_moved": 2,
+        "new_ssrn": split.ssrn,
     }
     assert feed[split.pk, "created"] == {"split_from": source.ssrn}
     assert (source.pk, "certificate_reissued") in feed
@@ -349,6 +349,7 @@ def test_a_split_moves_seats_to_a_new_entitlement_with_the_same_timer(world):
     }
     assert events["entitlement.split"]["ssrn"] == source.ssrn
     assert events["entitlement.split"]["quantity"] == 1
+    assert events["entitlement.split"]["new_ssrn"] == split.ssrn
     assert events["entitlement.created"]["ssrn"] == split.ssrn
     assert events["entitlement.created"]["split_from"] == source.ssrn
 
@@ -424,14 +425,14 @@ def test_a_refused_split_writes_nothing(world, quantity, activated, says):
     assert nothing_written(source, code)
 
 
-@pytest.mark.parametrize("change", ["suspend", "revoke"])
-def test_a_suspended_or_revoked_entitlement_is_not_split(world, change):
+@pytest.mark.parametrize(("change", "status"), [("suspend", "suspended"), ("revoke", "revoked")])
+def test_a_suspended_or_revoked_entitlement_is_not_split(world, change, status):
     source = world["entitlement"]
     {"suspend": entitlement_suspend, "revoke": entitlement_revoke}[change](
         entitlement_id=source.pk, reason="first", actor=CARE
     )
 
-    with pytest.raises(Rejected, match=f"is {change}d: it cannot be split"):
+    with pytest.raises(Rejected, match=f"is {status}: it cannot be split"):
         entitlement_split(
             entitlement_id=source.pk, quantity=1, account_ids=["0300077777"], reason="x", actor=CARE
         )
