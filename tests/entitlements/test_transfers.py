@@ -363,7 +363,7 @@ def test_a_split_moves_seats_to_a_new_entitlement_with_the_same_timer(world):
     assert sorted(notices) == ["anna@northwind.example", "bob@harbor.example"]
     english = written(notices["bob@harbor.example"])
     assert english.subject == f"Seats of entitlement {source.ssrn} moved to a new entitlement"
-    assert f"2 seats of your entitlement" in english.body and split.ssrn in english.body
+    assert "2 seats of your entitlement" in english.body and split.ssrn in english.body
     assert "It keeps 1 seat" in english.body
     german = written(notices["anna@northwind.example"])
     for message in (english, german):
@@ -482,7 +482,11 @@ def test_after_a_transfer_the_orders_addresses_no_longer_see_it(world):
     OrderEmailFactory(order=entitlement.order_line.order, email="buyer@northwind.example")
     assert list(entitlements_of_order_address(email="buyer@northwind.example")) == [entitlement]
     split = entitlement_split(
-        entitlement_id=entitlement.pk, quantity=1, account_ids=["0100012345"], reason="x", actor=CARE
+        entitlement_id=entitlement.pk,
+        quantity=1,
+        account_ids=["0100012345"],
+        reason="x",
+        actor=CARE,
     )
     assert split not in entitlements_of_order_address(email="buyer@northwind.example")
 
