@@ -135,7 +135,9 @@ class EntitlementChangeOut(serializers.Serializer):
         help_text=(
             "What changed: serial_numbers (activated), serial_number (activation_revoked), "
             "term_starts_on and term_ends_on (renewed), from (status_changed), "
-            "certificate_version (certificate_reissued), order_number and line_number."
+            "certificate_version (certificate_reissued), order_number and line_number; "
+            "reason (suspended, reinstated, revoked, transferred, split), seats_moved and "
+            "new_ssrn (split), split_from (created by a split)."
         )
     )
     entitlement = EntitlementWithCodeOut(

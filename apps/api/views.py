@@ -471,7 +471,8 @@ class EntitlementChangesView(ApiView):
         responses={200: EntitlementChangePageOut, **ERRORS},
         description=(
             "Every change of every entitlement: created, activated, activation_revoked, "
-            "renewed, certificate_reissued, paper_delivery_recorded, and status_changed when "
+            "renewed, certificate_reissued, paper_delivery_recorded, suspended, reinstated, "
+            "revoked, transferred, split, and status_changed when "
             "the calendar moves a subscription from active to grace to expired (recorded "
             "within minutes of midnight in the business time zone). Keep the answer's "
             "`cursor` and send it as `after`: each change comes exactly once, also one whose "

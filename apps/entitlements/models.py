@@ -53,6 +53,7 @@ class Entitlement(TimeStampedModel):
         verbose_name=_("order line"),
         on_delete=models.PROTECT,
         related_name="entitlements",
+        related_query_name="entitlement",  # lookups stay as with one entitlement per line
     )
     split_from = models.ForeignKey(
         "self",
@@ -418,7 +419,11 @@ class Term(models.Model):
     sequence = models.PositiveSmallIntegerField(_("term"), help_text=_("1 for the initial term."))
     kind = models.CharField(_("kind"), max_length=16, choices=TermKind.choices)
     order_line = models.ForeignKey(
-        OrderLine, verbose_name=_("bought by"), on_delete=models.PROTECT, related_name="terms"
+        OrderLine,
+        verbose_name=_("bought by"),
+        on_delete=models.PROTECT,
+        related_name="terms",
+        related_query_name="term",
     )
     # A split entitlement's copy of its source's term: the same line bought both.
     copied_from = models.ForeignKey(

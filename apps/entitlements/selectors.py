@@ -332,9 +332,9 @@ def shipment_entitlements(
     else:
         new = Entitlement.objects.filter(order_line__shipment_id__in=shipment_ids)
         renewals = Term.objects.filter(order_line__shipment_id__in=shipment_ids)
-    # Seats split off later are not what the shipment delivered: their code went to their
-    # own accounts (transfers.py), never to the order's addresses.
-    new = new.filter(split_from__isnull=True).select_related("product", "order_line")
+    # Entitlements split off a line's later share its shipment (whose certificates the
+    # rescue renders), but a split's copy of a renewal term renewed nothing of its own.
+    new = new.select_related("product", "order_line")
     renewals = renewals.filter(copied_from__isnull=True)
     # A renewal term counts the device keys it re-issued: its email says how many are waiting.
     renewals = (

@@ -508,3 +508,33 @@ def test_activations_stay_with_the_source_after_a_split(world):
     with pytest.raises(Rejected, match="0 of the 1 seats"):
         activations_create(entitlement_id=source.pk, serial_numbers=["SN-2"], actor=CARE)
     assert Activation.objects.filter(entitlement=source, revoked_at__isnull=True).count() == 1
+
+
+def test_the_orders_fulfillment_email_never_carries_the_new_owners_code(world):
+    from apps.notifications.emails import ShipmentContents
+
+    entitlement = world["entitlement"]
+    split = entitlement_split(
+        entitlement_id=entitlement.pk,
+        quantity=1,
+        account_ids=["0300077777"],
+        reason="x",
+        actor=CARE,
+    )
+    entitlement_transfer(
+        entitlement_id=entitlement.pk, account_ids=["0300077777"], reason="sold", actor=CARE
+    )
+    rendered(entitlement)
+    rendered(split)
+    entitlement.refresh_from_db()
+    shipment = entitlement.order_line.shipment
+
+    contents = ShipmentContents({shipment.pk})
+    licenses, attachments = contents[shipment.pk]
+    email = contents.email(shipment, "en")
+
+    assert [item["entitlement"].pk for item in licenses] == [entitlement.pk]
+    assert licenses[0]["activation_code"] is None and attachments == []
+    assert "transferred to other accounts" in email.text
+    for code in (entitlement.activation_code, split.activation_code):
+        assert code not in email.text and code not in email.html
