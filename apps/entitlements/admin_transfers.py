@@ -123,6 +123,11 @@ class TransferAdminMixin:
                 request, gettext("Choose exactly one entitlement for this action."), messages.ERROR
             )
             return None
+        self.message_user(
+            request,
+            gettext("Fill in the form, then check the preview: nothing changes until you confirm."),
+            messages.INFO,
+        )
         return HttpResponseRedirect(
             reverse(f"admin:entitlements_entitlement_{name}", args=[queryset.get().pk])
         )
