@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outbox', '0005_lifecycle_notice_kind'),
+        ("outbox", "0005_lifecycle_notice_kind"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='delivery',
-            name='kind',
-            field=models.CharField(choices=[('fulfillment', 'Fulfillment Email'), ('reminder_digest', 'Subscription reminders'), ('access_decision', 'Access request decision'), ('contact_notice', 'Contact notice'), ('license_keys', 'License keys'), ('sign_in_link', 'Sign-in link'), ('password_reset', 'Password reset'), ('webhook_event', 'Webhook event'), ('endpoint_disabled', 'Webhook endpoint disabled'), ('lifecycle_notice', 'Entitlement lifecycle notice'), ('entitlement_handover', 'Entitlement handed over')], max_length=24, verbose_name='kind'),
+            model_name="delivery",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("fulfillment", "Fulfillment Email"),
+                    ("reminder_digest", "Subscription reminders"),
+                    ("access_decision", "Access request decision"),
+                    ("contact_notice", "Contact notice"),
+                    ("license_keys", "License keys"),
+                    ("sign_in_link", "Sign-in link"),
+                    ("password_reset", "Password reset"),
+                    ("webhook_event", "Webhook event"),
+                    ("endpoint_disabled", "Webhook endpoint disabled"),
+                    ("lifecycle_notice", "Entitlement lifecycle notice"),
+                    ("entitlement_handover", "Entitlement handed over"),
+                ],
+                max_length=24,
+                verbose_name="kind",
+            ),
         ),
     ]
