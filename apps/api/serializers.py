@@ -35,7 +35,7 @@ class OrderLineOut(serializers.Serializer):
     ssrn = serializers.SerializerMethodField()
 
     def get_ssrn(self, line) -> str | None:
-        entitlement = getattr(line, "entitlement", None)
+        entitlement = line.entitlement  # the one it made, not seats split off it later
         return entitlement.ssrn if entitlement else None
 
 
@@ -63,6 +63,23 @@ class LineActionIn(serializers.Serializer):
 class EntitlementActionIn(serializers.Serializer):
     reason = contracts.TextField(
         max_length=200, help_text="Why: told to the contacts of the entitlement's accounts."
+    )
+
+
+class EntitlementTransferIn(EntitlementActionIn):
+    account_ids = serializers.ListField(
+        child=contracts.TextField(max_length=20, validators=[account_id_validator]),
+        min_length=1,
+        max_length=20,
+        help_text="The accounts that will own it; the first is the end customer.",
+    )
+
+
+class EntitlementSplitIn(EntitlementTransferIn):
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=2_000_000_000,
+        help_text="Seats to move: fewer than the entitlement has, and no more than are free.",
     )
 
 
@@ -119,8 +136,9 @@ class EntitlementChangeOut(serializers.Serializer):
             "What changed: serial_numbers (activated), serial_number and reason "
             "(activation_revoked), serial_number, new_serial_number and reason (rehosted), "
             "term_starts_on and term_ends_on (renewed), from (status_changed), "
-            "certificate_version (certificate_reissued), reason (suspended, reinstated, "
-            "revoked), order_number and line_number."
+            "certificate_version (certificate_reissued), order_number and line_number; "
+            "reason (suspended, reinstated, revoked, transferred, split), seats_moved and "
+            "new_ssrn (split), split_from (created by a split)."
         )
     )
     entitlement = EntitlementWithCodeOut(

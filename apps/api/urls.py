@@ -49,6 +49,16 @@ urlpatterns = [
         name="entitlement-action",
     ),
     path(
+        "v1/entitlements/<key:ssrn>/transfer/",
+        views.EntitlementTransferView.as_view(),
+        name="entitlement-transfer",
+    ),
+    path(
+        "v1/entitlements/<key:ssrn>/split/",
+        views.EntitlementSplitView.as_view(),
+        name="entitlement-split",
+    ),
+    path(
         "v1/entitlement-changes/",
         views.EntitlementChangesView.as_view(),
         name="entitlement-changes",

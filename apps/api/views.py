@@ -32,6 +32,8 @@ from apps.api.serializers import (
     EntitlementChangePageOut,
     EntitlementOut,
     EntitlementPageOut,
+    EntitlementSplitIn,
+    EntitlementTransferIn,
     EntitlementWithCodeOut,
     ErrorOut,
     ImportOut,
@@ -55,6 +57,7 @@ from apps.entitlements.lifecycle import (
 )
 from apps.entitlements.models import EntitlementStatus
 from apps.entitlements.selectors import api_entitlements, renewal_problem
+from apps.entitlements.transfers import entitlement_split, entitlement_transfer
 from apps.orders.contracts import OrderIn
 from apps.orders.models import OrderLine, SalesOrder
 from apps.orders.services import (
@@ -149,7 +152,7 @@ class BodyTooLarge(exceptions.APIException):
 def _order_out(order_number: str) -> dict:
     order = get_object_or_404(
         SalesOrder.objects.prefetch_related(
-            "order_accounts__account", "emails", "lines__product", "lines__entitlement"
+            "order_accounts__account", "emails", "lines__product", "lines__entitlements"
         ),
         order_number=order_number,
     )
@@ -376,6 +379,74 @@ class EntitlementActionView(ApiView):
         return Response(_entitlement_serializer(request)(entitlement).data)
 
 
+def _entitlement_found(ssrn: str):
+    entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
+    if entitlement is None:
+        raise Http404(_("No entitlement has this SSRN."))
+    return entitlement
+
+
+class EntitlementTransferView(ApiView):
+    required_scopes = {"POST": Scope.ENTITLEMENTS_MANAGE}
+
+    @extend_schema(
+        operation_id="entitlements_transfer",
+        summary="Transfer an entitlement to other accounts, saying why",
+        request=EntitlementTransferIn,
+        responses={200: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
+        description=(
+            "The given accounts replace the entitlement's accounts; the first is the end "
+            "customer, each other one keeps its roles other than end customer, else is a "
+            "partner. It gets a new activation code, which goes with a new certificate to "
+            "the contacts of the new accounts; the previous accounts' contacts stop seeing "
+            "it and are told, without the code. Refused (400, nothing changed) when it is "
+            "revoked or suspended, an Account ID is unknown, or nothing would change."
+        ),
+    )
+    def post(self, request, ssrn: str):
+        entitlement = _entitlement_found(ssrn)
+        body = validate(EntitlementTransferIn, request.data)
+        entitlement_transfer(
+            entitlement_id=entitlement.pk,
+            account_ids=body["account_ids"],
+            reason=body["reason"],
+            actor=request.auth,
+        )
+        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
+        return Response(_entitlement_serializer(request)(entitlement).data)
+
+
+class EntitlementSplitView(ApiView):
+    required_scopes = {"POST": Scope.ENTITLEMENTS_MANAGE}
+
+    @extend_schema(
+        operation_id="entitlements_split",
+        summary="Move seats of an entitlement to a new one, saying why",
+        request=EntitlementSplitIn,
+        responses={201: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
+        description=(
+            "Makes a new entitlement (its own SSRN and activation code; the same product, "
+            "dates and terms) with `quantity` seats, for the given accounts (the first is "
+            "its end customer), and answers it. The source keeps its activations and the "
+            "rest of its seats. Refused (400, nothing changed) unless quantity is fewer "
+            "than the source's seats and no more than its free ones, or when it is revoked, "
+            "suspended or not activated on devices."
+        ),
+    )
+    def post(self, request, ssrn: str):
+        entitlement = _entitlement_found(ssrn)
+        body = validate(EntitlementSplitIn, request.data)
+        split = entitlement_split(
+            entitlement_id=entitlement.pk,
+            quantity=body["quantity"],
+            account_ids=body["account_ids"],
+            reason=body["reason"],
+            actor=request.auth,
+        )
+        split = api_entitlements(today=business_today()).get(pk=split.pk)
+        return Response(_entitlement_serializer(request)(split).data, status=201)
+
+
 class ChangeFeedQuery(serializers.Serializer):
     after = serializers.CharField(
         required=False,
@@ -401,7 +472,8 @@ class EntitlementChangesView(ApiView):
         description=(
             "Every change of every entitlement: created, activated, activation_revoked, "
             "rehosted (an activation moved to a replacement device), renewed, "
-            "certificate_reissued, paper_delivery_recorded, and status_changed when "
+            "certificate_reissued, paper_delivery_recorded, suspended, reinstated, revoked, "
+            "transferred, split, and status_changed when "
             "the calendar moves a subscription from active to grace to expired (recorded "
             "within minutes of midnight in the business time zone). Keep the answer's "
             "`cursor` and send it as `after`: each change comes exactly once, also one whose "

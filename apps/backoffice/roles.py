@@ -3,7 +3,7 @@
 Customer Care looks after people: accounts, contacts, their associations and access
 requests; it reads orders and entitlements to answer questions, revokes activations, moves
 them to replacement devices (rehost, RMA: directly or by deciding a portal user's request),
-and suspends, reinstates and revokes entitlements.
+and suspends, reinstates, revokes, transfers and splits entitlements.
 Operations looks after the flow: orders and their lines, the catalog and the legacy key
 pools.
 """
@@ -32,8 +32,10 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
             "reissue_certificate",
             "suspend_entitlement",
             "revoke_entitlement",
+            "transfer_entitlement",
         ),
         "entitlements.entitlementaccount": VIEW,
+        "entitlements.entitlementaccounthistory": VIEW,
         "entitlements.activation": ("view", "revoke_activation", "rehost_activation"),
         "entitlements.rehostrequest": ("view", "change"),
         "entitlements.certificate": VIEW,
@@ -54,6 +56,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.orderline": ("view", "add", "change"),
         "entitlements.entitlement": ("view", "reissue_certificate", "record_paper_delivery"),
         "entitlements.entitlementaccount": VIEW,
+        "entitlements.entitlementaccounthistory": VIEW,
         "entitlements.activation": VIEW,
         "entitlements.certificate": ("view", "change"),
         "orders.shipment": VIEW,

@@ -15,6 +15,7 @@ from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
 from apps.entitlements.admin_rehosts import ActivationRehostMixin, RehostRequestAdmin  # noqa: F401
+from apps.entitlements.admin_transfers import TransferAdminMixin
 from apps.entitlements.lifecycle import (
     entitlement_reinstate,
     entitlement_revoke,
@@ -26,6 +27,7 @@ from apps.entitlements.models import (
     CertificateStatus,
     Entitlement,
     EntitlementAccount,
+    EntitlementAccountHistory,
     EntitlementStatus,
     SupersededLicenseKey,
     Term,
@@ -87,10 +89,20 @@ CertificateQueueFilter = query_filter(
 
 class EntitlementAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = EntitlementAccount
-    fields = ["account", "role"]
+    fields = ["account", "role", "since"]
     readonly_fields = fields
     extra = 0
     verbose_name_plural = _("accounts that see this entitlement")
+
+
+class EntitlementAccountHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The accounts that saw it until a transfer: who, in which role, when and why."""
+
+    model = EntitlementAccountHistory
+    fields = ["account", "role", "since", "until", "reason"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = _("accounts that saw it before a transfer")
 
 
 class ActivationInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -165,7 +177,9 @@ class CertificateInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin):
+class EntitlementAdmin(
+    BulkActionAdminMixin, TransferAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
+):
     list_display = [
         "ssrn",
         "product",
@@ -188,14 +202,21 @@ class EntitlementAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "front page, also searches by activation code."
     )
     list_select_related = ["product", "order_line__order"]
-    inlines = [EntitlementAccountInline, TermInline, ActivationInline, CertificateInline]
-    actions = ["reissue_certificates", "suspend", "reinstate", "revoke", "bulk"]
+    inlines = [
+        EntitlementAccountInline,
+        EntitlementAccountHistoryInline,
+        TermInline,
+        ActivationInline,
+        CertificateInline,
+    ]
+    actions = ["reissue_certificates", "suspend", "reinstate", "revoke", "transfer", "split", "bulk"]
     bulk_kind = "entitlement"
     fields = [
         "ssrn",
         "activation_code",
         "product",
         "order_line",
+        "split_from",
         "quantity",
         "status_display",
         "starts_on",
@@ -205,6 +226,7 @@ class EntitlementAdmin(BulkActionAdminMixin, ReadOnlyAdminMixin, LargeTableAdmin
         "suspend_reason",
         "revoked_at",
         "revoke_reason",
+        "transferred_at",
         "who_sees_it",
         "created_at",
         "updated_at",

@@ -9,6 +9,7 @@ class EntitlementsConfig(AppConfig):
     def ready(self):
         from apps.entitlements.bulk_actions import bulk_actions_register
         from apps.entitlements.emails import (
+            HandoverEmails,
             LicenseKeyEmails,
             LifecycleNoticeEmails,
             RehostDecisionEmails,
@@ -21,4 +22,5 @@ class EntitlementsConfig(AppConfig):
         kinds.register(DeliveryKind.LIFECYCLE_NOTICE, LifecycleNoticeEmails())
         kinds.register(DeliveryKind.REHOST_NOTICE, RehostNoticeEmails())
         kinds.register(DeliveryKind.REHOST_DECISION, RehostDecisionEmails())
+        kinds.register(DeliveryKind.ENTITLEMENT_HANDOVER, HandoverEmails())
         bulk_actions_register()

@@ -1,6 +1,7 @@
-"""The emails of this app on the outbox: license keys a portal user asked for, the notice of
-a suspension, reinstatement or revocation (lifecycle.py), and of a rehost with the decision
-on a rehost request (rehosts.py)."""
+"""The emails of this app on the outbox: license keys a portal user asked for, the notice
+of a suspension, reinstatement, revocation, transfer or split (lifecycle.py, transfers.py),
+the activation code with the certificate for the new owners of a transferred or split
+entitlement, and the notice of a rehost with the decision on a rehost request (rehosts.py)."""
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -9,10 +10,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from apps.accounts.models import Contact
 from apps.core.contracts import Rejected
 from apps.core.services import audit_event_record
 from apps.entitlements.license_keys import key_file
-from apps.entitlements.models import Activation, Entitlement
+from apps.entitlements.models import Activation, Certificate, CertificateStatus, Entitlement
 from apps.entitlements.selectors import license_keys_file, license_keys_problem
 from apps.outbox.kinds import EmailKind
 from apps.outbox.models import Delivery, DeliveryKind, topic, topic_key
@@ -68,7 +70,8 @@ class LicenseKeyEmails(EmailKind):
 
 
 class LifecycleNoticeEmails(EmailKind):
-    """Tells a contact that an entitlement was suspended, reinstated or revoked, and why."""
+    """Tells a contact that an entitlement was suspended, reinstated, revoked, transferred
+    away or split, and why. Never a code."""
 
     def writer(self, deliveries: list[Delivery]):
         entitlements = Entitlement.objects.select_related("product").in_bulk(
@@ -83,6 +86,10 @@ class LifecycleNoticeEmails(EmailKind):
                     "action": delivery.payload.get("action"),
                     "reason": delivery.payload.get("reason", ""),
                     "name": delivery.payload.get("name") or delivery.recipient,
+                    # A split: how many seats moved, how many stay, the new SSRN (no code).
+                    "quantity": delivery.payload.get("quantity", 0),
+                    "remaining": delivery.payload.get("remaining", 0),
+                    "new_ssrn": delivery.payload.get("new_ssrn", ""),
                 }
                 return EmailMessage(
                     subject=render_to_string(
@@ -165,5 +172,93 @@ class RehostDecisionEmails(EmailKind):
                     to=[delivery.recipient],
                     headers={"Message-ID": delivery.message_id},
                 )
+
+        return message
+
+
+def _entitlement_pk(delivery: Delivery) -> int:
+    return int(delivery.topic.split(":", 1)[1])
+
+
+def _certificates(deliveries: list[Delivery]) -> dict[tuple[int, int], Certificate]:
+    wanted = {(_entitlement_pk(d), d.payload.get("certificate_version")) for d in deliveries}
+    rows = Certificate.objects.filter(
+        entitlement_id__in={pk for pk, _version in wanted},
+        version__in={version for _pk, version in wanted},
+    )
+    return {(row.entitlement_id, row.version): row for row in rows}
+
+
+class HandoverEmails(EmailKind):
+    """The activation code and the new certificate of a transferred or split entitlement,
+    for a contact of an account that now owns it. Written once the certificate is
+    rendered, from the entitlement as it is then, and only while the contact still sees it:
+    if it changed hands again in between, the email says so and carries no code."""
+
+    def waiting(self, deliveries: list[Delivery]) -> set[int]:
+        certificates = _certificates(deliveries)
+        return {
+            delivery.pk
+            for delivery in deliveries
+            if (
+                certificate := certificates.get(
+                    (_entitlement_pk(delivery), delivery.payload.get("certificate_version"))
+                )
+            )
+            is not None
+            and certificate.status != CertificateStatus.READY
+        }
+
+    def writer(self, deliveries: list[Delivery]):
+        entitlements = Entitlement.objects.select_related("product").in_bulk(
+            [_entitlement_pk(delivery) for delivery in deliveries]
+        )
+        certificates = _certificates(deliveries)
+        contacts = Contact.objects.filter(
+            pk__in=[delivery.payload.get("contact_id") for delivery in deliveries],
+            user__is_active=True,
+        ).values_list("pk", flat=True)
+        seeing = {
+            (entitlement_id, contact_id)
+            for entitlement_id, contact_id in Contact.objects.filter(
+                pk__in=list(contacts),
+                accounts__entitlement_roles__entitlement__in=list(entitlements),
+            ).values_list("accounts__entitlement_roles__entitlement", "pk")
+        }
+
+        def message(delivery: Delivery) -> EmailMessage:
+            entitlement = entitlements[_entitlement_pk(delivery)]
+            owner = (entitlement.pk, delivery.payload.get("contact_id")) in seeing
+            certificate = certificates.get(
+                (entitlement.pk, delivery.payload.get("certificate_version"))
+            )
+            with translation.override(delivery.language):
+                context = {
+                    "entitlement": entitlement,
+                    "owner": owner,
+                    "activation_code": entitlement.activation_code if owner else None,
+                    "accounts": [
+                        row.account.account_id
+                        for row in entitlement.entitlement_accounts.select_related(
+                            "account"
+                        ).order_by("id")
+                    ],
+                    "action": delivery.payload.get("action"),
+                    "reason": delivery.payload.get("reason", ""),
+                    "name": delivery.payload.get("name") or delivery.recipient,
+                    "portal_url": settings.SITE_URL,
+                }
+                email = EmailMessage(
+                    subject=render_to_string(
+                        "emails/entitlement_handover_subject.txt", context
+                    ).strip(),
+                    body=render_to_string("emails/entitlement_handover.txt", context),
+                    to=[delivery.recipient],
+                    headers={"Message-ID": delivery.message_id},
+                )
+            if owner and certificate and certificate.status == CertificateStatus.READY:
+                with certificate.file.open("rb") as pdf:
+                    email.attach(certificate.filename, pdf.read(), "application/pdf")
+            return email
 
         return message

@@ -46,12 +46,26 @@ class Entitlement(TimeStampedModel):
     product = models.ForeignKey(
         Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="entitlements"
     )
-    order_line = models.OneToOneField(
+    # The line that bought the seats. A split shares its source's line (see split_from);
+    # any other entitlement is the one its line made (entitlement_one_per_line).
+    order_line = models.ForeignKey(
         OrderLine,
         verbose_name=_("order line"),
         on_delete=models.PROTECT,
-        related_name="entitlement",
+        related_name="entitlements",
+        related_query_name="entitlement",  # lookups stay as with one entitlement per line
     )
+    split_from = models.ForeignKey(
+        "self",
+        verbose_name=_("split from"),
+        on_delete=models.PROTECT,
+        related_name="splits",
+        null=True,
+        blank=True,
+        help_text=_("The entitlement whose seats this one took."),
+    )
+    # Set by a transfer: the order's addresses no longer see it, since its code changed.
+    transferred_at = models.DateTimeField(_("last transferred at"), null=True, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"))
     accounts = models.ManyToManyField(
         Account,
@@ -94,8 +108,15 @@ class Entitlement(TimeStampedModel):
             ("record_paper_delivery", _("Can record paper certificates and tracking numbers")),
             ("suspend_entitlement", _("Can suspend and reinstate entitlements")),
             ("revoke_entitlement", _("Can revoke entitlements")),
+            ("transfer_entitlement", _("Can transfer and split entitlements")),
         ]
         constraints = [
+            # Never a second entitlement (and code) for the same line, but for a split's.
+            models.UniqueConstraint(
+                fields=["order_line"],
+                condition=Q(split_from__isnull=True),
+                name="entitlement_one_per_line",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="entitlement_quantity_positive"
             ),
@@ -186,6 +207,8 @@ class EntitlementAccount(models.Model):
         related_name="entitlement_roles",
     )
     role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
+    # Null: since the entitlement was made. Set when a transfer or split gives the role.
+    since = models.DateTimeField(_("since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("entitlement account")
@@ -203,6 +226,38 @@ class EntitlementAccount(models.Model):
 
     def __str__(self):
         return f"{self.account.account_id} ({self.get_role_display()})"
+
+
+class EntitlementAccountHistory(models.Model):
+    """An account that saw an entitlement until a transfer took it away, in which role,
+    from when until when and why. Rows are only ever added."""
+
+    entitlement = models.ForeignKey(
+        Entitlement,
+        verbose_name=_("entitlement"),
+        on_delete=models.CASCADE,
+        related_name="account_history",
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="+"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
+    since = models.DateTimeField(_("from"))
+    until = models.DateTimeField(_("until"))
+    reason = models.CharField(_("reason for the transfer"), max_length=200)
+
+    class Meta:
+        verbose_name = _("previous account")
+        verbose_name_plural = _("previous accounts")
+        ordering = ["entitlement_id", "-until", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(until__gte=F("since")), name="entitlement_account_history_in_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account.account_id} ({self.get_role_display()}) until {self.until:%Y-%m-%d}"
 
 
 class Activation(models.Model):
@@ -397,8 +452,21 @@ class Term(models.Model):
     )
     sequence = models.PositiveSmallIntegerField(_("term"), help_text=_("1 for the initial term."))
     kind = models.CharField(_("kind"), max_length=16, choices=TermKind.choices)
-    order_line = models.OneToOneField(
-        OrderLine, verbose_name=_("bought by"), on_delete=models.PROTECT, related_name="term"
+    order_line = models.ForeignKey(
+        OrderLine,
+        verbose_name=_("bought by"),
+        on_delete=models.PROTECT,
+        related_name="terms",
+        related_query_name="term",
+    )
+    # A split entitlement's copy of its source's term: the same line bought both.
+    copied_from = models.ForeignKey(
+        "self",
+        verbose_name=_("copied from"),
+        on_delete=models.PROTECT,
+        related_name="copies",
+        null=True,
+        blank=True,
     )
     starts_on = models.DateField(_("start"))
     ends_on = models.DateField(_("end"))
@@ -412,6 +480,12 @@ class Term(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["entitlement", "sequence"], name="term_sequence_unique"
+            ),
+            # A renewal line renews once; a split's copies of its terms share their lines.
+            models.UniqueConstraint(
+                fields=["order_line"],
+                condition=Q(copied_from__isnull=True),
+                name="term_one_per_line",
             ),
             models.CheckConstraint(
                 condition=Q(ends_on__gte=F("starts_on")), name="term_dates_in_order"
@@ -439,6 +513,8 @@ class ChangeKind(models.TextChoices):
     REINSTATED = "reinstated", _("Reinstated")
     REVOKED = "revoked", _("Revoked")
     REHOSTED = "rehosted", _("Activation moved to a replacement device")
+    TRANSFERRED = "transferred", _("Transferred to other accounts")
+    SPLIT = "split", _("Split: seats moved to a new entitlement")
 
 
 class EntitlementChange(models.Model):

@@ -412,7 +412,10 @@ def shipment_entitlements(
     else:
         new = Entitlement.objects.filter(order_line__shipment_id__in=shipment_ids)
         renewals = Term.objects.filter(order_line__shipment_id__in=shipment_ids)
+    # Entitlements split off a line's later share its shipment (whose certificates the
+    # rescue renders), but a split's copy of a renewal term renewed nothing of its own.
     new = new.select_related("product", "order_line")
+    renewals = renewals.filter(copied_from__isnull=True)
     # A renewal term counts the device keys it re-issued: its email says how many are waiting.
     renewals = (
         renewals.filter(kind=TermKind.RENEWAL)

@@ -109,6 +109,23 @@ class ShipmentContents:
                 if certificate:  # one made before renewals stopped printing the code is not sent
                     attachments.append(_pdf(certificate))
                 continue
+            if entitlement.split_from_id:
+                # Seats split off later: their code went to their own accounts only.
+                continue
+            if entitlement.transferred_at:
+                # Transferred since: its code and certificates (which print the code) are
+                # the new accounts' (transfers.py); the order's addresses get neither.
+                licenses.append(
+                    {
+                        "entitlement": entitlement,
+                        "product": entitlement.product,
+                        "renewal": None,
+                        "transferred": True,
+                        "activation_code": None,
+                        "accounts": _account_ids(entitlement),
+                    }
+                )
+                continue
             licenses.append(
                 {
                     "entitlement": entitlement,

@@ -210,3 +210,11 @@ class OrderLine(TimeStampedModel):
 
     def __str__(self):
         return f"{self.order.order_number}/{self.line_number}"
+
+    @property
+    def entitlement(self):
+        """The entitlement this line made, or None. A line makes one; entitlements split off
+        it later (the app entitlements' `split_from`) share the line but are not it. Reads
+        the prefetched `entitlements` when there are."""
+        made = [e for e in self.entitlements.all() if e.split_from_id is None]
+        return made[0] if made else None

@@ -30,9 +30,12 @@ class DeliveryKind(models.TextChoices):
     PASSWORD_RESET = "password_reset", _("Password reset")
     WEBHOOK_EVENT = "webhook_event", _("Webhook event")
     ENDPOINT_DISABLED = "endpoint_disabled", _("Webhook endpoint disabled")
-    LIFECYCLE_NOTICE = "lifecycle_notice", _("Entitlement suspended, reinstated or revoked")
+    LIFECYCLE_NOTICE = "lifecycle_notice", _("Entitlement lifecycle notice")
     REHOST_DECISION = "rehost_decision", _("Rehost request decision")
     REHOST_NOTICE = "rehost_notice", _("Activation rehosted to a replacement device")
+    # The activation code and certificate for the new owners of a transferred or split
+    # entitlement (apps/entitlements/emails.py).
+    ENTITLEMENT_HANDOVER = "entitlement_handover", _("Entitlement handed over")
 
 
 # The kinds that reach an address once per topic (a resend is a new row with a reason): a

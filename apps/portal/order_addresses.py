@@ -34,9 +34,13 @@ def address_normalised(email: str) -> str:
 def entitlements_of_order_address(*, email: str) -> QuerySet[Entitlement]:
     """The entitlements made by the lines of every order that has `email` (any case) as an
     address. A renewal order's address does not see the entitlement its line renewed: the
-    renewal's email never carried that entitlement's activation code, nor does this."""
+    renewal's email never carried that entitlement's activation code, nor does this. Nor does
+    it see one transferred since (it has a new code, for its new accounts only) or seats split
+    off to a new entitlement (transfers.py)."""
     orders = OrderEmail.objects.filter(email__lower=address_normalised(email)).values("order_id")
-    return Entitlement.objects.filter(order_line__order_id__in=orders)
+    return Entitlement.objects.filter(
+        order_line__order_id__in=orders, transferred_at__isnull=True, split_from__isnull=True
+    )
 
 
 def _seats_used() -> Subquery:
