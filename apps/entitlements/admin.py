@@ -209,7 +209,15 @@ class EntitlementAdmin(
         ActivationInline,
         CertificateInline,
     ]
-    actions = ["reissue_certificates", "suspend", "reinstate", "revoke", "transfer", "split", "bulk"]
+    actions = [
+        "reissue_certificates",
+        "suspend",
+        "reinstate",
+        "revoke",
+        "transfer",
+        "split",
+        "bulk",
+    ]
     bulk_kind = "entitlement"
     fields = [
         "ssrn",
