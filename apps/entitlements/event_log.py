@@ -58,10 +58,9 @@ REASON_KINDS = frozenset(
     {"suspended", "reinstated", "revoked", "activation_revoked", "transferred", "split", "rehosted"}
 )
 
-# Where a transfer's data names the accounts it moved the entitlement from and to (lists of
-# Account IDs); `account_ids` is the API's name for the receiving accounts.
-TRANSFER_FROM_KEYS = ("from_account_ids", "previous_account_ids")
-TRANSFER_TO_KEYS = ("to_account_ids", "account_ids")
+# A transfer's data names the Account IDs that own the entitlement since (never the previous
+# ones: transfers.py).
+TRANSFER_TO_KEY = "account_ids"
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def _named(changes) -> tuple[set[str], set[str]]:
     for change in changes:
         data = _data(change)
         if change.kind == "transferred":
-            account_ids.update(_strings(data, *TRANSFER_FROM_KEYS, *TRANSFER_TO_KEYS))
+            account_ids.update(_strings(data, TRANSFER_TO_KEY))
         elif change.kind == "split":
             ssrns.update(_strings(data, "new_ssrn"))
         elif change.kind == "created":
@@ -269,22 +268,14 @@ def _lifecycle(change, data, known, title):
 
 
 def _transferred(change, data, known, title):
-    sources = [a for a in _strings(data, *TRANSFER_FROM_KEYS) if a in known.account_ids]
-    targets = [a for a in _strings(data, *TRANSFER_TO_KEYS) if a in known.account_ids]
-    names = {"source": ", ".join(sources), "target": ", ".join(targets)}
-    if sources and targets:
-        detail = _("From your account %(source)s to your account %(target)s.") % names
-    elif targets:
-        detail = _("From another account to your account %(target)s.") % names
-    elif sources:
-        detail = _("From your account %(source)s to another account.") % names
-    else:
-        detail = _("To another account.")
-    return title, [detail]
+    targets = [a for a in _strings(data, TRANSFER_TO_KEY) if a in known.account_ids]
+    if targets:
+        return title, [_("To your account %(target)s.") % {"target": ", ".join(targets)}]
+    return title, [_("To another account.")]
 
 
 def _split(change, data, known, title):
-    quantity = _string(data.get("quantity"))
+    quantity = _string(data.get("seats_moved"))
     new_ssrn = _string(data.get("new_ssrn"))
     if not quantity:
         return title, []

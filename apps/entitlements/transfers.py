@@ -326,9 +326,12 @@ def entitlement_transfer(*, entitlement_id: int, account_ids, reason: str, actor
             "activation_code": "replaced",
         },
     )
-    # Only the reason: customers read the feed, and the previous owners are not theirs.
+    # The reason and the accounts that own it now; never the previous ones: customers read
+    # the feed, and the previous owners are not theirs to know.
     entitlement_changes_record(
-        entitlements=[entitlement], kind=ChangeKind.TRANSFERRED, data={"reason": reason}
+        entitlements=[entitlement],
+        kind=ChangeKind.TRANSFERRED,
+        data={"reason": reason, "account_ids": [account.account_id for account in accounts]},
     )
     certificate = certificate_reissue(
         entitlement=entitlement,

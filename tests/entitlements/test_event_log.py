@@ -78,16 +78,12 @@ def said(kind, data=None, **kwargs) -> str:
         ("revoked", {"reason": "Contract cancelled"}, "Revoked | Contract cancelled"),
         (
             "transferred",
-            {
-                "reason": "Merger",
-                "from_account_ids": ["0100000001"],
-                "to_account_ids": ["0100000002"],
-            },
+            {"reason": "Merger", "account_ids": ["0100000002"]},
             "Transferred | To another account. | Merger",
         ),
         (
             "split",
-            {"reason": "Second site", "quantity": 3, "new_ssrn": "AAAA-BBBB-CCCC"},
+            {"reason": "Second site", "seats_moved": 3, "new_ssrn": "AAAA-BBBB-CCCC"},
             "Split | Quantity 3 moved to a new entitlement. | Second site",
         ),
         (
@@ -119,17 +115,13 @@ def test_the_calendars_moves_say_what_they_mean(status, says):
 
 def test_a_transfer_or_split_names_only_the_accounts_and_entitlements_the_viewer_knows():
     known = _Known(account_ids=frozenset({"0100000002"}), ssrns=frozenset({"AAAA-BBBB-CCCC"}))
-    transfer = {"from_account_ids": ["0100000001"], "to_account_ids": ["0100000002"]}
-    both = {"from_account_ids": ["0100000002"], "account_ids": ["0100000002", "0100000003"]}
+    transfer = {"account_ids": ["0100000002", "0100000003"]}
 
     assert said("transferred", transfer, known=known) == (
-        "Transferred | From another account to your account 0100000002."
+        "Transferred | To your account 0100000002."
     )
-    assert said("transferred", both, known=known) == (
-        "Transferred | From your account 0100000002 to your account 0100000002."
-    )
-    assert "0100000001" not in said("transferred", transfer, known=known)
-    assert said("split", {"quantity": 2, "new_ssrn": "AAAA-BBBB-CCCC"}, known=known) == (
+    assert "0100000003" not in said("transferred", transfer, known=known)
+    assert said("split", {"seats_moved": 2, "new_ssrn": "AAAA-BBBB-CCCC"}, known=known) == (
         "Split | Quantity 2 moved to the new entitlement AAAA-BBBB-CCCC."
     )
     assert said("created", {"split_from": "AAAA-BBBB-CCCC"}, known=known) == (
@@ -241,13 +233,13 @@ def test_transfers_and_splits_are_told_as_far_as_the_viewer_may_know_in_one_more
     previous, receiving = new_account(), new_account()
     viewer = portal_contact(receiving)
     mine, theirs = entitlement_of(receiving), entitlement_of(previous)
-    transfer = {"from_account_ids": [previous.account_id], "to_account_ids": [receiving.account_id]}
+    transfer = {"account_ids": [receiving.account_id]}
     rows = [
         EntitlementChange(kind=kind, status="active", effective_on=DAY, data=data)
         for kind, data in [
             ("transferred", {"reason": "Acquired", **transfer}),
-            ("split", {"reason": "x", "quantity": 1, "new_ssrn": mine.ssrn}),
-            ("split", {"reason": "y", "quantity": 1, "new_ssrn": theirs.ssrn}),
+            ("split", {"reason": "x", "seats_moved": 1, "new_ssrn": mine.ssrn}),
+            ("split", {"reason": "y", "seats_moved": 1, "new_ssrn": theirs.ssrn}),
         ]
     ]
 
@@ -256,11 +248,11 @@ def test_transfers_and_splits_are_told_as_far_as_the_viewer_may_know_in_one_more
 
     with translation.override("en"):
         transferred, split_mine, split_theirs = [change_entry(row, known=known) for row in rows]
-    assert transferred.details == [f"From another account to your account {receiving.account_id}."]
+    assert transferred.details == [f"To your account {receiving.account_id}."]
     assert split_mine.details == [f"Quantity 1 moved to the new entitlement {mine.ssrn}."]
     assert split_theirs.details == ["Quantity 1 moved to a new entitlement."]
     AccountAssociation.objects.create(contact=viewer, account=previous)
     assert _known_to(viewer.user, rows) == _Known(
-        account_ids=frozenset({previous.account_id, receiving.account_id}),
+        account_ids=frozenset({receiving.account_id}),
         ssrns=frozenset({mine.ssrn, theirs.ssrn}),
     )
