@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Window
 from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -318,6 +319,7 @@ def _detail_entitlement(request, ssrn: str) -> Entitlement:
 
 @require_GET
 @login_required
+@transaction.non_atomic_requests  # only reads: READ COMMITTED gains nothing from BEGIN/COMMIT
 def entitlement_detail(request, ssrn: str):
     entitlement = _detail_entitlement(request, ssrn)
     return _detail_page(request, entitlement, SerialNumbersForm())

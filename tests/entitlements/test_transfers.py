@@ -163,7 +163,11 @@ def test_a_transfer_replaces_the_accounts_and_the_code_and_tells_everyone(world)
     every_audit = json.dumps(list(AuditEvent.objects.values_list("data", "message")))
     assert old_code not in every_audit and new_code not in every_audit
     changes = list(EntitlementChange.objects.order_by("pk").values_list("kind", "data"))
-    assert changes[0] == ("transferred", {"reason": "The plant was sold"})
+    # The accounts that own it now, never the previous ones.
+    assert changes[0] == (
+        "transferred",
+        {"reason": "The plant was sold", "account_ids": [world["buyer"].account_id]},
+    )
     assert changes[1][0] == "certificate_reissued"
     (event,) = Delivery.objects.filter(channel=Channel.WEBHOOK, endpoint=erp)
     assert event.payload["type"] == "entitlement.transferred"
