@@ -1,0 +1,88 @@
+"""License keys as an attacker and an operator handle them: doctored key texts, who sees a
+key in the admin, replays after a rehost."""
+
+import datetime
+
+import pytest
+
+from apps.entitlements.key_checks import KeyVerdict, license_key_check
+from apps.entitlements.models import SupersededLicenseKey
+from apps.entitlements.rehosts import activation_rehost
+from tests.entitlements.test_key_refresh import (
+    ACTIVATED,
+    GRACE_END,
+    TERM_END,
+    activate,
+    at,
+    refresh,
+)
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import ProductFactory
+from tests.factories.entitlements import EntitlementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def entitlement():
+    """An initial one-year subscription for three devices."""
+    return EntitlementFactory(
+        order_line__product=ProductFactory(sku="TD-1Y", subscription=True),
+        order_line__quantity=3,
+        starts_on=datetime.date(2026, 12, 1),
+        term_ends_on=TERM_END,
+        grace_ends_on=GRACE_END,
+    )
+
+
+def _with_line(key: str, line: str, *, before: str) -> str:
+    lines = key.splitlines()
+    at_line = next(n for n, text in enumerate(lines) if text.startswith(before))
+    return "\n".join([*lines[:at_line], line, *lines[at_line:]]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("first", "before"),
+    [
+        # A reader that takes the first Serial sees another device; the signature covers
+        # the second.
+        ("Serial: SOMEONE-ELSE", "Serial:"),
+        # A reader that takes the first Expires trusts the key for 70 years.
+        ("Expires: 2099-01-01T00:00:00Z", "Expires:"),
+        # The same value twice: still not the text that was signed.
+        ("Seats: 1", "Signature:"),
+    ],
+)
+def test_a_key_with_a_field_written_twice_is_not_a_key(client, entitlement, first, before):
+    (activation,) = activate(entitlement, "FTX1")
+    doctored = _with_line(activation.license_key, first, before=before)
+
+    response = refresh(client, doctored, ACTIVATED)
+    with at(ACTIVATED):
+        check = license_key_check(text=doctored, today=ACTIVATED.date())
+
+    assert response.status_code == 400
+    assert response.json()["status"] == "invalid"
+    assert check.verdict == KeyVerdict.INVALID
+    assert "repeats the field" in check.problem
+    assert not SupersededLicenseKey.objects.exists()
+
+
+def test_every_key_a_rehosted_device_held_is_refused_and_named_revoked(client, entitlement):
+    (activation,) = activate(entitlement, "FTX1")
+    refreshed = refresh(client, activation.license_key, ACTIVATED).content.decode()
+    later = ACTIVATED + datetime.timedelta(hours=1)
+    with at(later):
+        activation_rehost(
+            activation_id=activation.pk,
+            new_serial_number="FTX2",
+            reason="Board failed",
+            actor=UserFactory(),
+        )
+
+    for key in (activation.license_key, refreshed):
+        response = refresh(client, key, later)
+        with at(later):
+            check = license_key_check(text=key, today=later.date())
+        assert response.status_code == 410
+        assert check.verdict == KeyVerdict.REVOKED
