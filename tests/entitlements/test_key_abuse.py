@@ -4,8 +4,13 @@ key in the admin, replays after a rehost."""
 import datetime
 
 import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
 
+from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
 from apps.entitlements.key_checks import KeyVerdict, license_key_check
+from apps.entitlements.license_keys import license_key_read
 from apps.entitlements.models import SupersededLicenseKey
 from apps.entitlements.rehosts import activation_rehost
 from tests.entitlements.test_key_refresh import (
@@ -86,3 +91,28 @@ def test_every_key_a_rehosted_device_held_is_refused_and_named_revoked(client, e
             check = license_key_check(text=key, today=later.date())
         assert response.status_code == 410
         assert check.verdict == KeyVerdict.REVOKED
+
+
+def _staff(role):
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_operations_sees_a_devices_keys_by_fingerprint_only(client, entitlement):
+    (activation,) = activate(entitlement, "FTX1")
+    old = activation.license_key
+    refresh(client, old, ACTIVATED)
+    activation.refresh_from_db()
+    page = reverse("admin:entitlements_activation_change", args=[activation.pk])
+
+    seen = {role: _staff(role).get(page).content.decode() for role in (OPERATIONS, CUSTOMER_CARE)}
+
+    signatures = [license_key_read(key).signature for key in (old, activation.license_key)]
+    fingerprints = [license_key_read(key).fingerprint for key in (old, activation.license_key)]
+    assert not any(signature in seen[OPERATIONS] for signature in signatures)
+    assert all(fingerprint in seen[OPERATIONS] for fingerprint in fingerprints)
+    # Customer Care, who may see activation codes, sees the keys whole.
+    assert all(signature in seen[CUSTOMER_CARE] for signature in signatures)
