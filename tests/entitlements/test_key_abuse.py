@@ -2,6 +2,7 @@
 key in the admin, replays after a rehost."""
 
 import datetime
+import json
 
 import pytest
 from django.contrib.auth.models import Group
@@ -9,10 +10,16 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.backoffice.roles import CUSTOMER_CARE, OPERATIONS
+from apps.entitlements.activations import activations_revoke
 from apps.entitlements.key_checks import KeyVerdict, license_key_check
 from apps.entitlements.license_keys import license_key_read
 from apps.entitlements.models import SupersededLicenseKey
 from apps.entitlements.rehosts import activation_rehost
+from apps.entitlements.revocations import (
+    RevocationListInvalid,
+    revocation_list_build,
+    revocation_list_verify,
+)
 from tests.entitlements.test_key_refresh import (
     ACTIVATED,
     GRACE_END,
@@ -116,3 +123,31 @@ def test_operations_sees_a_devices_keys_by_fingerprint_only(client, entitlement)
     assert all(fingerprint in seen[OPERATIONS] for fingerprint in fingerprints)
     # Customer Care, who may see activation codes, sees the keys whole.
     assert all(signature in seen[CUSTOMER_CARE] for signature in signatures)
+
+
+@pytest.mark.parametrize(
+    "doctor",
+    [
+        # A reader that takes the first "revoked" sees an empty list.
+        pytest.param(
+            lambda text: text.replace('{"format"', '{"revoked": [], "format"', 1), id="top"
+        ),
+        # Or a revoked_at of its choosing.
+        pytest.param(
+            lambda text: text.replace(
+                '{"fingerprint"', '{"revoked_at": "2099-01-01T00:00:00Z", "fingerprint"', 1
+            ),
+            id="entry",
+        ),
+    ],
+)
+def test_a_revocation_list_with_a_member_written_twice_is_not_trusted(entitlement, doctor):
+    gone, _live = activate(entitlement, "FTX1", "FTX2")
+    with at(ACTIVATED):
+        activations_revoke(activation_ids=[gone.pk], actor=UserFactory(), reason="rehost")
+        genuine = json.dumps(revocation_list_build())
+    doctored = doctor(genuine)
+    assert doctored != genuine
+
+    with pytest.raises(RevocationListInvalid, match="written twice"):
+        revocation_list_verify(doctored)
