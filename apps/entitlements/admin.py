@@ -16,6 +16,7 @@ from apps.core.dates import business_today
 from apps.entitlements.activations import activations_revoke
 from apps.entitlements.admin_rehosts import ActivationRehostMixin, RehostRequestAdmin  # noqa: F401
 from apps.entitlements.admin_transfers import TransferAdminMixin
+from apps.entitlements.license_keys import LicenseKeyInvalid, license_key_read
 from apps.entitlements.lifecycle import (
     entitlement_reinstate,
     entitlement_revoke,
@@ -385,15 +386,41 @@ class EntitlementAdmin(
         )
 
 
+def may_see_license_keys(user) -> bool:
+    """A signed license key buys fresh keys for its device at the refresh endpoint: staff
+    see one whole only where they may see activation codes; the others see its fingerprint
+    (the revocation list's name for it)."""
+    return user.has_perm("entitlements.view_activation_code")
+
+
+def _key_fingerprint(text: str) -> str:
+    try:
+        return license_key_read(text).fingerprint
+    except LicenseKeyInvalid:  # a key imported in another shape
+        return "-"
+
+
 class SupersededLicenseKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The keys this device had before a renewal re-issued them or the device refreshed its
     key (no renewal): a device may still hold one."""
 
     model = SupersededLicenseKey
-    fields = ["superseded_at", "renewal", "license_key"]
+    fields = ["superseded_at", "renewal", "license_key", "fingerprint"]
     readonly_fields = fields
     extra = 0
     ordering = ["-superseded_at", "-id"]
+
+    @admin.display(description=_("key fingerprint"))
+    def fingerprint(self, obj):
+        return _key_fingerprint(obj.license_key)
+
+    def get_fields(self, request, obj=None):
+        if may_see_license_keys(request.user):
+            return ["superseded_at", "renewal", "license_key"]
+        return ["superseded_at", "renewal", "fingerprint"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
 
 @admin.register(Activation)
@@ -416,6 +443,7 @@ class ActivationAdmin(
         "entitlement",
         "serial_number",
         "license_key",
+        "key_fingerprint",
         "activated_by",
         "created_at",
         "last_refreshed_at",
@@ -445,10 +473,15 @@ class ActivationAdmin(
             '<a class="button" href="{}">{}</a>', url, _("Rehost to a replacement device")
         )
 
+    @admin.display(description=_("key fingerprint"))
+    def key_fingerprint(self, obj):
+        return _key_fingerprint(obj.license_key)
+
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is None or obj.revoked_at is not None or not self.has_rehost_permission(request):
             fields.remove("rehost_link")
+        fields.remove("key_fingerprint" if may_see_license_keys(request.user) else "license_key")
         return fields
 
     def get_readonly_fields(self, request, obj=None):

@@ -314,7 +314,12 @@ def _fields(text: str) -> dict[str, str]:
         name, colon, value = line.partition(":")
         if not colon:
             raise LicenseKeyInvalid(f'Line {number} is not "Name: value": {line[:40]!r}.')
-        fields[name.strip()] = value.strip()
+        name = name.strip()
+        if name in fields:
+            # The signature covers one value per field: a second line of the same name (which
+            # a reader that takes the first one would believe) is not part of any key we sign.
+            raise LicenseKeyInvalid(f"Line {number} repeats the field {name[:20]!r}.")
+        fields[name] = value.strip()
     names = FORMAT_FIELDS.get(fields.get("Format", ""))
     if names is None:
         raise LicenseKeyInvalid(

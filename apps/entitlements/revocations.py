@@ -132,12 +132,33 @@ def _parsed_time(value, name: str) -> datetime.datetime:
         raise RevocationListInvalid(f"{name} is a time (YYYY-MM-DDTHH:MM:SSZ).") from None
 
 
+class _RepeatedMember(Exception):
+    pass
+
+
+def _members(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose every member is named once. The signature covers the canonical
+    form of what this reader reads (a repeated member's last value); a reader that takes
+    the first one would trust a list that was never signed, such as an empty "revoked"
+    written before the genuine one."""
+    document = {}
+    for name, value in pairs:
+        if name in document:
+            raise _RepeatedMember(name)
+        document[name] = value
+    return document
+
+
 def revocation_list_verify(text: str | bytes) -> RevocationList:
     """Check a revocation list's signature with the published public keys and read it."""
     if len(text) > MAX_LIST_BYTES:
         raise RevocationListInvalid("The revocation list is larger than any Keyship writes.")
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_members)
+    except _RepeatedMember as repeated:
+        raise RevocationListInvalid(
+            f"The member {str(repeated)[:20]!r} is written twice: do not trust the list."
+        ) from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise RevocationListInvalid("The revocation list is not JSON.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
