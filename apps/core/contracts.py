@@ -62,10 +62,16 @@ def validate(serializer_class, data, path: str = ""):
 def parse_json(text: str, source: str) -> object:
     """Parse a JSON document from outside (a file, an API body), or Rejected naming the
     mistake: its line and column, nesting deeper than MAX_JSON_DEPTH, an integer longer
-    than MAX_JSON_DIGITS, or NaN/Infinity, which JSON does not have. Every JSON read of
-    outside input goes through here."""
+    than MAX_JSON_DIGITS, NaN/Infinity, which JSON does not have, or a member named twice in
+    one object (readers disagree on which value counts: the first, or the last). Every JSON
+    read of outside input goes through here."""
     try:
-        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer)
+        document = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_integer,
+            object_pairs_hook=_members_once,
+        )
     except json.JSONDecodeError as exc:
         raise Rejected(
             [f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
@@ -81,6 +87,18 @@ def parse_json(text: str, source: str) -> object:
 
 class _NotJson(ValueError):
     pass
+
+
+def _members_once(pairs: list[tuple[str, object]]) -> dict:
+    document = {}
+    for name, value in pairs:
+        if name in document:
+            raise _NotJson(
+                _("not valid JSON here: the member %(name)s is written twice")
+                % {"name": repr(name[:40])}
+            )
+        document[name] = value
+    return document
 
 
 def _refuse_constant(name: str):

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from apps.core.contracts import Rejected, parse_json
 from apps.entitlements.license_keys import (
     TIME_FORMAT,
     LicenseKeyInvalid,
@@ -132,35 +133,21 @@ def _parsed_time(value, name: str) -> datetime.datetime:
         raise RevocationListInvalid(f"{name} is a time (YYYY-MM-DDTHH:MM:SSZ).") from None
 
 
-class _RepeatedMember(Exception):
-    pass
-
-
-def _members(pairs: list[tuple[str, object]]) -> dict:
-    """A JSON object whose every member is named once. The signature covers the canonical
-    form of what this reader reads (a repeated member's last value); a reader that takes
-    the first one would trust a list that was never signed, such as an empty "revoked"
-    written before the genuine one."""
-    document = {}
-    for name, value in pairs:
-        if name in document:
-            raise _RepeatedMember(name)
-        document[name] = value
-    return document
-
-
 def revocation_list_verify(text: str | bytes) -> RevocationList:
     """Check a revocation list's signature with the published public keys and read it."""
     if len(text) > MAX_LIST_BYTES:
         raise RevocationListInvalid("The revocation list is larger than any Keyship writes.")
+    # A member written twice is refused too: the signature covers the canonical form of what
+    # this reader reads, and a reader that took the other value would trust a list that was
+    # never signed, such as an empty "revoked" written before the genuine one.
     try:
-        document = json.loads(text, object_pairs_hook=_members)
-    except _RepeatedMember as repeated:
-        raise RevocationListInvalid(
-            f"The member {str(repeated)[:20]!r} is written twice: do not trust the list."
-        ) from None
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        document = parse_json(
+            text.decode("utf-8") if isinstance(text, bytes) else text, "The revocation list"
+        )
+    except UnicodeDecodeError:
         raise RevocationListInvalid("The revocation list is not JSON.") from None
+    except Rejected as rejected:
+        raise RevocationListInvalid(f"{rejected.errors[0]}: do not trust the list.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise RevocationListInvalid(
             f"Not a revocation list of a known format (known: {FORMAT}): do not trust it."
