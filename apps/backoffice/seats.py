@@ -59,7 +59,13 @@ def seats_page(*, form: SeatsFilterForm, page_number: str | None, today: datetim
     product reads all of that product's entitlements, while a page stops at its last
     account."""
     accounts, product_pk = seats_filtered(form)
-    number = int(page_number) if (page_number or "").isdigit() and len(page_number) < 7 else 1
+    # ASCII digits only: "²" is a digit to isdigit() but not a number to int().
+    page_number = page_number or ""
+    number = (
+        int(page_number)
+        if page_number.isascii() and page_number.isdigit() and len(page_number) < 7
+        else 1
+    )
     number = max(number, 1)
     start = (number - 1) * ACCOUNTS_PER_PAGE
     page = list(accounts[start : start + ACCOUNTS_PER_PAGE + 1])

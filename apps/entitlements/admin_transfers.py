@@ -191,11 +191,13 @@ class TransferAdminMixin:
     def _move_view(self, request, object_id, *, form_class, title, act):
         if not may_transfer(request.user):
             raise PermissionDenied
+        object_id = str(unquote(object_id))
         entitlement = (
             Entitlement.objects.select_related("product", "order_line__order")
-            .filter(pk=unquote(object_id))
+            .filter(pk=object_id)
             .first()
-            if str(unquote(object_id)).isdigit()
+            # ASCII digits only: "²" is a digit to isdigit() but not a number to int().
+            if object_id.isascii() and object_id.isdigit()
             else None
         )
         if entitlement is None:

@@ -6,15 +6,23 @@ entitlement, and the notice of a rehost with the decision on a rehost request (r
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import Contact
 from apps.core.contracts import Rejected
 from apps.core.services import audit_event_record
 from apps.entitlements.license_keys import key_file
-from apps.entitlements.models import Activation, Certificate, CertificateStatus, Entitlement
+from apps.entitlements.models import (
+    Activation,
+    Certificate,
+    CertificateStatus,
+    Entitlement,
+    EntitlementAccount,
+)
 from apps.entitlements.selectors import license_keys_file, license_keys_problem
 from apps.outbox.kinds import EmailKind
 from apps.outbox.models import Delivery, DeliveryKind, topic, topic_key
@@ -25,7 +33,8 @@ from apps.outbox.services import delivery_queue
 def license_keys_mail(*, entitlement: Entitlement, user, language: str, actor) -> Delivery:
     """Email `user` (who may see the entitlement) the license keys of its live activations,
     as a file, written when the email leaves; audited. Each call sends them again.
-    Refused while the entitlement is suspended or revoked."""
+    Refused while the entitlement is suspended or revoked; the keys are left out if, by the
+    time the email is written, it is, or the user no longer sees it (a transfer)."""
     problem = license_keys_problem(entitlement=entitlement)
     if problem:
         raise Rejected([problem])
@@ -35,7 +44,9 @@ def license_keys_mail(*, entitlement: Entitlement, user, language: str, actor) -
         about=entitlement.ssrn,
         recipient=user.email,
         language=language,
-        payload={"name": user.name},
+        # Who asked: the email is written later, and carries the keys only if they still
+        # see the entitlement then (LicenseKeyEmails).
+        payload={"name": user.name, "user_id": user.pk},
     )
     audit_event_record(
         actor=actor, action="license_keys.emailed", target=entitlement, message=user.email
@@ -43,18 +54,57 @@ def license_keys_mail(*, entitlement: Entitlement, user, language: str, actor) -
     return delivery
 
 
+def _seeing(deliveries: list[Delivery], entitlement_ids) -> set[tuple[int, str]]:
+    """(entitlement id, ("user", id) or ("email", address)) of the deliveries whose asker
+    (the user who asked; for one queued before user_id was kept, the login whose address it
+    was sent to, as the address was written from it) is active and sees the entitlement
+    now: one query."""
+    asked = {d.payload.get("user_id") for d in deliveries if d.payload.get("user_id")}
+    unnamed = {d.recipient for d in deliveries if not d.payload.get("user_id")}
+    rows = EntitlementAccount.objects.filter(
+        Q(account__associations__contact__user_id__in=asked)
+        | Q(account__associations__contact__user__email__in=unnamed),
+        entitlement_id__in=entitlement_ids,
+        account__associations__contact__user__is_active=True,
+    ).values_list(
+        "entitlement_id",
+        "account__associations__contact__user_id",
+        "account__associations__contact__user__email",
+    )
+    seeing = set()
+    for entitlement_id, user_id, email in rows:
+        seeing.add((entitlement_id, ("user", user_id)))
+        seeing.add((entitlement_id, ("email", email)))
+    return seeing
+
+
 class LicenseKeyEmails(EmailKind):
+    """The license keys a portal user asked for, as a file written when the email leaves.
+    The keys are left out, and the email says why, when by then the entitlement is
+    suspended or revoked, or the user no longer sees it (it was transferred, or their
+    association removed): the keys of devices activated since are not theirs to have."""
+
     def writer(self, deliveries: list[Delivery]):
         entitlements = Entitlement.objects.select_related("product").in_bulk(
             [int(delivery.topic.split(":", 1)[1]) for delivery in deliveries]
         )
+        seeing = _seeing(deliveries, list(entitlements))
 
         def message(delivery: Delivery) -> EmailMessage:
             entitlement = entitlements[int(delivery.topic.split(":", 1)[1])]
+            user_id = delivery.payload.get("user_id")
+            asker = ("user", user_id) if user_id else ("email", delivery.recipient)
             with translation.override(delivery.language):
+                withheld = license_keys_problem(entitlement=entitlement)
+                if not withheld and (entitlement.pk, asker) not in seeing:
+                    withheld = _(
+                        "You no longer see the entitlement %(ssrn)s in the portal, so its "
+                        "license keys are not sent to you."
+                    ) % {"ssrn": entitlement.ssrn}
                 context = {
                     "entitlement": entitlement,
                     "user": {"name": delivery.payload.get("name"), "email": delivery.recipient},
+                    "withheld": withheld,
                 }
                 message = EmailMessage(
                     subject=render_to_string("emails/license_keys_subject.txt", context).strip(),
@@ -62,8 +112,9 @@ class LicenseKeyEmails(EmailKind):
                     to=[delivery.recipient],
                     headers={"Message-ID": delivery.message_id},
                 )
-            filename, text = license_keys_file(entitlement=entitlement)
-            message.attach(filename, text, "text/plain")
+            if not withheld:
+                filename, text = license_keys_file(entitlement=entitlement)
+                message.attach(filename, text, "text/plain")
             return message
 
         return message

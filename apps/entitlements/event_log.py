@@ -14,7 +14,7 @@ entitlement".
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import CharField, Value
 from django.utils.formats import date_format
@@ -90,8 +90,9 @@ class _Known:
 
 def entitlement_event_log(*, entitlement: Entitlement, user, limit: int = LOG_LIMIT) -> EventLog:
     """The entitlement's latest changes, newest first, in the active language, for `user`
-    (who sees the entitlement). One query; one more when a change names other accounts or
-    entitlements (a transfer, a split)."""
+    (who sees the entitlement). The changes before its latest transfer show no reason. One
+    query; one more when a change names other accounts or entitlements (a transfer, a
+    split)."""
     changes = list(
         EntitlementChange.objects.filter(entitlement=entitlement)
         .only("kind", "status", "effective_on", "data")
@@ -100,7 +101,16 @@ def entitlement_event_log(*, entitlement: Entitlement, user, limit: int = LOG_LI
     more = len(changes) > limit
     changes = changes[:limit]
     known = _known_to(user, changes)
-    return EventLog(entries=[change_entry(change, known=known) for change in changes], more=more)
+    entries, before_transfer = [], False
+    for change in changes:  # newest first
+        entry = change_entry(change, known=known)
+        if before_transfer and entry.reason:
+            # The reasons given to the previous owners (a suspension for their unpaid
+            # invoice, their words for a device's RMA) were theirs, not the new owners'.
+            entry = replace(entry, reason="")
+        entries.append(entry)
+        before_transfer = before_transfer or change.kind == "transferred"
+    return EventLog(entries=entries, more=more)
 
 
 def _named(changes) -> tuple[set[str], set[str]]:

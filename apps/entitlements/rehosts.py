@@ -371,9 +371,26 @@ def rehost_request_approve(*, request_id: int, actor, note: str = "") -> RehostR
     customer's reason) and tell the requester. Locks the request first, then the
     entitlement, so two approvals at once rehost once: the second finds the request
     decided and is refused. Refused too, writing nothing and leaving it pending, when the
-    rehost would be (the entitlement was suspended since, say): deny it then."""
+    rehost would be (the entitlement was suspended since, say), or when the requester no
+    longer sees the entitlement (it was transferred, or their association removed: the
+    device is no longer theirs to move): deny it then."""
     note = _note(note)
     request = _locked_request(request_id)
+    entitlement = request.activation.entitlement
+    requester = request.requested_by
+    if not (
+        requester.is_active
+        and entitlements_visible_to(user=requester).filter(pk=entitlement.pk).exists()
+    ):
+        raise Rejected(
+            [
+                _(
+                    "%(email)s, who asked for this rehost, no longer sees %(ssrn)s (it was "
+                    "transferred, or the association was removed): deny the request."
+                )
+                % {"email": requester.email, "ssrn": entitlement.ssrn}
+            ]
+        )
     request.new_activation = _activation_rehost(
         activation_id=request.activation_id,
         new_serial_number=request.new_serial_number,

@@ -126,7 +126,8 @@ def test_pages_go_by_account_and_the_csv_holds_every_page(client):
     assert len(first.context["rows"]) == ACCOUNTS_PER_PAGE and len(second.context["rows"]) == 3
     assert first.context["next_page"] == 2 and second.context["next_page"] is None
     assert second.context["previous_page"] == 1
-    for bad in ("0", "-1", "x", "9" * 40):
+    # Digits of other scripts ("²", "١") are digits to str.isdigit() but not to int().
+    for bad in ("0", "-1", "x", "9" * 40, "²", "١٢", "1²"):
         assert care.get(SEATS, {"page": bad}).context["page_number"] == 1
     assert care.get(SEATS, {"page": "7"}).context["rows"] == []
     assert len(_csv(care.get(SEATS, {"format": "csv"}))) == len(accounts) + 1

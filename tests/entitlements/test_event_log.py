@@ -8,6 +8,7 @@ import pytest
 from django.utils import translation
 
 from apps.accounts.models import AccountAssociation
+from apps.core.actors import Job
 from apps.core.models import AuditEvent
 from apps.entitlements.activations import activations_create, activations_revoke
 from apps.entitlements.event_log import _Known, _known_to, change_entry, entitlement_event_log
@@ -256,3 +257,46 @@ def test_transfers_and_splits_are_told_as_far_as_the_viewer_may_know_in_one_more
         account_ids=frozenset({receiving.account_id}),
         ssrns=frozenset({mine.ssrn, theirs.ssrn}),
     )
+
+
+@pytest.mark.django_db
+def test_the_new_owner_reads_no_reason_given_to_the_previous_owners():
+    from apps.entitlements.transfers import entitlement_transfer
+
+    # Given an entitlement suspended for its first owner's unpaid invoice, then sold
+    first, buyer = new_account(), new_account()
+    new_owner = portal_contact(buyer)
+    entitlement = entitlement_of(first, quantity=3)
+    activations_create(entitlement_id=entitlement.pk, serial_numbers=["SN-1"], actor=new_owner.user)
+    activations_revoke(
+        activation_ids=[Activation.objects.get().pk], actor=new_owner.user, reason="Our RMA 17"
+    )
+    entitlement_suspend(
+        entitlement_id=entitlement.pk, reason="Unpaid invoice 4711", actor=Job("test")
+    )
+    entitlement_reinstate(entitlement_id=entitlement.pk, reason="Invoice paid", actor=Job("test"))
+    entitlement_transfer(
+        entitlement_id=entitlement.pk,
+        account_ids=[buyer.account_id],
+        reason="Plant sold to the buyer",
+        actor=Job("test"),
+    )
+    entitlement_suspend(
+        entitlement_id=entitlement.pk, reason="Buyer's credit check", actor=Job("test")
+    )
+
+    # When the new owner reads the log
+    with translation.override("en"):
+        log = entitlement_event_log(entitlement=entitlement, user=new_owner.user)
+
+    # Then the transfer and what came after keep their reasons, what came before has none
+    reasons = [(e.title, e.reason) for e in log.entries if e.title != "Certificate reissued"]
+    assert reasons == [
+        ("Suspended", "Buyer's credit check"),
+        ("Transferred", "Plant sold to the buyer"),
+        ("Reinstated", ""),
+        ("Suspended", ""),
+        ("Device activation revoked", ""),
+        ("Devices activated", ""),
+    ]
+    assert "4711" not in repr(log) and "RMA 17" not in repr(log)

@@ -615,3 +615,25 @@ def test_two_approvals_at_once_rehost_once():
     assert EntitlementChange.objects.filter(kind="rehosted").count() == 1
     assert AuditEvent.objects.filter(action="activation.rehosted").count() == 1
     assert Delivery.objects.filter(kind=DeliveryKind.REHOST_DECISION).count() == 1
+
+
+def test_a_request_of_someone_who_no_longer_sees_the_entitlement_is_not_approved(owned, anna):
+    from apps.entitlements.transfers import entitlement_transfer
+
+    request = _ask(owned, anna.user)
+    buyer = new_account()
+    entitlement_transfer(
+        entitlement_id=owned.pk, account_ids=[buyer.account_id], reason="sold", actor=CARE
+    )
+    before = snapshot()
+
+    with pytest.raises(Rejected, match="no longer sees"):
+        rehost_request_approve(request_id=request.pk, actor=CARE)
+
+    assert snapshot() == before
+    assert live_serials(owned) == ["SN-2", "SN-OLD"]
+    request.refresh_from_db()
+    assert request.status == RehostRequestStatus.PENDING
+    rehost_request_deny(request_id=request.pk, actor=CARE, note="The plant was sold")
+    request.refresh_from_db()
+    assert request.status == RehostRequestStatus.DENIED

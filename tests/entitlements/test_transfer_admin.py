@@ -163,3 +163,6 @@ def test_an_unknown_entitlement_page_is_404(entitlement):
 
     assert care.get("/admin/entitlements/entitlement/999999/transfer/").status_code == 404
     assert care.get("/admin/entitlements/entitlement/x%00y/split/").status_code == 404
+    # Digits to str.isdigit(), but not numbers to int().
+    assert care.get("/admin/entitlements/entitlement/%C2%B2/split/").status_code == 404
+    assert care.get("/admin/entitlements/entitlement/1%C2%B2/transfer/").status_code == 404

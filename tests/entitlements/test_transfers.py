@@ -542,3 +542,53 @@ def test_the_orders_fulfillment_email_never_carries_the_new_owners_code(world):
     assert "transferred to other accounts" in email.text
     for code in (entitlement.activation_code, split.activation_code):
         assert code not in email.text and code not in email.html
+
+
+def _keys_asked_then(world, change):
+    """Bob (the partner's contact, in English) asks for the keys by email in the portal;
+    `change` happens before the email is written; what the email is then."""
+    from django.test import Client
+
+    entitlement = world["entitlement"]
+    activations_create(entitlement_id=entitlement.pk, serial_numbers=["SN-BOB"], actor=CARE)
+    client = Client()
+    client.force_login(world["bob"].user)
+    client.post(reverse("portal:keys-email", args=[entitlement.ssrn]))
+    (delivery,) = Delivery.objects.filter(kind=DeliveryKind.LICENSE_KEYS)
+    change(entitlement)
+    return written(delivery)
+
+
+def test_license_keys_asked_before_a_transfer_are_not_sent_after_it(world):
+    def transferred(entitlement):
+        entitlement_transfer(
+            entitlement_id=entitlement.pk, account_ids=["0300077777"], reason="sold", actor=CARE
+        )
+        activations_create(entitlement_id=entitlement.pk, serial_numbers=["SN-CLAIRE"], actor=CARE)
+
+    email = _keys_asked_then(world, transferred)
+
+    assert email.to == ["bob@harbor.example"]
+    assert email.attachments == []
+    assert "SN-CLAIRE" not in email.body and "no longer see" in email.body
+
+
+def test_license_keys_are_not_sent_once_the_association_is_removed(world):
+    email = _keys_asked_then(world, lambda entitlement: world["bob"].accounts.clear())
+    assert email.attachments == [] and "no longer see" in email.body
+
+
+def test_license_keys_asked_before_a_suspension_are_not_sent_after_it(world):
+    email = _keys_asked_then(
+        world,
+        lambda entitlement: entitlement_suspend(
+            entitlement_id=entitlement.pk, reason="credit hold", actor=CARE
+        ),
+    )
+    assert email.attachments == [] and "suspended" in email.body
+
+
+def test_license_keys_still_seen_are_attached(world):
+    email = _keys_asked_then(world, lambda entitlement: None)
+    ((name, text, _mime),) = email.attachments
+    assert "SN-BOB" in text and "Attached are the license keys" in email.body
