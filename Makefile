@@ -36,6 +36,7 @@ run: install messages
 	@echo "            alice@northwind.example / keyship-demo, bob@blueharbor.example / keyship-demo (portal)"
 	@echo "            orders@blueharbor.example (an order address without a login: \"Sign in with a link\")"
 	@echo "            alice is customer admin of Northwind: Bob's access request waits for her"
+	@echo "            alice sees DEMO-1004, transferred from Lakeside; a rehost request of hers waits for Customer Care"
 	@echo "  Emails are written to var/mail/, webhook events received by the demo endpoint to var/webhooks/."
 	@echo "  Stop with Ctrl-C."
 	@echo

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.bulk_admin import BulkActionAdminMixin
 from apps.core.contracts import Rejected
 from apps.entitlements.models import Activation, RehostRequest, RehostRequestStatus
 from apps.entitlements.rehosts import (
@@ -157,7 +158,7 @@ class RehostStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(RehostRequest)
-class RehostRequestAdmin(admin.ModelAdmin):
+class RehostRequestAdmin(BulkActionAdminMixin, admin.ModelAdmin):
     """Portal users asking to move an activation to a replacement device: approve (which
     rehosts) or deny, after a page that says what will happen."""
 
@@ -197,7 +198,8 @@ class RehostRequestAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-    actions = ["approve", "deny"]
+    actions = ["approve", "deny", "bulk"]
+    bulk_kind = "rehost_request"
     date_hierarchy = "created_at"
 
     @admin.display(description=_("SSRN"), ordering="activation__entitlement__ssrn")

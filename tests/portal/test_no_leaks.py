@@ -17,8 +17,17 @@ actor: suspends, reinstates and revokes them (each with a reason of its own). A 
 revoked entitlement hands out no license key, on no page and in no download, to anyone; its
 page still shows its event log, with the reasons of its own actions and of no other
 entitlement. Each lifecycle action is one @rule that names the states it applies to
-(`_lifecycle`); an action that moves an entitlement to other accounts (a transfer, a split)
-also updates `self.entitlements`, which every check reads.
+(`_lifecycle`).
+
+Customer Care also moves entitlements, through the services with the same staff actor:
+transfers one to another account of the machine's world, splits seats off to a new
+entitlement (for the same accounts or another one), and rehosts a device's activation to a
+replacement. Each updates the model every check reads (`self.entitlements`, the codes, the
+live keys, which orders' addresses still see what), so the checks hold through them: no
+contact ever sees another account's entitlement, activation code or key; a previous owner
+sees neither the transferred entitlement nor its new code, and no page shows a code a
+transfer replaced; an order's address stops seeing what was transferred or split off; a
+rehosted device's old key is revoked (named by the revocation list, in no download).
 """
 
 import csv
@@ -36,25 +45,32 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     invariant,
+    multiple,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
 
-from apps.accounts.models import AccessRequest, AccountAssociation
+from apps.accounts.models import AccessRequest, Account, AccountAssociation
 from apps.accounts.services import MAX_PENDING_ACCESS_REQUESTS, access_request_create
 from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
+from apps.entitlements.activations import activations_create
+from apps.entitlements.license_keys import license_key_read
 from apps.entitlements.lifecycle import (
     entitlement_reinstate,
     entitlement_revoke,
     entitlement_suspend,
 )
+from apps.entitlements.models import Entitlement
+from apps.entitlements.rehosts import activation_rehost
+from apps.entitlements.revocations import revocation_list_build
+from apps.entitlements.transfers import entitlement_split, entitlement_transfer
 from apps.lms.models import LegacyKeyState
 from apps.orders.models import OrderEmail
 from apps.outbox.models import Delivery, DeliveryKind
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
-from tests.factories.entitlements import ActivationFactory
 from tests.factories.lms import LegacyKeyFactory
 from tests.portal.helpers import entitlement_of, new_account, portal_contact, searched
 from tests.portal.sign_in_links import ask, latest_link, use
@@ -70,6 +86,7 @@ ADDRESSES = ("buyer0@orders.example", "buyer1@orders.example", "Buyer2@Orders.ex
 SPELLINGS = (str.lower, str.upper, str.title)
 ADMIN_PAGE = reverse("portal:customer-admin")
 KEY_DOWNLOADS = ("portal:keys", "portal:address-keys")
+CERTIFICATE_DOWNLOADS = ("portal:certificate", "portal:address-certificate")
 # An entitlement's state for the lifecycle actions; only an active one hands out keys.
 ACTIVE, SUSPENDED, REVOKED = "active", "suspended", "revoked"
 
@@ -91,7 +108,10 @@ class PortalVisibility(RuleBasedStateMachine):
         self._atomic.__enter__()
         self.associated: set[tuple[int, int]] = set()  # (contact id, account id)
         self.entitlements: dict[str, set[int]] = {}  # SSRN -> its account ids
-        self.addressed: set[tuple[str, str]] = set()  # (SSRN, its order's address, lower)
+        self.addressed: set[tuple[int, str]] = set()  # (order id, its address, lower)
+        self.order_of: dict[str, int] = {}  # SSRN -> its order's id (a split shares it)
+        # Transferred or split off: its order's addresses no longer see it.
+        self.moved: set[str] = set()
         self.admins: set[tuple[int, int]] = set()  # (contact id, account id) marked admin
         self.requests: dict[int, dict] = {}  # access request id -> account, contact, status
         # Requests a customer admin decided, with who and which account, when the model said
@@ -100,6 +120,15 @@ class PortalVisibility(RuleBasedStateMachine):
         self.emails: dict[int, str] = {}  # contact id -> login address
         self.users: dict = {}  # contact id -> login
         self.keys: dict[str, list[str]] = {}  # SSRN -> its license keys, in clear
+        self.live: dict[str, list] = {}  # SSRN -> its live activations (pk, key); heritage: []
+        self.heritage: set[str] = set()  # SSRNs of heritage products (a legacy key, no seats)
+        self.quantity: dict[str, int] = {}  # SSRN -> its seats
+        # Split off: its certificate is queued, not rendered (no worker runs here).
+        self.uncertified: set[str] = set()
+        self.codes: dict[str, str] = {}  # SSRN -> its activation code now
+        self.old_codes: set[str] = set()  # codes a transfer replaced: shown nowhere any more
+        self.rehosted_keys: list[str] = []  # keys of devices moved to a replacement
+        self.serials = 0  # replacement devices' serial numbers, each new
         self.states: dict[str, str] = {}  # SSRN -> ACTIVE, SUSPENDED or REVOKED
         self.reasons: dict[str, list[str]] = {}  # SSRN -> reasons given for its actions
         self.staff = UserFactory(is_staff=True, name="Carla Care-Staff")
@@ -261,27 +290,43 @@ class PortalVisibility(RuleBasedStateMachine):
         target=shipped,
         owners=st.lists(accounts, min_size=1, max_size=3, unique_by=lambda a: a.pk),
         heritage=st.booleans(),
+        seats=st.integers(1, 4),
     )
-    def ship(self, owners, heritage):
-        """An entitlement with a key: a device's signed key, or a heritage product's legacy
-        key, which its page shows."""
+    def ship(self, owners, heritage, seats):
+        """An entitlement with a key: a device's signed key (activated by Customer Care, on
+        one of its seats), or a heritage product's legacy key, which its page shows."""
         if heritage:
             product = ProductFactory(delivery_method=DeliveryMethod.HERITAGE_KEY)
-            entitlement = entitlement_of(*owners, product=product)
+            entitlement = entitlement_of(*owners, product=product, quantity=seats)
             key = LegacyKeyFactory(
                 product=product,
                 state=LegacyKeyState.ASSIGNED,
                 entitlement=entitlement,
                 assigned_at=entitlement.created_at,
             ).license_key
+            self.heritage.add(entitlement.ssrn)
+            self.live[entitlement.ssrn] = []
         else:
-            entitlement = entitlement_of(*owners)
-            key = ActivationFactory(entitlement=entitlement).license_key
-        self.entitlements[entitlement.ssrn] = {account.pk for account in owners}
-        self.keys[entitlement.ssrn] = [key]
-        self.states[entitlement.ssrn] = ACTIVE
-        self.reasons[entitlement.ssrn] = []
+            entitlement = entitlement_of(*owners, quantity=seats)
+            (activation,) = activations_create(
+                entitlement_id=entitlement.pk,
+                serial_numbers=[f"SN-{entitlement.pk}"],
+                actor=self.staff,
+            )
+            key = activation.license_key
+            self.live[entitlement.ssrn] = [(activation.pk, key)]
+        self._known(entitlement, owners={account.pk for account in owners}, keys=[key])
         return entitlement
+
+    def _known(self, entitlement, *, owners: set[int], keys: list[str]):
+        ssrn = entitlement.ssrn
+        self.entitlements[ssrn] = owners
+        self.keys[ssrn] = keys
+        self.states[ssrn] = ACTIVE
+        self.reasons[ssrn] = []
+        self.quantity[ssrn] = entitlement.quantity
+        self.order_of[ssrn] = entitlement.order_line.order_id
+        self.codes[ssrn] = Entitlement.objects.get(pk=entitlement.pk).activation_code
 
     def _lifecycle(self, entitlement, service, *, applies_to, becomes, action):
         """Customer Care's action through its service: done when the entitlement is in one
@@ -311,8 +356,13 @@ class PortalVisibility(RuleBasedStateMachine):
         page = self.client.get(reverse("portal:entitlement", args=[ssrn]))
         assert page.status_code == 200, ssrn
         self._check_page(page.content.decode(), ssrn)
-        keys = self.client.get(reverse("portal:keys", args=[ssrn])).status_code
-        assert keys == self._expected_status("portal:keys", ssrn, {ssrn}), ssrn
+        keys = self.client.get(reverse("portal:keys", args=[ssrn]))
+        assert keys.status_code == self._expected_status("portal:keys", ssrn, {ssrn}), ssrn
+        if keys.status_code == 200 and ssrn not in self.heritage:
+            text = keys.content.decode()
+            assert {key for key in self.keys[ssrn] if key in text} == {
+                key for _pk, key in self.live[ssrn]
+            }, ssrn
 
     @rule(entitlement=shipped)
     def suspend(self, entitlement):
@@ -339,12 +389,160 @@ class PortalVisibility(RuleBasedStateMachine):
             becomes=REVOKED,
             action="r",
         )
+        if self.states[entitlement.ssrn] == REVOKED:
+            self.live[entitlement.ssrn] = []  # revoking ends its activations
+
+    @rule(entitlement=shipped, to=accounts)
+    def transfer(self, entitlement, to):
+        """Customer Care transfers the entitlement to another account: done when it is
+        active and not that account's alone already; its previous owners' contacts and its
+        order's addresses stop seeing it, and its new code goes to no one else."""
+        ssrn = entitlement.ssrn
+        before = self.entitlements[ssrn]
+        reason = f"reason-t-{ssrn}-{len(self.reasons[ssrn])}"
+        applies = self.states[ssrn] == ACTIVE and before != {to.pk}
+        last = Delivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        try:
+            entitlement_transfer(
+                entitlement_id=entitlement.pk,
+                account_ids=[to.account_id],
+                reason=reason,
+                actor=self.staff,
+            )
+        except Rejected:
+            assert not applies, (ssrn, self.states[ssrn])
+            return
+        assert applies, (ssrn, self.states[ssrn], before, to.pk)
+        self.old_codes.add(self.codes[ssrn])
+        self.codes[ssrn] = code = Entitlement.objects.get(pk=entitlement.pk).activation_code
+        self.entitlements[ssrn] = {to.pk}
+        self.reasons[ssrn].append(reason)
+        self.moved.add(ssrn)
+        # The code is written into an email when it leaves, and only to a contact of the
+        # accounts that own it now.
+        written = Delivery.objects.filter(pk__gt=last)
+        owners_now = {self.emails[c].lower() for c, a in self.associated if a == to.pk}
+        for delivery in written:
+            assert code not in str(delivery.payload), delivery.kind
+            if delivery.kind == DeliveryKind.ENTITLEMENT_HANDOVER:
+                assert delivery.recipient.lower() in owners_now, delivery.recipient
+        for account in before - {to.pk}:
+            self._look_as_a_previous_owner(ssrn, account)
+        self._look_as_a_colleague(entitlement)
+
+    def _look_as_a_previous_owner(self, ssrn, account_pk):
+        """A new contact of an account that owned the entitlement until a transfer: neither
+        the entitlement nor its new code, on its list or its pages."""
+        colleague = portal_contact(Account.objects.get(pk=account_pk))
+        self.associated.add((colleague.pk, account_pk))
+        self.emails[colleague.pk], self.users[colleague.pk] = colleague.user.email, colleague.user
+        self.client.force_login(colleague.user)
+        listed = self.client.get(reverse("portal:entitlements"))
+        assert ssrn not in {e.ssrn for e in listed.context["page"].paginator.object_list}
+        assert ssrn not in listed.content.decode()
+        for name in DOWNLOADS:
+            assert self.client.get(reverse(name, args=[ssrn])).status_code == 404, name
+        for other in self.entitlements:
+            if account_pk in self.entitlements[other]:
+                page = self.client.get(reverse("portal:entitlement", args=[other]))
+                assert self.codes[ssrn] not in page.content.decode(), other
+
+    @rule(
+        target=shipped,
+        entitlement=shipped,
+        quantity=st.integers(1, 3),
+        to=st.one_of(st.none(), accounts),
+    )
+    def split(self, entitlement, quantity, to):
+        """Customer Care splits seats off to a new entitlement, for the entitlement's own
+        accounts (`to` None) or another one: done when it is active, activated on devices
+        and keeps a seat and its devices' seats."""
+        ssrn = entitlement.ssrn
+        if to is None:  # the same accounts, the end customer first
+            rows = sorted(
+                entitlement.entitlement_accounts.select_related("account"),
+                key=lambda row: (row.role != "end_customer", row.pk),
+            )
+            given = list(dict.fromkeys(row.account for row in rows))
+        else:
+            given = [to]
+        free = self.quantity[ssrn] - len(self.live[ssrn])
+        applies = (
+            self.states[ssrn] == ACTIVE
+            and ssrn not in self.heritage
+            and quantity < self.quantity[ssrn]
+            and quantity <= free
+        )
+        reason = f"reason-p-{ssrn}-{len(self.reasons[ssrn])}"
+        try:
+            split = entitlement_split(
+                entitlement_id=entitlement.pk,
+                quantity=quantity,
+                account_ids=[account.account_id for account in given],
+                reason=reason,
+                actor=self.staff,
+            )
+        except Rejected:
+            assert not applies, (ssrn, self.states[ssrn], quantity, self.quantity[ssrn], free)
+            return multiple()
+        assert applies, (ssrn, self.states[ssrn], quantity, self.quantity[ssrn], free)
+        self.quantity[ssrn] -= quantity
+        self.reasons[ssrn].append(reason)  # the source's event log tells it
+        self._known(split, owners={account.pk for account in given}, keys=[])
+        self.live[split.ssrn] = []
+        self.moved.add(split.ssrn)
+        self.uncertified.add(split.ssrn)
+        self._look_as_a_colleague(split)
+        return split
+
+    @precondition(lambda self: any(self.live.values()))
+    @rule(pick=st.integers(0, 1000))
+    def rehost(self, pick):
+        """Customer Care moves a device (one of any entitlement's) to a replacement: done
+        when its entitlement is active; the old key is revoked, the new device gets a key."""
+        devices = sorted((ssrn, *device) for ssrn, live in self.live.items() for device in live)
+        ssrn, activation_pk, key = devices[pick % len(devices)]
+        entitlement = Entitlement.objects.get(ssrn=ssrn)
+        self.serials += 1
+        reason = f"reason-h-{ssrn}-{len(self.reasons[ssrn])}"
+        try:
+            new = activation_rehost(
+                activation_id=activation_pk,
+                new_serial_number=f"rma-{self.serials}",  # stored upper case
+                reason=reason,
+                actor=self.staff,
+            )
+        except Rejected:
+            assert self.states[ssrn] != ACTIVE, ssrn
+            return
+        assert self.states[ssrn] == ACTIVE, (ssrn, self.states[ssrn])
+        assert new.serial_number == f"RMA-{self.serials}"
+        self.live[ssrn] = [
+            (new.pk, new.license_key) if pk == activation_pk else (pk, live_key)
+            for pk, live_key in self.live[ssrn]
+        ]
+        self.keys[ssrn].append(new.license_key)
+        self.rehosted_keys.append(key)
+        self.reasons[ssrn].append(reason)
+        self._look_as_a_colleague(entitlement)
+
+    @invariant()
+    def a_rehosted_devices_old_key_is_revoked(self):
+        if not self.rehosted_keys:
+            return
+        listed = {row["fingerprint"] for row in revocation_list_build()["revoked"]}
+        for key in self.rehosted_keys:
+            assert license_key_read(key).fingerprint in listed
 
     def _expected_status(self, name: str, ssrn: str, allowed: set[str]) -> int:
         if ssrn not in allowed:
             return 404
         if name in KEY_DOWNLOADS and self.states[ssrn] != ACTIVE:
             return 403  # a suspended or revoked entitlement hands out no key
+        if name in KEY_DOWNLOADS and ssrn not in self.heritage and not self.live[ssrn]:
+            return 404  # no device activated yet (seats split off)
+        if name in CERTIFICATE_DOWNLOADS and ssrn in self.uncertified:
+            return 404  # "being prepared"
         return 200
 
     def _check_page(self, body: str, ssrn: str):
@@ -359,6 +557,13 @@ class PortalVisibility(RuleBasedStateMachine):
             for reason in reasons:
                 assert (reason in body) is (other == ssrn), (ssrn, reason)
         assert self.staff.name not in body
+        self._check_codes(body, {ssrn})
+
+    def _check_codes(self, body: str, allowed: set[str]):
+        """No code of an entitlement the viewer does not see, and none a transfer replaced."""
+        for other, code in self.codes.items():
+            assert other in allowed or code not in body, other
+        assert not [code for code in self.old_codes if code in body]
 
     @rule(
         entitlement=shipped,
@@ -370,14 +575,14 @@ class PortalVisibility(RuleBasedStateMachine):
         order = entitlement.order_line.order
         if not OrderEmail.objects.filter(order=order, email__iexact=address).exists():
             OrderEmail.objects.create(order=order, email=spelling(address))
-        self.addressed.add((entitlement.ssrn, address.lower()))
+        self.addressed.add((order.pk, address.lower()))
 
     @rule(entitlement=shipped, address=st.sampled_from(ADDRESSES))
     def take_the_address_off(self, entitlement, address):
         OrderEmail.objects.filter(
             order=entitlement.order_line.order, email__iexact=address
         ).delete()
-        self.addressed.discard((entitlement.ssrn, address.lower()))
+        self.addressed.discard((entitlement.order_line.order_id, address.lower()))
 
     @rule(address=st.sampled_from(ADDRESSES), spelling=st.sampled_from(SPELLINGS))
     def look_as_an_order_address(self, address, spelling):
@@ -387,7 +592,11 @@ class PortalVisibility(RuleBasedStateMachine):
         links = Delivery.objects.filter(kind=DeliveryKind.SIGN_IN_LINK)
         before = links.count()
         assert ask(client, spelling(address)).status_code == 302
-        allowed = {ssrn for ssrn, email in self.addressed if email == address.lower()}
+        allowed = {
+            ssrn
+            for ssrn, order in self.order_of.items()
+            if (order, address.lower()) in self.addressed and ssrn not in self.moved
+        }
         if links.count() == before:  # on no order: no link was sent
             assert not any(email == address.lower() for _, email in self.addressed)
             return
@@ -398,6 +607,7 @@ class PortalVisibility(RuleBasedStateMachine):
         assert listed == allowed
         body = page.content.decode()
         assert not {ssrn for ssrn in self.entitlements if ssrn in body} - allowed
+        self._check_codes(body, allowed)
 
         owners = set().union(*(self.entitlements[ssrn] for ssrn in allowed))
         access = client.get(reverse("portal:address-access"))
@@ -410,6 +620,7 @@ class PortalVisibility(RuleBasedStateMachine):
                 assert status == self._expected_status(name, ssrn, allowed), (name, ssrn)
             if ssrn in allowed:
                 page = client.get(reverse("portal:address-entitlement", args=[ssrn]))
+                self._check_codes(page.content.decode(), {ssrn})
                 for key in self.keys[ssrn]:
                     assert (key in page.content.decode()) is (
                         self.states[ssrn] == ACTIVE and key.startswith("LEGACY-")
@@ -430,6 +641,7 @@ class PortalVisibility(RuleBasedStateMachine):
         assert listed == allowed
         body = page.content.decode()
         assert not {ssrn for ssrn in self.entitlements if ssrn in body} - allowed
+        self._check_codes(body, allowed)
 
         listing = searched(self.client, search) if search else reverse("portal:entitlements")
         exported = self.client.get(listing, {"format": "csv"})

@@ -18,8 +18,13 @@ from apps.catalog.services import catalog_import
 from apps.core.actors import Job
 from apps.core.contracts import validate
 from apps.core.dates import business_today
+from apps.entitlements.activations import activations_create
+from apps.entitlements.models import Entitlement, RehostRequest
+from apps.entitlements.rehosts import rehost_request_approve, rehost_request_create
+from apps.entitlements.transfers import entitlement_transfer
+from apps.fulfillment.services import order_lines_ship_now
 from apps.orders.contracts import OrderIn
-from apps.orders.models import SalesOrder
+from apps.orders.models import LineStatus, OrderLine, SalesOrder
 from apps.orders.services import sales_order_upsert
 from apps.outbox.demo import DEMO_PATH
 from apps.outbox.endpoints import webhook_endpoint_create
@@ -50,6 +55,29 @@ ACCESS_REQUESTS = [
         "Blue Harbor installs and runs Northwind's firewalls as their partner.",
     ),
 ]
+
+# A transfer to look at: Lakeside's small order ships, then moves to Northwind, whose Alice
+# sees it with "Transferred" in its event log.
+TRANSFER = {
+    "order_line": ("DEMO-1004", 1),
+    "to": ["0100012345"],
+    "reason": "Lakeside's site was acquired by Northwind",
+}
+# A rehost to look at, on Northwind's subscription of DEMO-1001 (two seats): two gateways
+# activated; Alice asked to move the first to its replacement and Customer Care approved;
+# her request for the second waits for Customer Care.
+REHOST = {
+    "order_line": ("DEMO-1001", 1),
+    "serial_numbers": ["NW-GW-0001", "NW-GW-0002"],
+    "requested_by": "alice@northwind.example",
+    "decided_by": "care@keyship.example",
+    "approved": ("NW-GW-0001", "NW-GW-0003", "Power supply failed; replaced under RMA 7001."),
+    "note": "Replacement shipped under RMA 7001.",
+    "pending": ("NW-GW-0002", "NW-GW-0004", "Fans fail at boot; the NOC asks for RMA 7002."),
+}
+# The lines the demo's story needs shipped while seeding, not a minute later by the worker
+# (which ships the other lines due today and before).
+SHIP_AT_ONCE = [TRANSFER["order_line"], REHOST["order_line"]]
 
 
 def _demo_orders(today: datetime.date) -> list[dict]:
@@ -105,6 +133,11 @@ def _demo_orders(today: datetime.date) -> list[dict]:
                 ("KS-LMS-VPN", 1, today + datetime.timedelta(days=30)),
             ],
         ),
+        {
+            **order("DEMO-1004", [("KS-ADV-RTG", 1, today)]),
+            "accounts": [{**second_partner, "role": "end_customer"}],
+            "emails": ["licensing@lakeside.example"],
+        },
     ]
 
 
@@ -157,6 +190,106 @@ class Command(BaseCommand):
                 continue
             order, outcome = sales_order_upsert(data=validate(OrderIn, data), actor=SEED_DEMO)
             self.stdout.write(f"order {order.order_number}: {outcome}")
+        self._ship_at_once()
+        self._transfer()
+        self._rehost()
+
+    def _line(self, order_line) -> OrderLine | None:
+        number, line_number = order_line
+        return (
+            OrderLine.objects.select_related("order")
+            .filter(order__order_number=number, line_number=line_number)
+            .first()
+        )
+
+    def _ship_at_once(self):
+        """Ship the story's lines now (each order's open lines due by today, as one
+        shipment), so the story does not wait for the worker. A line shipped already, or put
+        on hold in the demo since, is left as it is."""
+        for order_line in SHIP_AT_ONCE:
+            line = self._line(order_line)
+            due = (
+                OrderLine.objects.filter(
+                    order_id=line.order_id,
+                    status=LineStatus.OPEN,
+                    requested_ship_date__lte=business_today(),
+                ).order_by("line_number")
+                if line is not None and line.status == LineStatus.OPEN
+                else []
+            )
+            if not due:
+                self.stdout.write(f"ship {order_line[0]} now: unchanged")
+                continue
+            report = order_lines_ship_now(lines=list(due), actor=SEED_DEMO)
+            for shipped in report.shipped:
+                self.stdout.write(f"ship {shipped} now: shipped")
+            for blocked in report.blocked:
+                self.stdout.write(f"ship {blocked} now: blocked ({blocked.status_reason})")
+
+    def _entitlement(self, order_line) -> Entitlement | None:
+        line = self._line(order_line)
+        # The line's own, not seats split off it in the demo since.
+        return line.entitlements.filter(split_from__isnull=True).first() if line else None
+
+    def _transfer(self):
+        """Transfer the story's entitlement once: never again once it has been transferred
+        (in the seed or in the demo since)."""
+        entitlement = self._entitlement(TRANSFER["order_line"])
+        what = f"transfer of {'/'.join(map(str, TRANSFER['order_line']))}"
+        if (
+            entitlement is None
+            or entitlement.transferred_at
+            or entitlement.account_history.exists()
+        ):
+            self.stdout.write(f"{what}: unchanged")
+            return
+        entitlement_transfer(
+            entitlement_id=entitlement.pk,
+            account_ids=TRANSFER["to"],
+            reason=TRANSFER["reason"],
+            actor=SEED_DEMO,
+        )
+        self.stdout.write(f"{what} to {', '.join(TRANSFER['to'])}: done")
+
+    def _rehost(self):
+        """Activate the story's devices, and have Alice ask for two replacements, one of
+        which Customer Care approves. Once only: an entitlement that has been activated (in
+        the seed or in the demo since) is left as it is."""
+        entitlement = self._entitlement(REHOST["order_line"])
+        what = f"rehost on {'/'.join(map(str, REHOST['order_line']))}"
+        if (
+            entitlement is None
+            or entitlement.activations.exists()
+            or RehostRequest.objects.filter(activation__entitlement=entitlement).exists()
+        ):
+            self.stdout.write(f"{what}: unchanged")
+            return
+        devices = activations_create(
+            entitlement_id=entitlement.pk,
+            serial_numbers=REHOST["serial_numbers"],
+            actor=SEED_DEMO,
+        )
+        by_serial = {activation.serial_number: activation for activation in devices}
+        # The requests are Alice's and the decision Customer Care's, as the admin and the
+        # portal show them (the audit trail names them, not the seed).
+        alice = User.objects.get(email=REHOST["requested_by"])
+        care = User.objects.get(email=REHOST["decided_by"])
+        requests = []
+        for serial, new_serial, reason in (REHOST["approved"], REHOST["pending"]):
+            requests.append(
+                rehost_request_create(
+                    activation_id=by_serial[serial].pk,
+                    new_serial_number=new_serial,
+                    reason=reason,
+                    user=alice,
+                    language="en",
+                )
+            )
+        rehost_request_approve(request_id=requests[0].pk, actor=care, note=REHOST["note"])
+        self.stdout.write(
+            f"{what}: {REHOST['approved'][0]} rehosted to {REHOST['approved'][1]}; "
+            f"{REHOST['pending'][0]} to {REHOST['pending'][1]} waits for Customer Care"
+        )
 
     def _webhook_endpoint(self):
         """An endpoint for every event, posting to the demo's own receiver (served with DEBUG
