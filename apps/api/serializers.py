@@ -83,6 +83,15 @@ class EntitlementSplitIn(EntitlementTransferIn):
     )
 
 
+class EntitlementRehostIn(EntitlementActionIn):
+    serial_number = contracts.TextField(
+        max_length=64, help_text="The failed device's serial number, as it was activated."
+    )
+    new_serial_number = contracts.TextField(
+        max_length=64, help_text="The replacement device's serial number."
+    )
+
+
 class EntitlementAccountOut(serializers.Serializer):
     account_id = serializers.CharField(source="account.account_id")
     role = serializers.CharField()

@@ -59,6 +59,11 @@ urlpatterns = [
         name="entitlement-split",
     ),
     path(
+        "v1/entitlements/<key:ssrn>/rehost/",
+        views.EntitlementRehostView.as_view(),
+        name="entitlement-rehost",
+    ),
+    path(
         "v1/entitlement-changes/",
         views.EntitlementChangesView.as_view(),
         name="entitlement-changes",

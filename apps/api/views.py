@@ -32,6 +32,7 @@ from apps.api.serializers import (
     EntitlementChangePageOut,
     EntitlementOut,
     EntitlementPageOut,
+    EntitlementRehostIn,
     EntitlementSplitIn,
     EntitlementTransferIn,
     EntitlementWithCodeOut,
@@ -56,6 +57,7 @@ from apps.entitlements.lifecycle import (
     entitlement_suspend,
 )
 from apps.entitlements.models import EntitlementStatus
+from apps.entitlements.rehosts import activation_rehost
 from apps.entitlements.selectors import api_entitlements, renewal_problem
 from apps.entitlements.transfers import entitlement_split, entitlement_transfer
 from apps.orders.contracts import OrderIn
@@ -445,6 +447,48 @@ class EntitlementSplitView(ApiView):
         )
         split = api_entitlements(today=business_today()).get(pk=split.pk)
         return Response(_entitlement_serializer(request)(split).data, status=201)
+
+
+class EntitlementRehostView(ApiView):
+    required_scopes = {"POST": Scope.ENTITLEMENTS_MANAGE}
+
+    @extend_schema(
+        operation_id="entitlements_rehost",
+        summary="Move a device's activation to its replacement (RMA), saying why",
+        request=EntitlementRehostIn,
+        responses={200: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
+        description=(
+            "The failed device's activation ends (its keys are revoked: the revocation list "
+            "names them) and the replacement is activated with a new key; the seats in use "
+            "do not change. The contacts of the entitlement's accounts are told by email, "
+            "with the new key. Refused (400, nothing changed) when the serial number has no "
+            "live activation on the entitlement, the replacement is activated on it already, "
+            "a portal user's request for the device waits for Customer Care, or the "
+            "entitlement is suspended, revoked or expired."
+        ),
+    )
+    def post(self, request, ssrn: str):
+        entitlement = _entitlement_found(ssrn)
+        body = validate(EntitlementRehostIn, request.data)
+        serial = body["serial_number"].strip().upper()
+        activation = entitlement.activations.filter(
+            serial_number=serial, revoked_at__isnull=True
+        ).first()
+        if activation is None:
+            raise Rejected(
+                [
+                    _("serial_number: %(serial)s has no live activation on %(ssrn)s.")
+                    % {"serial": serial[:64], "ssrn": entitlement.ssrn}
+                ]
+            )
+        activation_rehost(
+            activation_id=activation.pk,
+            new_serial_number=body["new_serial_number"],
+            reason=body["reason"],
+            actor=request.auth,
+        )
+        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
+        return Response(_entitlement_serializer(request)(entitlement).data)
 
 
 class ChangeFeedQuery(serializers.Serializer):
