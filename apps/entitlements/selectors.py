@@ -207,20 +207,36 @@ def _seats_used() -> Subquery:
     return Coalesce(Subquery(live, output_field=IntegerField()), Value(0))
 
 
-def entitlement_list_for_user(
-    *, user, today: datetime.date, filters: EntitlementFilter
+def entitlements_seen_through(*, account_pks: Collection[int]) -> QuerySet[EntitlementAccount]:
+    """The rows by which these accounts (primary keys: those a contact is associated with
+    now, as the caller just read them) see entitlements: an index-only read of
+    entitlement_account_seen_idx.
+
+    The keys go to PostgreSQL as values, not as a join with the associations, so that its
+    statistics say how many entitlements they see: for a contact of large accounts it then
+    walks the list's sort index and stops after a page, instead of sorting all of them."""
+    return EntitlementAccount.objects.filter(account_id__in=list(account_pks))
+
+
+def entitlement_list_for_accounts(
+    *, account_pks: Collection[int], today: datetime.date, filters: EntitlementFilter
 ) -> QuerySet[Entitlement]:
-    """The portal's entitlement list: what the user sees, filtered, searched and sorted, with
-    what each row shows loaded in a fixed number of queries (accounts in one prefetch)."""
-    rows = entitlements_visible_to(user=user).with_status(today).annotate(seats_used=_seats_used())
+    """The portal's entitlement list: what the accounts (those the user's contact is
+    associated with now) see, filtered, searched and sorted, with what each row shows
+    loaded in a fixed number of queries (accounts in one prefetch). `filters.account_id`
+    must be one of these accounts' (the form's choices)."""
+    seen = entitlements_seen_through(account_pks=account_pks)
     if filters.account_id:
-        rows = rows.filter(
-            pk__in=EntitlementAccount.objects.filter(account__account_id=filters.account_id).values(
-                "entitlement_id"
-            )
-        )
+        seen = seen.filter(account__account_id=filters.account_id)
     if filters.sku:
-        rows = rows.filter(product__sku=filters.sku)
+        # The row's copy of the product: the product's entitlements these accounts see,
+        # from the (account, product, entitlement) index.
+        seen = seen.filter(product__sku=filters.sku)
+    rows = (
+        Entitlement.objects.filter(pk__in=seen.values("entitlement_id"))
+        .with_status(today)
+        .annotate(seats_used=_seats_used())
+    )
     if filters.status:
         rows = rows.filter(status=filters.status)
     if filters.search:
@@ -239,37 +255,28 @@ def entitlement_list_for_user(
 
 
 @dataclass(frozen=True)
-class ListFacets:
-    """What the portal's list needs of all the user sees, from one aggregate: the products
-    (for its filter) and how many entitlements each product has in each status."""
+class HeldProduct:
+    """A product some of the accounts hold, and how many of its entitlements they see."""
 
-    products: list  # (sku, name), by name
-    counts: dict  # (sku, status) -> entitlements
-
-    def count(self, *, sku: str = "", status: str = "") -> int:
-        """How many entitlements are of this product (any if "") in this status (any)."""
-        return sum(
-            number
-            for (row_sku, row_status), number in self.counts.items()
-            if (not sku or row_sku == sku) and (not status or row_status == status)
-        )
+    sku: str
+    name: str
+    entitlements: int
 
 
-def entitlement_facets_for_user(*, user, today: datetime.date) -> ListFacets:
-    """The products and counts of ListFacets over every entitlement the user sees."""
+def entitlement_products_held(*, account_pks: Collection[int]) -> list[HeldProduct]:
+    """The products of the entitlements these accounts see, by name, each with the number
+    of those entitlements (one seen through two of the accounts counts once). One
+    aggregate over the (account, product, entitlement) index: it never reads an
+    entitlement, so it stays a few milliseconds for 20,000 of them."""
     rows = (
-        entitlements_visible_to(user=user)
-        .with_status(today)
+        entitlements_seen_through(account_pks=account_pks)
         .order_by()
-        .values_list("product__sku", "product__name", "status")
-        .annotate(number=Count("pk"))
+        .values_list("product__sku", "product__name")
+        .annotate(number=Count("entitlement_id", distinct=True))
     )
-    products, counts = {}, {}
-    for sku, name, status, number in rows:
-        products[sku] = name
-        counts[(sku, status)] = number
-    return ListFacets(
-        products=sorted(products.items(), key=lambda item: (item[1], item[0])), counts=counts
+    return sorted(
+        (HeldProduct(sku, name, number) for sku, name, number in rows),
+        key=lambda product: (product.name, product.sku),
     )
 
 

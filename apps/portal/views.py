@@ -5,8 +5,6 @@ Every page that names an entitlement looks it up among those the user sees *now*
 next request and anything else answers 404, downloads included.
 """
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +22,7 @@ from django.views.i18n import set_language
 
 from apps.accounts.models import Account, AccountAssociation, Contact
 from apps.accounts.services import access_request_create, contact_language_set
-from apps.catalog.models import DeliveryMethod, Product
+from apps.catalog.models import DeliveryMethod
 from apps.core.contracts import Rejected
 from apps.core.csv_files import CsvWriter
 from apps.core.dates import business_today
@@ -43,8 +41,8 @@ from apps.entitlements.rehosts import rehost_request_create
 from apps.entitlements.seats import seats_accounts, seats_by_account_and_product
 from apps.entitlements.selectors import (
     activations_with_last_key_change,
-    entitlement_facets_for_user,
-    entitlement_list_for_user,
+    entitlement_list_for_accounts,
+    entitlement_products_held,
     entitlements_visible_to,
     license_keys_problem,
     license_keys_reissued_of,
@@ -95,28 +93,31 @@ def entitlement_list(request):
         return _list_redirect(request.GET, search_name=None)
     today = business_today()
     # The page's queries are counted (benchmarks/portal.py: at most 8 with the transaction's
-    # BEGIN and COMMIT): the associations give the accounts, whether the user has a contact
-    # and whether the navigation shows the customer admin's page; one aggregate gives the
-    # products and the count of an unfiltered, product or status list.
+    # BEGIN and COMMIT): the associations give the accounts (what the user sees now),
+    # whether the user has a contact and whether the navigation shows the customer admin's
+    # page; one aggregate of the accounts' (account, product, entitlement) index gives the
+    # products and the count of an unfiltered or product list, without reading the
+    # entitlements; the page's query counts the rows of any other (a window over them).
     associations = list(
         AccountAssociation.objects.filter(contact__user=request.user)
         .select_related("account")
         .order_by("account__account_id")
     )
-    facets = entitlement_facets_for_user(user=request.user, today=today)
+    account_pks = [association.account_id for association in associations]
+    held = entitlement_products_held(account_pks=account_pks)
     form = EntitlementFilterForm(
         {**request.GET.dict(), "q": search},
         accounts=[association.account for association in associations],
-        products=[_Choice(sku, name) for sku, name in facets.products],
+        products=held,
     )
     filters = form.filters()
-    rows = entitlement_list_for_user(user=request.user, today=today, filters=filters)
+    rows = entitlement_list_for_accounts(account_pks=account_pks, today=today, filters=filters)
     if request.GET.get("format") == "csv":
         return _csv_response(rows.select_related("order_line__order"), today)
-    if filters.account_id or filters.search:
+    if filters.account_id or filters.search or filters.status:
         page = _page_counted_with_rows(rows, request.GET.get("page"))
     else:
-        count = facets.count(sku=filters.sku, status=filters.status)
+        count = sum(p.entitlements for p in held if not filters.sku or p.sku == filters.sku)
         page = _CountedPaginator(rows, PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     for entitlement in page:
         entitlement.days = entitlement.days_left(today)
@@ -138,12 +139,6 @@ def entitlement_list(request):
             "columns": _columns(query, filters.ordering),
         },
     )
-
-
-@dataclass(frozen=True)
-class _Choice:
-    sku: str
-    name: str
 
 
 class _CountedPaginator(Paginator):
@@ -172,14 +167,6 @@ def _page_counted_with_rows(rows, number):
     return Page(items, number, _CountedPaginator(rows, PAGE_SIZE, count=items[0].total))
 
 
-def _filter_form(request, data, visible) -> EntitlementFilterForm:
-    return EntitlementFilterForm(
-        data,
-        accounts=Account.objects.filter(associations__contact__user=request.user),
-        products=Product.objects.filter(pk__in=visible.values("product_id")).order_by("name"),
-    )
-
-
 def _search_kept(request):
     """The search form's POST (or an old address with ?q=): keep the text in the session and
     send the user to the list with the other filters and the search's name, never its text.
@@ -188,7 +175,9 @@ def _search_kept(request):
     text = source.get("q", "").strip()
     search_name = None
     if text:
-        form = _filter_form(request, {"q": text}, entitlements_visible_to(user=request.user))
+        # Only the text is checked here: the list checks the other filters against what the
+        # user sees (reading the products they hold is no work for a redirect).
+        form = EntitlementFilterForm({"q": text}, accounts=[], products=[])
         if form.is_valid():
             search_name = search_keep(session=request.session, text=text)
         else:
