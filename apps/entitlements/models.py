@@ -216,7 +216,11 @@ class EntitlementAccount(models.Model):
     # entitlements. A composite foreign key to the entitlement's (id, product) keeps the
     # copy equal to it, and follows a change of product (migration 0017).
     product = models.ForeignKey(
-        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # read through entitlement_account_held_idx, never by product alone
     )
 
     class Meta:

@@ -104,7 +104,13 @@ def entitlement_list(request):
         .order_by("account__account_id")
     )
     account_pks = [association.account_id for association in associations]
-    held = entitlement_products_held(account_pks=account_pks)
+    # Counting reads every row of the products counted: only for a list that shows no
+    # other count (those count with the page's rows).
+    held = entitlement_products_held(
+        account_pks=account_pks,
+        count=not (request.GET.get("account") or request.GET.get("status") or search),
+        sku=request.GET.get("product", ""),
+    )
     form = EntitlementFilterForm(
         {**request.GET.dict(), "q": search},
         accounts=[association.account for association in associations],
@@ -114,10 +120,11 @@ def entitlement_list(request):
     rows = entitlement_list_for_accounts(account_pks=account_pks, today=today, filters=filters)
     if request.GET.get("format") == "csv":
         return _csv_response(rows.select_related("order_line__order"), today)
-    if filters.account_id or filters.search or filters.status:
+    counts = [p.entitlements for p in held if not filters.sku or p.sku == filters.sku]
+    if filters.account_id or filters.search or filters.status or None in counts:
         page = _page_counted_with_rows(rows, request.GET.get("page"))
     else:
-        count = sum(p.entitlements for p in held if not filters.sku or p.sku == filters.sku)
+        count = sum(counts)
         page = _CountedPaginator(rows, PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     for entitlement in page:
         entitlement.days = entitlement.days_left(today)

@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
             model_name="entitlementaccount",
             name="product",
             field=models.ForeignKey(
+                db_index=False,
                 null=True,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
@@ -56,6 +57,7 @@ class Migration(migrations.Migration):
             model_name="entitlementaccount",
             name="product",
             field=models.ForeignKey(
+                db_index=False,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to="catalog.product",
