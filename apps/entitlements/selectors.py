@@ -2,11 +2,15 @@ import datetime
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -181,6 +185,7 @@ def entitlements_visible_to(*, user) -> QuerySet[Entitlement]:
 
 
 # The portal's sort keys and the columns behind them; the primary key breaks ties.
+# (starts_on, id) and ssrn have indexes that a page can be read from in order.
 PORTAL_ORDERINGS = {
     "ssrn": "ssrn",
     "product": "product__name",
@@ -189,6 +194,21 @@ PORTAL_ORDERINGS = {
     "start": "starts_on",
     "end": "term_ends_on",
 }
+
+
+INDEXED_ORDERINGS = ("starts_on", "ssrn")
+# What the list and its CSV show of an entitlement (its status and days left included).
+LIST_FIELDS = (
+    "ssrn",
+    "product",
+    "order_line",
+    "quantity",
+    "starts_on",
+    "term_ends_on",
+    "grace_ends_on",
+    "revoked_at",
+    "suspended_at",
+)
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,17 @@ def entitlements_seen_through(*, account_pks: Collection[int]) -> QuerySet[Entit
     return EntitlementAccount.objects.filter(account_id__in=list(account_pks))
 
 
+class _IdInArray(Func):
+    """`id = ANY(ARRAY(subquery))`: PostgreSQL reads the ids by the primary key in their
+    order (one probe each) where `id IN (subquery)` has it hash them and read every
+    entitlement to join them, since it cannot know how many the array holds."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    conditional = True
+    output_field = BooleanField()
+
+
 def entitlement_list_for_accounts(
     *, account_pks: Collection[int], today: datetime.date, filters: EntitlementFilter
 ) -> QuerySet[Entitlement]:
@@ -236,21 +267,34 @@ def entitlement_list_for_accounts(
         # The row's copy of the product: the product's entitlements these accounts see,
         # from the (account, product, entitlement) index.
         seen = seen.filter(product__sku=filters.sku)
-    rows = (
-        Entitlement.objects.filter(pk__in=seen.values("entitlement_id"))
-        .with_status(today)
-        .annotate(seats_used=_seats_used())
-    )
+    field = PORTAL_ORDERINGS.get(filters.ordering.lstrip("-"), "starts_on")
+    if filters.search:
+        # The search's few rows first, each checked against the accounts.
+        rows = Entitlement.objects.filter(
+            pk__in=entitlement_pks_for_term(term=filters.search)
+        ).filter(pk__in=seen.values("entitlement_id"))
+    elif (filters.status or field not in INDEXED_ORDERINGS) and connection.vendor == "postgresql":
+        # Every row the accounts see is read (a status comes from its dates; this sort has
+        # no index): by their ids, in order.
+        rows = Entitlement.objects.filter(
+            _IdInArray(F("pk"), ArraySubquery(seen.values("entitlement_id")))
+        )
+    else:
+        # The page is found by walking the sort's index and keeping what the accounts see,
+        # or, for accounts that see few, by sorting those (PostgreSQL's choice, from the
+        # number of rows its statistics give the accounts).
+        rows = Entitlement.objects.filter(pk__in=seen.values("entitlement_id"))
+    rows = rows.with_status(today).annotate(seats_used=_seats_used())
     if filters.status:
         rows = rows.filter(status=filters.status)
-    if filters.search:
-        rows = rows.filter(pk__in=entitlement_pks_for_term(term=filters.search))
-    field = PORTAL_ORDERINGS.get(filters.ordering.lstrip("-"), "starts_on")
     descending = filters.ordering.startswith("-")
     rows = rows.order_by(f"-{field}" if descending else field, "-pk" if descending else "pk")
-    # The product only: joining each row's order too would join all the rows the user sees
-    # before the sort picks a page of them (the CSV, which shows the order, asks for it).
-    return rows.select_related("product").prefetch_related(
+    # Only the columns the list shows: a list that reads all the rows counts them over its
+    # rows (a window), which then stay in memory rather than spill to disk. The products
+    # are read for the page's rows only: a join would be made for every row the accounts
+    # see before the sort picks a page (as would the order's, which the CSV asks for).
+    return rows.only(*LIST_FIELDS).prefetch_related(
+        "product",
         Prefetch(
             "entitlement_accounts",
             queryset=EntitlementAccount.objects.select_related("account").order_by("role"),

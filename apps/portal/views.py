@@ -78,6 +78,7 @@ def _contact(user) -> Contact | None:
 
 
 @require_http_methods(["GET", "POST"])
+@transaction.non_atomic_requests  # only reads: READ COMMITTED gains nothing from BEGIN/COMMIT
 def entitlement_list(request):
     """The user's entitlements, filtered, searched, sorted, paged or as CSV. A search is
     posted and kept in the session (apps/portal/searches.py): no address carries its text."""
@@ -92,12 +93,13 @@ def entitlement_list(request):
         messages.info(request, _("That search is no longer kept: search again."))
         return _list_redirect(request.GET, search_name=None)
     today = business_today()
-    # The page's queries are counted (benchmarks/portal.py: at most 8 with the transaction's
-    # BEGIN and COMMIT): the associations give the accounts (what the user sees now),
-    # whether the user has a contact and whether the navigation shows the customer admin's
-    # page; one aggregate of the accounts' (account, product, entitlement) index gives the
-    # products and the count of an unfiltered or product list, without reading the
-    # entitlements; the page's query counts the rows of any other (a window over them).
+    # The page's queries are counted (benchmarks/portal.py: at most 8; seven, outside a
+    # transaction): the session and the user; the associations give the accounts (what the
+    # user sees now), whether the user has a contact and whether the navigation shows the
+    # customer admin's page; one query of the accounts' (account, product, entitlement)
+    # index gives the products, and the count of an unfiltered or product list, without
+    # reading an entitlement; the page's query counts the rows of any other list (a window
+    # over them); its products and accounts follow, one query each.
     associations = list(
         AccountAssociation.objects.filter(contact__user=request.user)
         .select_related("account")
