@@ -254,12 +254,18 @@ class _IdInArray(Func):
 
 
 def entitlement_list_for_accounts(
-    *, account_pks: Collection[int], today: datetime.date, filters: EntitlementFilter
+    *,
+    account_pks: Collection[int],
+    today: datetime.date,
+    filters: EntitlementFilter,
+    read_whole: bool = False,
 ) -> QuerySet[Entitlement]:
     """The portal's entitlement list: what the accounts (those the user's contact is
     associated with now) see, filtered, searched and sorted, with what each row shows
     loaded in a fixed number of queries (accounts in one prefetch). `filters.account_id`
-    must be one of these accounts' (the form's choices)."""
+    must be one of these accounts' (the form's choices). `read_whole`: the page wanted lies
+    far down a list short enough to read whole, which then costs less than walking the
+    sort's index to it."""
     seen = entitlements_seen_through(account_pks=account_pks)
     if filters.account_id:
         seen = seen.filter(account__account_id=filters.account_id)
@@ -273,7 +279,9 @@ def entitlement_list_for_accounts(
         rows = Entitlement.objects.filter(
             pk__in=entitlement_pks_for_term(term=filters.search)
         ).filter(pk__in=seen.values("entitlement_id"))
-    elif (filters.status or field not in INDEXED_ORDERINGS) and connection.vendor == "postgresql":
+    elif (
+        read_whole or filters.status or field not in INDEXED_ORDERINGS
+    ) and connection.vendor == "postgresql":
         # Every row the accounts see is read (a status comes from its dates; this sort has
         # no index): by their ids, in order.
         rows = Entitlement.objects.filter(
@@ -298,7 +306,7 @@ def entitlement_list_for_accounts(
         Prefetch(
             "entitlement_accounts",
             queryset=EntitlementAccount.objects.select_related("account").order_by("role"),
-        )
+        ),
     )
 
 

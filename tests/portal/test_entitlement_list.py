@@ -13,9 +13,11 @@ from django.urls import reverse
 
 from apps.catalog.models import Product
 from apps.core.actors import Job
+from apps.entitlements.transfers import entitlement_transfer
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import AccountRole
-from tests.factories.entitlements import ActivationFactory
+from apps.portal.views import PAGE_SIZE, WALKED_PAGES
+from tests.factories.entitlements import ActivationFactory, EntitlementAccountFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.portal.helpers import (
     code_spellings,
@@ -305,3 +307,64 @@ def test_a_filtered_or_searched_list_counts_its_rows_in_at_most_eight_queries(
     last = client.get(LIST, {**query, "page": "99"})
     assert last.context["page"].paginator.count == expected
     assert last.context["page"].number == last.context["page"].paginator.num_pages
+
+
+def test_the_count_and_the_product_filter_count_an_entitlement_seen_twice_once(client):
+    # Given an entitlement a contact sees through both of their accounts (one of them in
+    # two roles), and one of another product
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    twice = entitlement_of(northwind, blue_harbor, certificate=False)
+    EntitlementAccountFactory(entitlement=twice, account=northwind, role=AccountRole.SOLD_TO)
+    other = entitlement_of(blue_harbor, certificate=False)
+    entitlement_of(new_account(), certificate=False)  # a product they do not hold
+    client.force_login(contact.user)
+
+    everything = client.get(LIST)
+    one_product = client.get(LIST, {"product": twice.product.sku})
+
+    # Then each list counts what it shows, and the filter offers their products only
+    assert everything.context["page"].paginator.count == 2
+    assert one_product.context["page"].paginator.count == 1
+    choices = [sku for sku, _name in everything.context["form"].fields["product"].choices]
+    assert sorted(choices) == sorted(["", twice.product.sku, other.product.sku])
+
+
+def test_a_product_leaves_the_filter_when_its_entitlement_is_transferred_away(client):
+    northwind, buyer = new_account(), new_account(account_id="0300077777")
+    contact = portal_contact(northwind)
+    kept, sold = entitlement_of(northwind), entitlement_of(northwind)
+    client.force_login(contact.user)
+
+    entitlement_transfer(
+        entitlement_id=sold.pk, account_ids=[buyer.account_id], reason="sold", actor=Job("test")
+    )
+
+    page = client.get(LIST)
+    choices = [sku for sku, _name in page.context["form"].fields["product"].choices]
+    assert choices == ["", kept.product.sku]
+    assert page.context["page"].paginator.count == 1
+
+
+def test_every_page_of_a_long_list_follows_the_sort_without_gaps_or_repeats(client):
+    # Given more entitlements than the pages walked before the list is read whole
+    northwind, blue_harbor = new_account(), new_account()
+    contact = portal_contact(northwind, blue_harbor)
+    start = datetime.date.today() - datetime.timedelta(days=200)
+    for number in range(PAGE_SIZE * (WALKED_PAGES + 1) + 3):
+        entitlement_of(
+            northwind,
+            *([blue_harbor] if number % 3 == 0 else []),
+            certificate=False,
+            starts_on=start + datetime.timedelta(days=number // 2),
+        )
+    client.force_login(contact.user)
+
+    # When they page through it, newest first
+    shown = []
+    for number in range(1, WALKED_PAGES + 3):
+        shown += [(e.starts_on, e.pk) for e in client.get(LIST, {"page": number}).context["page"]]
+
+    # Then they see each entitlement once, in order
+    assert len(shown) == len(set(shown)) == PAGE_SIZE * (WALKED_PAGES + 1) + 3
+    assert shown == sorted(shown, reverse=True)
