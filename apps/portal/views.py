@@ -173,9 +173,14 @@ class _CountedPaginator(Paginator):
         return self._known_count
 
 
+# A page number past any list's end (which shows its last page); one further would not fit
+# PostgreSQL's OFFSET.
+LAST_PAGE_NUMBER = 10**9
+
+
 def _page_number(text) -> int:
     try:
-        return max(int(text or 1), 1)
+        return min(max(int(text or 1), 1), LAST_PAGE_NUMBER)
     except ValueError:
         return 1
 

@@ -17,6 +17,7 @@ from apps.entitlements.transfers import entitlement_transfer
 from apps.fulfillment.services import order_lines_fulfil_due
 from apps.orders.models import AccountRole
 from apps.portal.views import PAGE_SIZE, WALKED_PAGES
+from tests.factories.accounts import UserFactory
 from tests.factories.entitlements import ActivationFactory, EntitlementAccountFactory
 from tests.fulfillment.helpers import order_with_lines
 from tests.portal.helpers import (
@@ -368,3 +369,31 @@ def test_every_page_of_a_long_list_follows_the_sort_without_gaps_or_repeats(clie
     # Then they see each entitlement once, in order
     assert len(shown) == len(set(shown)) == PAGE_SIZE * (WALKED_PAGES + 1) + 3
     assert shown == sorted(shown, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"status": "active"}, {"sort": "end"}, {"page": "9"}, {"product": "X"}]
+)
+def test_a_login_without_accounts_sees_an_empty_list_whatever_the_filter(client, query):
+    entitlement_of(new_account())  # someone else's
+    client.force_login(UserFactory())
+
+    page = client.get(LIST, query)
+
+    assert page.status_code == 200
+    assert page.context["page"].paginator.count == 0
+    assert "can be shown" in page.content.decode()
+
+
+@pytest.mark.parametrize("query", [{}, {"status": "active"}, {"sort": "end"}, {"account": "?"}])
+def test_a_page_number_past_any_end_shows_the_last_page(client, query):
+    northwind = new_account()
+    client.force_login(portal_contact(northwind).user)
+    entitlement = entitlement_of(northwind)
+    if "account" in query:
+        query = {"account": northwind.account_id}
+
+    page = client.get(LIST, {**query, "page": "9" * 25})
+
+    assert page.status_code == 200
+    assert page.context["page"].number == 1 and entitlement.ssrn in page.content.decode()
