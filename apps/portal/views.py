@@ -134,7 +134,8 @@ def entitlement_list(request):
         read_whole=counted and number > WALKED_PAGES and sum(counts) <= READ_WHOLE,
     )
     if request.GET.get("format") == "csv":
-        return _csv_response(rows.select_related("order_line__order"), today)
+        # Every row is read: the products and orders are joined.
+        return _csv_response(rows.select_related("product", "order_line__order"), today)
     if counted:
         page = _CountedPaginator(rows, PAGE_SIZE, count=sum(counts)).get_page(number)
     else:
