@@ -63,8 +63,9 @@ SELECT 'B' || lpad(l.id::text, 13, '0'), encode(sha256(l.id::text::bytea), 'hex'
     '', '',
     'active', now() - (l.id || ' seconds')::interval, now()
 FROM orders_orderline l;
-INSERT INTO entitlements_entitlementaccount (entitlement_id, account_id, role)
-SELECT e.id, (SELECT id FROM accounts_account ORDER BY id LIMIT 1 OFFSET (e.id %% 1000)), 'end_customer'
+INSERT INTO entitlements_entitlementaccount (entitlement_id, product_id, account_id, role)
+SELECT e.id, e.product_id,
+    (SELECT id FROM accounts_account ORDER BY id LIMIT 1 OFFSET (e.id %% 1000)), 'end_customer'
 FROM entitlements_entitlement e;
 INSERT INTO entitlements_activation (entitlement_id, serial_number, license_key, revoke_reason, created_at)
 SELECT e.id, 'SN' || e.id, 'key', '', now() FROM entitlements_entitlement e WHERE e.id %% 10 = 0;

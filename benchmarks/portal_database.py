@@ -70,7 +70,7 @@ FROM orders_orderline l JOIN catalog_product p ON p.id = l.product_id;
 # to the other accounts; the sold-to and partner rows follow the same split.
 ACCOUNTS = """
 CREATE TEMPORARY TABLE bench_owner AS
-SELECT e.id AS entitlement_id,
+SELECT e.id AS entitlement_id, e.product_id,
     CASE WHEN rank <= %(big)s THEN first_account + ((rank / 20) %% %(big_accounts)s)
          ELSE first_account + %(big_accounts)s
              + ((rank / 20) %% (%(accounts)s - %(big_accounts)s)) END AS account_id,
@@ -78,14 +78,15 @@ SELECT e.id AS entitlement_id,
          ELSE first_account + %(big_accounts)s
              + ((rank / 20 + 7) %% (%(accounts)s - %(big_accounts)s)) END AS partner_id,
     rank
-FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM entitlements_entitlement) e,
+FROM (SELECT id, product_id, row_number() OVER (ORDER BY id) AS rank
+      FROM entitlements_entitlement) e,
     (SELECT min(id) AS first_account FROM accounts_account) f;
-INSERT INTO entitlements_entitlementaccount (entitlement_id, account_id, role)
-SELECT entitlement_id, account_id, 'end_customer' FROM bench_owner
+INSERT INTO entitlements_entitlementaccount (entitlement_id, product_id, account_id, role)
+SELECT entitlement_id, product_id, account_id, 'end_customer' FROM bench_owner
 UNION ALL
-SELECT entitlement_id, account_id, 'sold_to' FROM bench_owner WHERE rank %% 5 = 0
+SELECT entitlement_id, product_id, account_id, 'sold_to' FROM bench_owner WHERE rank %% 5 = 0
 UNION ALL
-SELECT entitlement_id, partner_id, 'partner' FROM bench_owner WHERE rank %% 7 = 0;
+SELECT entitlement_id, product_id, partner_id, 'partner' FROM bench_owner WHERE rank %% 7 = 0;
 DROP TABLE bench_owner;
 INSERT INTO entitlements_activation (entitlement_id, serial_number, license_key, revoked_at,
     revoke_reason, created_at)

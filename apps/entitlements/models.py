@@ -141,6 +141,8 @@ class Entitlement(TimeStampedModel):
                 condition=Q(feed_status__in=EntitlementStatus.values),
                 name="entitlement_feed_status_valid",
             ),
+            # What EntitlementAccount.product's composite foreign key refers to.
+            models.UniqueConstraint(fields=["id", "product"], name="entitlement_id_product"),
         ]
         indexes = [
             # The portal's list, newest first: a page is read by walking this index and
@@ -209,6 +211,17 @@ class EntitlementAccount(models.Model):
     role = models.CharField(_("role"), max_length=16, choices=AccountRole.choices)
     # Null: since the entitlement was made. Set when a transfer or split gives the role.
     since = models.DateTimeField(_("since"), null=True, blank=True)
+    # The entitlement's product, copied so that the products an account holds (the portal's
+    # product filter and its counts) are read from this table's index alone, never from the
+    # entitlements. A composite foreign key to the entitlement's (id, product) keeps the
+    # copy equal to it, and follows a change of product (migration 0017).
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # read through entitlement_account_held_idx, never by product alone
+    )
 
     class Meta:
         verbose_name = _("entitlement account")
@@ -222,6 +235,11 @@ class EntitlementAccount(models.Model):
             # What an account sees, read from the index alone: a portal contact's entitlements
             # and the Seats pages' rollup walk it for each of their accounts.
             models.Index(fields=["account", "entitlement"], name="entitlement_account_seen_idx"),
+            # What products an account holds, and how many entitlements of each, index-only.
+            models.Index(
+                fields=["account", "product", "entitlement"],
+                name="entitlement_account_held_idx",
+            ),
         ]
 
     def __str__(self):

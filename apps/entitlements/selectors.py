@@ -2,9 +2,15 @@ import datetime
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
+    Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -12,11 +18,13 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account, AccountAssociation, Contact
+from apps.catalog.models import Product
 from apps.core import sealing
 from apps.core.codes import CodeKind, parse_code
 from apps.core.dates import business_today
@@ -177,6 +185,7 @@ def entitlements_visible_to(*, user) -> QuerySet[Entitlement]:
 
 
 # The portal's sort keys and the columns behind them; the primary key breaks ties.
+# (starts_on, id) and ssrn have indexes that a page can be read from in order.
 PORTAL_ORDERINGS = {
     "ssrn": "ssrn",
     "product": "product__name",
@@ -185,6 +194,21 @@ PORTAL_ORDERINGS = {
     "start": "starts_on",
     "end": "term_ends_on",
 }
+
+
+INDEXED_ORDERINGS = ("starts_on", "ssrn")
+# What the list and its CSV show of an entitlement (its status and days left included).
+LIST_FIELDS = (
+    "ssrn",
+    "product",
+    "order_line",
+    "quantity",
+    "starts_on",
+    "term_ends_on",
+    "grace_ends_on",
+    "revoked_at",
+    "suspended_at",
+)
 
 
 @dataclass(frozen=True)
@@ -207,70 +231,124 @@ def _seats_used() -> Subquery:
     return Coalesce(Subquery(live, output_field=IntegerField()), Value(0))
 
 
-def entitlement_list_for_user(
-    *, user, today: datetime.date, filters: EntitlementFilter
+def entitlements_seen_through(*, account_pks: Collection[int]) -> QuerySet[EntitlementAccount]:
+    """The rows by which these accounts (primary keys: those a contact is associated with
+    now, as the caller just read them) see entitlements: an index-only read of
+    entitlement_account_seen_idx.
+
+    The keys go to PostgreSQL as values, not as a join with the associations, so that its
+    statistics say how many entitlements they see: for a contact of large accounts it then
+    walks the list's sort index and stops after a page, instead of sorting all of them."""
+    return EntitlementAccount.objects.filter(account_id__in=list(account_pks))
+
+
+class _IdInArray(Func):
+    """`id = ANY(ARRAY(subquery))`: PostgreSQL reads the ids by the primary key in their
+    order (one probe each) where `id IN (subquery)` has it hash them and read every
+    entitlement to join them, since it cannot know how many the array holds."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    conditional = True
+    output_field = BooleanField()
+
+
+def entitlement_list_for_accounts(
+    *,
+    account_pks: Collection[int],
+    today: datetime.date,
+    filters: EntitlementFilter,
+    read_whole: bool = False,
 ) -> QuerySet[Entitlement]:
-    """The portal's entitlement list: what the user sees, filtered, searched and sorted, with
-    what each row shows loaded in a fixed number of queries (accounts in one prefetch)."""
-    rows = entitlements_visible_to(user=user).with_status(today).annotate(seats_used=_seats_used())
+    """The portal's entitlement list: what the accounts (those the user's contact is
+    associated with now) see, filtered, searched and sorted, with what each row shows
+    loaded in a fixed number of queries (accounts in one prefetch). `filters.account_id`
+    must be one of these accounts' (the form's choices). `read_whole`: the page wanted lies
+    far down a list short enough to read whole, which then costs less than walking the
+    sort's index to it."""
+    seen = entitlements_seen_through(account_pks=account_pks)
     if filters.account_id:
-        rows = rows.filter(
-            pk__in=EntitlementAccount.objects.filter(account__account_id=filters.account_id).values(
-                "entitlement_id"
-            )
-        )
+        seen = seen.filter(account__account_id=filters.account_id)
     if filters.sku:
-        rows = rows.filter(product__sku=filters.sku)
+        # The row's copy of the product: the product's entitlements these accounts see,
+        # from the (account, product, entitlement) index.
+        seen = seen.filter(product__sku=filters.sku)
+    field = PORTAL_ORDERINGS.get(filters.ordering.lstrip("-"), "starts_on")
+    if filters.search:
+        # The search's few rows first, each checked against the accounts.
+        rows = Entitlement.objects.filter(
+            pk__in=entitlement_pks_for_term(term=filters.search)
+        ).filter(pk__in=seen.values("entitlement_id"))
+    elif (
+        read_whole or filters.status or field not in INDEXED_ORDERINGS
+    ) and connection.vendor == "postgresql":
+        # Every row the accounts see is read (a status comes from its dates; this sort has
+        # no index): by their ids, in order.
+        rows = Entitlement.objects.filter(
+            _IdInArray(F("pk"), ArraySubquery(seen.values("entitlement_id")))
+        )
+    else:
+        # The page is found by walking the sort's index and keeping what the accounts see,
+        # or, for accounts that see few, by sorting those (PostgreSQL's choice, from the
+        # number of rows its statistics give the accounts).
+        rows = Entitlement.objects.filter(pk__in=seen.values("entitlement_id"))
+    rows = rows.with_status(today).annotate(seats_used=_seats_used())
     if filters.status:
         rows = rows.filter(status=filters.status)
-    if filters.search:
-        rows = rows.filter(pk__in=entitlement_pks_for_term(term=filters.search))
-    field = PORTAL_ORDERINGS.get(filters.ordering.lstrip("-"), "starts_on")
     descending = filters.ordering.startswith("-")
     rows = rows.order_by(f"-{field}" if descending else field, "-pk" if descending else "pk")
-    # The product only: joining each row's order too would join all the rows the user sees
-    # before the sort picks a page of them (the CSV, which shows the order, asks for it).
-    return rows.select_related("product").prefetch_related(
+    # Only the columns the list shows: a list that reads all the rows counts them over its
+    # rows (a window), which then stay in memory rather than spill to disk. The products
+    # are read for the page's rows only: a join would be made for every row the accounts
+    # see before the sort picks a page (as would the order's, which the CSV asks for).
+    return rows.only(*LIST_FIELDS).prefetch_related(
+        "product",
         Prefetch(
             "entitlement_accounts",
             queryset=EntitlementAccount.objects.select_related("account").order_by("role"),
-        )
+        ),
     )
 
 
 @dataclass(frozen=True)
-class ListFacets:
-    """What the portal's list needs of all the user sees, from one aggregate: the products
-    (for its filter) and how many entitlements each product has in each status."""
+class HeldProduct:
+    """A product some of the accounts hold, and how many of its entitlements they see
+    (None when not counted)."""
 
-    products: list  # (sku, name), by name
-    counts: dict  # (sku, status) -> entitlements
+    sku: str
+    name: str
+    entitlements: int | None
 
-    def count(self, *, sku: str = "", status: str = "") -> int:
-        """How many entitlements are of this product (any if "") in this status (any)."""
-        return sum(
-            number
-            for (row_sku, row_status), number in self.counts.items()
-            if (not sku or row_sku == sku) and (not status or row_status == status)
+
+def entitlement_products_held(
+    *, account_pks: Collection[int], count: bool = False, sku: str = ""
+) -> list[HeldProduct]:
+    """The products of the entitlements these accounts see, by name; with `count`, each
+    with the number of those entitlements (one seen through two of the accounts counts
+    once), or only the product `sku`'s if given. One query on the (account, product,
+    entitlement) index, which never reads an entitlement: a product is found by the first
+    row that names it, and counting reads only the rows of the products counted."""
+    seen = entitlements_seen_through(account_pks=account_pks)
+    products = Product.objects.filter(Exists(seen.filter(product=OuterRef("pk"))))
+    if count:
+        number = Subquery(
+            seen.filter(product=OuterRef("pk"))
+            .order_by()
+            .values("product")
+            .annotate(number=Count("entitlement_id", distinct=True))
+            .values("number"),
+            output_field=IntegerField(),
         )
-
-
-def entitlement_facets_for_user(*, user, today: datetime.date) -> ListFacets:
-    """The products and counts of ListFacets over every entitlement the user sees."""
-    rows = (
-        entitlements_visible_to(user=user)
-        .with_status(today)
-        .order_by()
-        .values_list("product__sku", "product__name", "status")
-        .annotate(number=Count("pk"))
-    )
-    products, counts = {}, {}
-    for sku, name, status, number in rows:
-        products[sku] = name
-        counts[(sku, status)] = number
-    return ListFacets(
-        products=sorted(products.items(), key=lambda item: (item[1], item[0])), counts=counts
-    )
+        # A CASE runs its subquery only for the rows it picks: the other products cost none.
+        products = products.annotate(number=Case(When(sku=sku, then=number)) if sku else number)
+    else:
+        products = products.annotate(number=Value(None, output_field=IntegerField()))
+    return [
+        HeldProduct(product_sku, name, number)
+        for product_sku, name, number in products.order_by("name", "sku").values_list(
+            "sku", "name", "number"
+        )
+    ]
 
 
 def license_keys_file(*, entitlement: Entitlement) -> tuple[str, str]:

@@ -79,7 +79,12 @@ def entitlements_create_for_lines(
         if entitlement.term_ends_on  # a perpetual license has no timer
     )
     EntitlementAccount.objects.bulk_create(
-        EntitlementAccount(entitlement=entitlement, account_id=role.account_id, role=role.role)
+        EntitlementAccount(
+            entitlement=entitlement,
+            product_id=entitlement.product_id,
+            account_id=role.account_id,
+            role=role.role,
+        )
         for entitlement in entitlements
         for role in order_accounts[entitlement.order_line.order_id]
     )

@@ -298,7 +298,13 @@ def entitlement_transfer(*, entitlement_id: int, account_ids, reason: str, actor
     )
     EntitlementAccount.objects.filter(pk__in=[row.pk for row in owners.ended]).delete()
     EntitlementAccount.objects.bulk_create(
-        EntitlementAccount(entitlement=entitlement, account=account, role=role, since=now)
+        EntitlementAccount(
+            entitlement=entitlement,
+            product_id=entitlement.product_id,
+            account=account,
+            role=role,
+            since=now,
+        )
         for account, role in owners.added
     )
     _new_code(entitlement)
@@ -400,7 +406,9 @@ def entitlement_split(
         for term in source.terms.select_related("copied_from").order_by("sequence")
     )
     EntitlementAccount.objects.bulk_create(
-        EntitlementAccount(entitlement=split, account=account, role=role, since=now)
+        EntitlementAccount(
+            entitlement=split, product_id=split.product_id, account=account, role=role, since=now
+        )
         for account, role in plan.owners.after
     )
     certificate = Certificate.objects.create(

@@ -36,6 +36,7 @@ class EntitlementAccountFactory(factory.django.DjangoModelFactory):
         model = EntitlementAccount
 
     entitlement = factory.SubFactory(EntitlementFactory)
+    product = factory.SelfAttribute("entitlement.product")
     account = factory.SubFactory(AccountFactory)
     role = AccountRole.END_CUSTOMER
 
