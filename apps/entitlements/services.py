@@ -38,6 +38,16 @@ from apps.orders.models import OrderLine
 logger = logging.getLogger(__name__)
 
 
+def certificate_first_rescue(now: datetime.datetime) -> datetime.datetime:
+    """When the rescuer may first hand a certificate queued `now` to the workers again: a
+    render lease later. Its task went to the pdf queue with it, and on a big day that queue
+    holds minutes of work: until then the certificate is only waiting its turn, and handing
+    it out again would only queue a second task behind the first. A message that was lost
+    (Redis restarted empty) is handed out again after that lease, as a killed worker's row
+    is."""
+    return now + datetime.timedelta(seconds=settings.CERTIFICATE_RENDER_LEASE)
+
+
 def entitlements_create_for_lines(
     *, lines: list[OrderLine], starts_on: datetime.date, order_accounts: dict[int, list]
 ) -> list[Entitlement]:
@@ -83,8 +93,13 @@ def entitlements_create_for_lines(
         for entitlement in entitlements
         for role in order_accounts[entitlement.order_line.order_id]
     )
+    first_rescue = certificate_first_rescue(timezone.now())
     Certificate.objects.bulk_create(
-        Certificate(entitlement=entitlement, language=entitlement.order_line.order.language)
+        Certificate(
+            entitlement=entitlement,
+            language=entitlement.order_line.order.language,
+            next_attempt_at=first_rescue,
+        )
         for entitlement in entitlements
     )
     entitlement_changes_record(
@@ -211,6 +226,7 @@ def certificate_reissue(*, entitlement: Entitlement, actor, reason: str) -> Cert
         version=(latest.version + 1) if latest else 1,
         language=entitlement.order_line.order.language,
         reason=reason,
+        next_attempt_at=certificate_first_rescue(timezone.now()),
     )
     audit_event_record(
         actor=actor,
@@ -380,6 +396,7 @@ def entitlements_renew(
             language=line.order.language,
             reason=f"renewed by {line} until {end:%Y-%m-%d}",
             shows_activation_code=False,
+            next_attempt_at=certificate_first_rescue(timezone.now()),
         )
     return terms
 
