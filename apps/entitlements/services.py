@@ -260,7 +260,9 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
     for certificate in certificates:
         before = field_values(certificate, ["status", "attempts"])
         certificate.status, certificate.attempts = CertificateStatus.QUEUED, 0
-        certificate.next_attempt_at, certificate.lease_expires_at = timezone.now(), None
+        # Handed to the pdf queue on commit: the rescuer looks again only if that is lost.
+        certificate.next_attempt_at = certificate_first_rescue(timezone.now())
+        certificate.lease_expires_at = None
         certificate.save(
             update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"]
         )
