@@ -326,6 +326,12 @@ class Pipeline:
             "extract(epoch FROM max(rendered_at)) FROM entitlements_certificate "
             "WHERE status = 'ready'"
         )
+        # A render takes its certificate under a lease and counts an attempt: a certificate
+        # rendered twice (its task handed out twice, a lease run out) has two.
+        [(rendered_again, most_renders)] = self.query(
+            "SELECT count(*) FILTER (WHERE attempts > 1), coalesce(max(attempts), 0) "
+            "FROM entitlements_certificate"
+        )
         first_mail, last_mail = min(a.at for a in mails), max(a.at for a in mails)
 
         def rate(count, start, end):
@@ -345,6 +351,8 @@ class Pipeline:
             "render_seconds": float(last_rendered) - float(first_rendered),
             "email_rate": rate(len(mails), first_mail, last_mail),
             "email_seconds": last_mail - first_mail,
+            "certificates_rendered_again": rendered_again,
+            "most_renders_of_a_certificate": most_renders,
         }
 
 

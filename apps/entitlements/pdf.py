@@ -21,6 +21,8 @@ from apps.orders.models import AccountRole
 logger = logging.getLogger(__name__)
 
 STYLESHEET = settings.BASE_DIR / "static" / "certificates" / "certificate.css"
+# The browser defaults the certificate's elements need, in place of WeasyPrint's own.
+USER_AGENT_STYLESHEET = settings.BASE_DIR / "static" / "certificates" / "user-agent.css"
 
 
 class ProjectFilesFetcher(URLFetcher):
@@ -43,12 +45,22 @@ class ProjectFilesFetcher(URLFetcher):
 
 
 @cache
-def _rendering_kit() -> tuple[FontConfiguration, CSS, ProjectFilesFetcher]:
-    # Parsing the stylesheet and loading fonts costs about a third of a render: once per process.
+def _rendering_kit() -> tuple[FontConfiguration, CSS, ProjectFilesFetcher, CSS]:
+    # Parsing the stylesheets and loading fonts costs about a third of a render: once per process.
     fonts = FontConfiguration()
     fetcher = ProjectFilesFetcher()
     css = CSS(filename=str(STYLESHEET), font_config=fonts, url_fetcher=fetcher)
-    return fonts, css, fetcher
+    user_agent = CSS(filename=str(USER_AGENT_STYLESHEET), url_fetcher=fetcher)
+    return fonts, css, fetcher, user_agent
+
+
+class CertificateHTML(HTML):
+    """A certificate's HTML, cascaded over the few browser defaults its elements need
+    (USER_AGENT_STYLESHEET) instead of WeasyPrint's whole HTML stylesheet. WeasyPrint reads
+    its user-agent stylesheets from this method (pinned WeasyPrint 70.0)."""
+
+    def _ua_stylesheets(self, forms=False):
+        return [_rendering_kit()[3]]
 
 
 def verification_url(ssrn: str) -> str:
@@ -85,8 +97,10 @@ def certificate_html(certificate: Certificate) -> str:
 
 
 def html_to_pdf(html: str) -> bytes:
-    fonts, css, fetcher = _rendering_kit()
-    document = HTML(string=html, base_url=str(settings.BASE_DIR / "static"), url_fetcher=fetcher)
+    fonts, css, fetcher, _user_agent = _rendering_kit()
+    document = CertificateHTML(
+        string=html, base_url=str(settings.BASE_DIR / "static"), url_fetcher=fetcher
+    )
     return document.write_pdf(stylesheets=[css], font_config=fonts)
 
 

@@ -38,6 +38,16 @@ from apps.orders.models import OrderLine
 logger = logging.getLogger(__name__)
 
 
+def certificate_first_rescue(now: datetime.datetime) -> datetime.datetime:
+    """When the rescuer may first hand a certificate queued `now` to the workers again: a
+    render lease later. Its task went to the pdf queue with it, and on a big day that queue
+    holds minutes of work: until then the certificate is only waiting its turn, and handing
+    it out again would only queue a second task behind the first. A message that was lost
+    (Redis restarted empty) is handed out again after that lease, as a killed worker's row
+    is."""
+    return now + datetime.timedelta(seconds=settings.CERTIFICATE_RENDER_LEASE)
+
+
 def entitlements_create_for_lines(
     *, lines: list[OrderLine], starts_on: datetime.date, order_accounts: dict[int, list]
 ) -> list[Entitlement]:
@@ -88,8 +98,13 @@ def entitlements_create_for_lines(
         for entitlement in entitlements
         for role in order_accounts[entitlement.order_line.order_id]
     )
+    first_rescue = certificate_first_rescue(timezone.now())
     Certificate.objects.bulk_create(
-        Certificate(entitlement=entitlement, language=entitlement.order_line.order.language)
+        Certificate(
+            entitlement=entitlement,
+            language=entitlement.order_line.order.language,
+            next_attempt_at=first_rescue,
+        )
         for entitlement in entitlements
     )
     entitlement_changes_record(
@@ -216,6 +231,7 @@ def certificate_reissue(*, entitlement: Entitlement, actor, reason: str) -> Cert
         version=(latest.version + 1) if latest else 1,
         language=entitlement.order_line.order.language,
         reason=reason,
+        next_attempt_at=certificate_first_rescue(timezone.now()),
     )
     audit_event_record(
         actor=actor,
@@ -249,7 +265,9 @@ def certificates_retry(*, certificate_ids, actor) -> list[Certificate]:
     for certificate in certificates:
         before = field_values(certificate, ["status", "attempts"])
         certificate.status, certificate.attempts = CertificateStatus.QUEUED, 0
-        certificate.next_attempt_at, certificate.lease_expires_at = timezone.now(), None
+        # Handed to the pdf queue on commit: the rescuer looks again only if that is lost.
+        certificate.next_attempt_at = certificate_first_rescue(timezone.now())
+        certificate.lease_expires_at = None
         certificate.save(
             update_fields=["status", "attempts", "next_attempt_at", "lease_expires_at"]
         )
@@ -385,6 +403,7 @@ def entitlements_renew(
             language=line.order.language,
             reason=f"renewed by {line} until {end:%Y-%m-%d}",
             shows_activation_code=False,
+            next_attempt_at=certificate_first_rescue(timezone.now()),
         )
     return terms
 

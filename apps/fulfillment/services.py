@@ -19,6 +19,7 @@ from apps.core.services import audit_event_build, audit_event_record
 from apps.entitlements.models import Certificate, CertificateStatus
 from apps.entitlements.selectors import shipment_certificates, shipment_entitlements
 from apps.entitlements.services import (
+    certificate_first_rescue,
     certificate_render,
     entitlements_create_for_lines,
     entitlements_renew,
@@ -449,17 +450,23 @@ def queued_work_rescue(
     (another) attempt, or in flight past their lease (a killed worker, a lost message).
 
     Returns (shipments whose certificates must be rendered, deliveries to send per
-    channel); the caller
-    hands them to the workers again. Certificates go back through their shipment, so that
-    its emails follow them. Handing out one twice is harmless: each task takes its row
-    under a lease.
+    channel); the caller hands them to the workers again. Certificates go back through their
+    shipment, so that its emails follow them. Handing out one twice is harmless (each task
+    takes its row under a lease) but costs a task: a queued certificate is handed out again
+    only a render lease after it was queued or last handed out (certificate_first_rescue).
     """
     now = now or timezone.now()
+    waiting = Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
     stuck = Certificate.objects.filter(
-        Q(status=CertificateStatus.QUEUED, next_attempt_at__lte=now)
-        | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
+        waiting | Q(status=CertificateStatus.RENDERING, lease_expires_at__lt=now)
     )
     stuck_entitlements = list(stuck.values_list("entitlement_id", flat=True)[:RESCUE_BATCH])
+    # The task handed out now may wait its turn behind a backlog: the same certificates are
+    # not handed out again each minute meanwhile, only once that task too could be lost. (A
+    # certificate being rendered keeps its lease: that is its worker's.)
+    Certificate.objects.filter(waiting, entitlement_id__in=stuck_entitlements).update(
+        next_attempt_at=certificate_first_rescue(now)
+    )
     # The shipments that delivered them: the one that made each, and any that renewed it.
     delivered = shipment_entitlements(entitlement_ids=stuck_entitlements)
     shipments = sorted({item.shipment_id for item in delivered})

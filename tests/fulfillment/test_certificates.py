@@ -3,9 +3,11 @@ import threading
 
 import pytest
 from django.urls import reverse
+from weasyprint import HTML
 
+from apps.entitlements import pdf as certificate_pdfs
 from apps.entitlements.models import CertificateStatus
-from apps.entitlements.pdf import certificate_pdf, html_to_pdf
+from apps.entitlements.pdf import certificate_html, certificate_pdf, html_to_pdf
 from apps.entitlements.services import certificate_reissue, certificate_render
 from tests.factories.entitlements import CertificateFactory, EntitlementAccountFactory
 from tests.fulfillment.test_ship_due import pdf_text
@@ -67,6 +69,46 @@ def test_a_reissue_is_a_new_version_and_keeps_the_old_one(
     assert reissued.version == 2 and reissued.status == CertificateStatus.READY
     assert "version 2" in pdf_text(reissued.file.read())
     assert certificate.entitlement.certificates.count() == 2
+
+
+def _laid_out(html_class, html: str) -> list[tuple]:
+    """Every box of the rendered certificate: its kind, place, size, text and colour."""
+    fonts, css, fetcher, _user_agent = certificate_pdfs._rendering_kit()
+    document = html_class(
+        string=html, base_url=str(certificate_pdfs.STYLESHEET.parent), url_fetcher=fetcher
+    ).render(stylesheets=[css], font_config=fonts)
+    boxes = []
+
+    def walk(box):
+        boxes.append(
+            (
+                type(box).__name__,
+                round(box.position_x, 2),
+                round(box.position_y, 2),
+                round(box.width or 0, 2),
+                round(box.height or 0, 2),
+                getattr(box, "text", None),
+                str(box.style["color"]),
+            )
+        )
+        for child in getattr(box, "children", []):
+            walk(child)
+
+    for page in document.pages:
+        walk(page._page_box)
+    return boxes, document.make_bookmark_tree()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_certificate_looks_as_with_weasyprints_own_browser_defaults(certificate, language):
+    # Certificates are rendered over a short user-agent stylesheet of their own (fewer rules
+    # to match on each render): an element it leaves out would be laid out differently.
+    certificate.language = language
+    certificate.entitlement.product.term_months = 12
+    certificate.entitlement.product.instructions_url = "https://docs.keyship.example/td"
+    html = certificate_html(certificate)
+
+    assert _laid_out(certificate_pdfs.CertificateHTML, html) == _laid_out(HTML, html)
 
 
 class _Counter(http.server.BaseHTTPRequestHandler):
