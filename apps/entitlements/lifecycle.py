@@ -12,13 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import Contact
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
 from apps.core.services import audit_event_record, field_changes, field_values
 from apps.entitlements.activations import activations_revoke
 from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
 from apps.entitlements.models import ChangeKind, Entitlement, EntitlementStatus
+from apps.entitlements.selectors import entitlement_contacts
 from apps.outbox.models import DeliveryKind, topic
 from apps.outbox.services import delivery_queue
 
@@ -26,10 +26,12 @@ REASON_MAX_LENGTH = 200
 LIFECYCLE_FIELDS = ["suspended_at", "suspend_reason", "revoked_at", "revoke_reason", "feed_status"]
 
 
-def _reason(reason: str) -> str:
+def reason_clean(reason: str, *, missing: str = "") -> str:
+    """A staff member's or the ERP's reason as it is told: spaces folded, required (`missing`
+    says what to write), at most REASON_MAX_LENGTH characters."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise Rejected([_("reason: say why (it is told to the customer's contacts).")])
+        raise Rejected([missing or _("reason: say why (it is told to the customer's contacts).")])
     if len(reason) > REASON_MAX_LENGTH:
         raise Rejected([_("reason: at most %(count)d characters.") % {"count": REASON_MAX_LENGTH}])
     return reason
@@ -47,31 +49,20 @@ def _status_label(entitlement: Entitlement) -> str:
     return str(EntitlementStatus(entitlement.status_on(business_today())).label).lower()
 
 
-def _contacts_notify(*, entitlement: Entitlement, action: str, reason: str) -> int:
-    """Queue the notice to each contact associated with an account of the entitlement, in
-    the contact's language; returns how many."""
-    contacts = (
-        Contact.objects.filter(
-            accounts__entitlement_roles__entitlement=entitlement, user__is_active=True
-        )
-        .select_related("user")
-        .distinct()
-        .order_by("contact_id")
-    )
-    count = 0
+def lifecycle_notices_queue(
+    *, entitlement: Entitlement, contacts, action: str, reason: str, **details
+) -> None:
+    """Queue the notice of `action` to each of `contacts` (entitlement_contacts), in the
+    contact's language."""
     for contact in contacts:
-        if not contact.user.email:
-            continue
         delivery_queue(
             kind=DeliveryKind.LIFECYCLE_NOTICE,
             topic=topic("entitlement", entitlement.pk),
             about=entitlement.ssrn,
             recipient=contact.user.email,
             language=contact.language,
-            payload={"name": contact.user.name, "action": action, "reason": reason},
+            payload={"name": contact.user.name, "action": action, "reason": reason, **details},
         )
-        count += 1
-    return count
 
 
 def _record(*, entitlement, before, action: str, kind: str, reason: str, actor) -> None:
@@ -85,7 +76,12 @@ def _record(*, entitlement, before, action: str, kind: str, reason: str, actor) 
         data={"reason": reason, **field_changes(before, entitlement, LIFECYCLE_FIELDS)},
     )
     entitlement_changes_record(entitlements=[entitlement], kind=kind, data={"reason": reason})
-    _contacts_notify(entitlement=entitlement, action=action, reason=reason)
+    lifecycle_notices_queue(
+        entitlement=entitlement,
+        contacts=entitlement_contacts(entitlement),
+        action=action,
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -93,7 +89,7 @@ def entitlement_suspend(*, entitlement_id: int, reason: str, actor) -> Entitleme
     """Suspend the entitlement: its devices keep their keys, but no device is activated and
     no key handed out until it is reinstated. Refused (nothing written) when it is revoked
     or already suspended."""
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     entitlement = _locked(entitlement_id)
     if entitlement.revoked_at or entitlement.suspended_at:
         raise Rejected(
@@ -121,7 +117,7 @@ def entitlement_suspend(*, entitlement_id: int, reason: str, actor) -> Entitleme
 def entitlement_reinstate(*, entitlement_id: int, reason: str, actor) -> Entitlement:
     """Lift a suspension: the entitlement takes activations again, with the status its dates
     give it. Refused (nothing written) unless it is suspended."""
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     entitlement = _locked(entitlement_id)
     if entitlement.revoked_at or not entitlement.suspended_at:
         raise Rejected(
@@ -148,7 +144,7 @@ def entitlement_revoke(*, entitlement_id: int, reason: str, actor) -> Entitlemen
     """Revoke the entitlement, for good: its live activations end (their seats and keys with
     them) and it is never activated, renewed or reinstated again. A suspended entitlement
     may be revoked. Refused (nothing written) when it is revoked already."""
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     entitlement = _locked(entitlement_id)
     if entitlement.revoked_at:
         raise Rejected(

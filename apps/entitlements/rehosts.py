@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import Contact
 from apps.core.actors import actor_user
 from apps.core.contracts import Rejected
 from apps.core.dates import business_today
@@ -25,6 +24,7 @@ from apps.core.search_terms import SERIAL_NUMBER
 from apps.core.services import audit_event_record
 from apps.entitlements.activations import _activation_problem, activation_license_key
 from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
+from apps.entitlements.lifecycle import reason_clean
 from apps.entitlements.models import (
     Activation,
     ChangeKind,
@@ -32,7 +32,7 @@ from apps.entitlements.models import (
     RehostRequest,
     RehostRequestStatus,
 )
-from apps.entitlements.selectors import entitlements_visible_to
+from apps.entitlements.selectors import entitlement_contacts, entitlements_visible_to
 from apps.outbox.models import DeliveryKind, topic
 from apps.outbox.services import delivery_queue
 
@@ -41,12 +41,7 @@ NOTE_MAX_LENGTH = RehostRequest._meta.get_field("decision_note").max_length
 
 
 def _reason(reason: str) -> str:
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise Rejected([_("reason: say why the device is replaced.")])
-    if len(reason) > REASON_MAX_LENGTH:
-        raise Rejected([_("reason: at most %(count)d characters.") % {"count": REASON_MAX_LENGTH}])
-    return reason
+    return reason_clean(reason, missing=_("reason: say why the device is replaced."))
 
 
 def serial_number_clean(text: str) -> str:
@@ -107,17 +102,7 @@ def _contacts_notify(*, entitlement: Entitlement, old: Activation, new: Activati
     """Queue the notice to each contact associated with an account of the entitlement, in
     the contact's language. The payload names the activations, never a key: the new key is
     written into the email when it leaves."""
-    contacts = (
-        Contact.objects.filter(
-            accounts__entitlement_roles__entitlement=entitlement, user__is_active=True
-        )
-        .select_related("user")
-        .distinct()
-        .order_by("contact_id")
-    )
-    for contact in contacts:
-        if not contact.user.email:
-            continue
+    for contact in entitlement_contacts(entitlement):
         delivery_queue(
             kind=DeliveryKind.REHOST_NOTICE,
             topic=topic("activation", new.pk),

@@ -537,3 +537,21 @@ def license_keys_problem(*, entitlement: Entitlement) -> str | None:
             "status": str(EntitlementStatus(status).label).lower(),
         }
     return None
+
+
+def account_contacts(account_pks) -> list[Contact]:
+    """The active contacts with an email address associated with any of these accounts
+    (primary keys, or a query of them), each once, by Contact ID: the people told what
+    happens to the accounts' entitlements."""
+    return list(
+        Contact.objects.filter(accounts__in=account_pks, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user")
+        .distinct()
+        .order_by("contact_id")
+    )
+
+
+def entitlement_contacts(entitlement: Entitlement) -> list[Contact]:
+    """account_contacts of the entitlement's accounts, as they are now."""
+    return account_contacts(entitlement.entitlement_accounts.values("account_id"))

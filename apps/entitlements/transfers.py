@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import Account, Contact
+from apps.accounts.models import Account
 from apps.catalog.models import DeliveryMethod
 from apps.core import codes, sealing
 from apps.core.contracts import Rejected
@@ -29,7 +29,12 @@ from apps.core.dates import business_today
 from apps.core.services import audit_event_record
 from apps.entitlements.activations import SEATS_PER_DEVICE
 from apps.entitlements.changes import entitlement_calendar_changes, entitlement_changes_record
-from apps.entitlements.lifecycle import _locked, _reason, _status_label
+from apps.entitlements.lifecycle import (
+    _locked,
+    _status_label,
+    lifecycle_notices_queue,
+    reason_clean,
+)
 from apps.entitlements.models import (
     Certificate,
     ChangeKind,
@@ -38,6 +43,7 @@ from apps.entitlements.models import (
     EntitlementAccountHistory,
     Term,
 )
+from apps.entitlements.selectors import account_contacts, entitlement_contacts
 from apps.entitlements.services import _render_later, certificate_reissue
 from apps.orders.models import AccountRole
 from apps.outbox.models import DeliveryKind, topic
@@ -215,34 +221,12 @@ def split_plan(*, entitlement: Entitlement, quantity, accounts: list[Account]) -
     )
 
 
-def _contacts(account_pks) -> list[Contact]:
-    return list(
-        Contact.objects.filter(accounts__in=account_pks, user__is_active=True)
-        .exclude(user__email="")
-        .select_related("user")
-        .distinct()
-        .order_by("contact_id")
-    )
-
-
-def _notice(*, entitlement: Entitlement, contacts, action: str, reason: str, **details) -> None:
-    for contact in contacts:
-        delivery_queue(
-            kind=DeliveryKind.LIFECYCLE_NOTICE,
-            topic=topic("entitlement", entitlement.pk),
-            about=entitlement.ssrn,
-            recipient=contact.user.email,
-            language=contact.language,
-            payload={"name": contact.user.name, "action": action, "reason": reason, **details},
-        )
-
-
 def _handover(*, entitlement: Entitlement, certificate: Certificate, action: str, reason: str):
     """Queue the activation code and the certificate to each contact of the entitlement's
     accounts, in the contact's language. The code is not in the row: the email is written
     once the certificate is rendered, and only for a contact who still sees the
     entitlement (see HandoverEmails)."""
-    contacts = _contacts(entitlement.entitlement_accounts.values("account_id"))
+    contacts = entitlement_contacts(entitlement)
     for contact in contacts:
         delivery_queue(
             kind=DeliveryKind.ENTITLEMENT_HANDOVER,
@@ -278,7 +262,7 @@ def entitlement_transfer(*, entitlement_id: int, account_ids, reason: str, actor
     revoked or suspended, an Account ID is unknown, or nothing would change. Not idempotent
     by design: each transfer mints a new code (a repeat of the same transfer is refused).
     """
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     accounts = accounts_parse(account_ids)
     entitlement = _locked(entitlement_id)
     owners = transfer_plan(entitlement=entitlement, accounts=accounts)
@@ -348,9 +332,9 @@ def entitlement_transfer(*, entitlement_id: int, account_ids, reason: str, actor
         entitlement=entitlement, certificate=certificate, action="transferred", reason=reason
     )
     left = {row.account_id for row in owners.ended}
-    _notice(
+    lifecycle_notices_queue(
         entitlement=entitlement,
-        contacts=[contact for contact in _contacts(left) if contact not in told],
+        contacts=[contact for contact in account_contacts(left) if contact not in told],
         action="transferred",
         reason=reason,
     )
@@ -371,7 +355,7 @@ def entitlement_split(
     Refused (nothing written) unless 1 <= quantity < the source's quantity and quantity <=
     its free seats, or when it is revoked, suspended or not activated on devices.
     """
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     accounts = accounts_parse(account_ids)
     source = _locked(entitlement_id)
     plan = split_plan(entitlement=source, quantity=quantity, accounts=accounts)
@@ -450,9 +434,9 @@ def entitlement_split(
         entitlement=source, actor=actor, reason=f"{quantity} seat(s) split off to {split.ssrn}"
     )
     _handover(entitlement=split, certificate=certificate, action="split", reason=reason)
-    _notice(
+    lifecycle_notices_queue(
         entitlement=source,
-        contacts=_contacts(source.entitlement_accounts.values("account_id")),
+        contacts=entitlement_contacts(source),
         action="split",
         reason=reason,
         quantity=quantity,

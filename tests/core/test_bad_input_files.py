@@ -88,3 +88,16 @@ def test_an_error_quoting_the_file_does_not_reach_the_terminal_raw(tmp_path, cap
 
     err = capsys.readouterr().err
     assert "\x1b" not in err and '"\\x1b[2J" is not a valid choice.' in err
+
+
+def test_a_member_written_twice_is_refused_and_nothing_imported(tmp_path, capsys):
+    # Which "products" counts? Readers disagree (the first, or the last): it is refused.
+    path = tmp_path / "catalog.json"
+    product = {"sku": "KS-ONE", "name": "One", "delivery_method": "jal"}
+    path.write_text('{"products": [], "products": [' + json.dumps(product) + "]}")
+
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))
+
+    assert "the member 'products' is written twice" in capsys.readouterr().err
+    assert not Product.objects.exists()
