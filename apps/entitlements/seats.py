@@ -61,18 +61,25 @@ class SeatRow:
         return self.owned - self.used
 
 
-def _sql() -> str:
+def _query(*, account_pks: list[int], today: datetime.date, product_pk: int | None):
+    """The rollup's SQL and its parameters, in SQL that PostgreSQL and SQLite (`make run`)
+    both read: the accounts as a list of placeholders, the product filter only when asked."""
     legacy_key_table = Entitlement._meta.get_field("legacy_keys").related_model._meta.db_table
     # Live, as with_status() computes ACTIVE or GRACE (a test holds the two together).
     live = (
         "e.revoked_at IS NULL AND e.suspended_at IS NULL AND (e.term_ends_on IS NULL"
-        " OR e.term_ends_on >= %(today)s OR e.grace_ends_on >= %(today)s)"
+        " OR e.term_ends_on >= %s OR e.grace_ends_on >= %s)"
     )
-    return f"""
+    accounts = ", ".join(["%s"] * len(account_pks))
+    # "+ 0": the product is checked on the rows the accounts lead to, never by reading every
+    # entitlement of the product through its index (50,000 at a million) to join them with a
+    # page of accounts.
+    product = "WHERE e.product_id + 0 = %s" if product_pk is not None else ""
+    sql = f"""
         WITH pairs AS (
             SELECT DISTINCT ea.account_id, ea.entitlement_id
             FROM {EntitlementAccount._meta.db_table} ea
-            WHERE ea.account_id = ANY(%(accounts)s)
+            WHERE ea.account_id IN ({accounts})
         ), seats AS (
             SELECT p.account_id, e.product_id,
                 CASE WHEN {live} THEN e.quantity ELSE 0 END AS owned,
@@ -82,10 +89,7 @@ def _sql() -> str:
                     + (SELECT count(*) FROM {legacy_key_table} k WHERE k.entitlement_id = e.id)
                 ELSE 0 END AS used
             FROM pairs p JOIN {Entitlement._meta.db_table} e ON e.id = p.entitlement_id
-            -- "+ 0": the product is checked on the rows the accounts lead to, never by
-            -- reading every entitlement of the product through its index (50,000 at a
-            -- million) to join them with a page of accounts.
-            WHERE %(product)s::bigint IS NULL OR e.product_id + 0 = %(product)s::bigint
+            {product}
         )
         SELECT s.account_id, acc.account_id, acc.name, prod.sku, prod.name,
             SUM(s.owned), SUM(s.used)
@@ -95,6 +99,10 @@ def _sql() -> str:
         GROUP BY s.account_id, acc.account_id, acc.name, prod.id, prod.sku, prod.name
         ORDER BY acc.account_id, prod.name, prod.sku
     """
+    params = [*account_pks, today, today, today, today]
+    if product_pk is not None:
+        params.append(product_pk)
+    return sql, params
 
 
 def seats_by_account_and_product(
@@ -107,10 +115,9 @@ def seats_by_account_and_product(
     (a page of them), which bounds the rows it reads."""
     if not account_pks:
         return []
+    sql, params = _query(account_pks=list(account_pks), today=today, product_pk=product_pk)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(), {"accounts": list(account_pks), "today": today, "product": product_pk}
-        )
+        cursor.execute(sql, params)
         return [
             SeatRow(pk, account_id, name, sku, product, int(owned), int(used))
             for pk, account_id, name, sku, product, owned, used in cursor.fetchall()
