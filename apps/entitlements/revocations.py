@@ -79,12 +79,18 @@ def _time(value: datetime.datetime) -> str:
 
 def _revoked_keys() -> dict[str, datetime.datetime]:
     """Fingerprint -> revoked_at of every key of a revoked activation, in one query."""
-    current = Activation.objects.filter(revoked_at__isnull=False).values_list(
-        "license_key", "revoked_at"
+    # No ORDER BY in the parts (the models' default ordering): SQLite refuses one in a
+    # compound statement, and the list is ordered by fingerprint anyway.
+    current = (
+        Activation.objects.filter(revoked_at__isnull=False)
+        .order_by()
+        .values_list("license_key", "revoked_at")
     )
-    replaced = SupersededLicenseKey.objects.filter(
-        activation__revoked_at__isnull=False
-    ).values_list("license_key", "activation__revoked_at")
+    replaced = (
+        SupersededLicenseKey.objects.filter(activation__revoked_at__isnull=False)
+        .order_by()
+        .values_list("license_key", "activation__revoked_at")
+    )
     revoked = {}
     for text, revoked_at in current.union(replaced, all=True).iterator(chunk_size=5000):
         try:

@@ -56,6 +56,7 @@ def test_fulfilment_transfer_and_split_write_rows_with_the_entitlements_product(
     assert _rows_with_another_product() == []
 
 
+@pytest.mark.postgres  # the composite foreign key is PostgreSQL's
 def test_the_database_refuses_a_row_with_another_product():
     northwind = new_account()
     entitlement = entitlement_of(northwind)
@@ -69,6 +70,7 @@ def test_the_database_refuses_a_row_with_another_product():
         )
 
 
+@pytest.mark.postgres  # the composite foreign key is PostgreSQL's
 def test_a_change_of_the_entitlements_product_reaches_its_rows():
     northwind, blue_harbor = new_account(), new_account()
     entitlement = entitlement_of(northwind, blue_harbor)

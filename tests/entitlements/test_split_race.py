@@ -14,7 +14,8 @@ from apps.entitlements.models import Activation, Entitlement
 from apps.entitlements.transfers import entitlement_split
 from tests.portal.helpers import entitlement_of, new_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Row locks: PostgreSQL's (SQLite locks the whole database).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 CARE = Job("test")
 
