@@ -131,6 +131,8 @@ class PortalVisibility(RuleBasedStateMachine):
         self.serials = 0  # replacement devices' serial numbers, each new
         self.states: dict[str, str] = {}  # SSRN -> ACTIVE, SUSPENDED or REVOKED
         self.reasons: dict[str, list[str]] = {}  # SSRN -> reasons given for its actions
+        # Reasons given to the owners before a transfer: no page shows them since.
+        self.withheld: set[str] = set()
         self.staff = UserFactory(is_staff=True, name="Carla Care-Staff")
         self.client = Client()
 
@@ -416,7 +418,8 @@ class PortalVisibility(RuleBasedStateMachine):
         self.old_codes.add(self.codes[ssrn])
         self.codes[ssrn] = code = Entitlement.objects.get(pk=entitlement.pk).activation_code
         self.entitlements[ssrn] = {to.pk}
-        self.reasons[ssrn].append(reason)
+        self.withheld.update(self.reasons[ssrn])
+        self.reasons[ssrn] = [reason]
         self.moved.add(ssrn)
         # The code is written into an email when it leaves, and only to a contact of the
         # accounts that own it now.
@@ -556,6 +559,8 @@ class PortalVisibility(RuleBasedStateMachine):
         for other, reasons in self.reasons.items():
             for reason in reasons:
                 assert (reason in body) is (other == ssrn), (ssrn, reason)
+        for reason in self.withheld:
+            assert reason not in body, (ssrn, reason)
         assert self.staff.name not in body
         self._check_codes(body, {ssrn})
 
