@@ -208,6 +208,7 @@ def test_pages_follow_each_other_without_a_gap_or_a_repeat(products):
     assert paged.poll() == []
 
 
+@pytest.mark.postgres  # two writers at once: SQLite locks the whole database
 def test_a_change_that_commits_late_is_not_skipped(reader, products):
     # Given a change written first but committed last
     product, _ = products
