@@ -341,10 +341,7 @@ class EntitlementDetailView(ApiView):
         responses={200: EntitlementWithCodeOut, **ERRORS, **NOT_FOUND},
     )
     def get(self, request, ssrn: str):
-        entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
-        if entitlement is None:
-            raise Http404(_("No entitlement has this SSRN."))
-        return Response(_entitlement_serializer(request)(entitlement).data)
+        return Response(_entitlement_serializer(request)(_entitlement_found(ssrn)).data)
 
 
 ENTITLEMENT_ACTIONS = {
@@ -370,15 +367,12 @@ class EntitlementActionView(ApiView):
         ),
     )
     def post(self, request, ssrn: str, action: str):
-        entitlement = api_entitlements(today=business_today()).filter(ssrn=ssrn).first()
-        if entitlement is None:
-            raise Http404(_("No entitlement has this SSRN."))
+        entitlement = _entitlement_found(ssrn)
         body = validate(EntitlementActionIn, request.data)
         ENTITLEMENT_ACTIONS[action](
             entitlement_id=entitlement.pk, reason=body["reason"], actor=request.auth
         )
-        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
-        return Response(_entitlement_serializer(request)(entitlement).data)
+        return _entitlement_answer(request, entitlement.pk)
 
 
 def _entitlement_found(ssrn: str):
@@ -386,6 +380,13 @@ def _entitlement_found(ssrn: str):
     if entitlement is None:
         raise Http404(_("No entitlement has this SSRN."))
     return entitlement
+
+
+def _entitlement_answer(request, pk: int, status: int = 200) -> Response:
+    """The entitlement as GET /api/v1/entitlements/{ssrn}/ shows it, read again after an
+    action changed it."""
+    entitlement = api_entitlements(today=business_today()).get(pk=pk)
+    return Response(_entitlement_serializer(request)(entitlement).data, status=status)
 
 
 class EntitlementTransferView(ApiView):
@@ -414,8 +415,7 @@ class EntitlementTransferView(ApiView):
             reason=body["reason"],
             actor=request.auth,
         )
-        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
-        return Response(_entitlement_serializer(request)(entitlement).data)
+        return _entitlement_answer(request, entitlement.pk)
 
 
 class EntitlementSplitView(ApiView):
@@ -445,8 +445,7 @@ class EntitlementSplitView(ApiView):
             reason=body["reason"],
             actor=request.auth,
         )
-        split = api_entitlements(today=business_today()).get(pk=split.pk)
-        return Response(_entitlement_serializer(request)(split).data, status=201)
+        return _entitlement_answer(request, split.pk, status=201)
 
 
 class EntitlementRehostView(ApiView):
@@ -487,8 +486,7 @@ class EntitlementRehostView(ApiView):
             reason=body["reason"],
             actor=request.auth,
         )
-        entitlement = api_entitlements(today=business_today()).get(pk=entitlement.pk)
-        return Response(_entitlement_serializer(request)(entitlement).data)
+        return _entitlement_answer(request, entitlement.pk)
 
 
 class ChangeFeedQuery(serializers.Serializer):
